@@ -1,0 +1,123 @@
+"""Event contract v1: complaint lifecycle events on the `complaint-events` topic.
+
+Key: the complaint_id as UTF-8. Value: a UTF-8 JSON object validated by `ComplaintEvent`.
+The JSON Schema file beside this module (complaint-event.v1.schema.json) is generated from
+this model (`sigap schema`) so that apps not written in Python can validate too; a test
+keeps the two identical.
+
+Unknown fields are accepted and dropped on parsing: the app may send a reporter's name,
+phone number or the complaint text, and none of it may travel further than this module.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+
+MAX_MESSAGE_BYTES = 64 * 1024
+UNIT_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+
+EventType = Literal["created", "resolved"]
+Priority = Literal["low", "normal", "high", "urgent"]
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+UnitCode = Annotated[str, StringConstraints(pattern=UNIT_PATTERN)]
+ShortLabel = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class ComplaintEvent(BaseModel):
+    """One complaint lifecycle event (contract v1)."""
+
+    # strict: a number is not a timestamp and "3" is not a rating; extra fields are dropped.
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+    event_id: Identifier = Field(description="Unique per event; a repeated event_id is ignored.")
+    type: EventType
+    complaint_id: Identifier
+    occurred_at: AwareDatetime = Field(
+        description="RFC 3339 timestamp with offset: event time, used by all KPI arithmetic."
+    )
+    unit: UnitCode | None = Field(
+        default=None, description="The responsible work unit (OPD); required on `created`."
+    )
+    category: ShortLabel | None = None
+    channel: ShortLabel | None = None
+    priority: Priority = "normal"
+
+    @model_validator(mode="after")
+    def _unit_required_on_created(self) -> ComplaintEvent:
+        if self.type == "created" and self.unit is None:
+            raise ValueError("unit is required on a created event")
+        return self
+
+    @property
+    def occurred_at_epoch(self) -> float:
+        return self.occurred_at.timestamp()
+
+
+class EventRejected(ValueError):
+    """An event that cannot be counted; `reason` is a short, bounded code (a metric label)."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+def _reason_from(error: ValidationError) -> EventRejected:
+    first = error.errors(include_input=False, include_url=False)[0]
+    kind = first["type"]
+    field = ".".join(str(part) for part in first["loc"]) or "value"
+    if kind == "json_invalid":
+        return EventRejected("not_json")
+    if kind in ("model_type", "model_attributes_type"):
+        return EventRejected("not_object")
+    if kind == "missing":
+        return EventRejected(f"missing_{field}")
+    if field == "type" and kind == "literal_error":
+        return EventRejected("unknown_type")
+    if field == "occurred_at" and kind == "timezone_aware":
+        return EventRejected("timestamp_without_offset")
+    if kind == "value_error" and not first["loc"]:
+        return EventRejected("missing_unit")
+    # Messages from pydantic echo no input here (include_input=False): safe to keep as detail.
+    return EventRejected(f"invalid_{field}", first["msg"])
+
+
+def parse_event(raw: bytes) -> ComplaintEvent:
+    """Parse and validate one message value; raises EventRejected with a reason code."""
+    if len(raw) > MAX_MESSAGE_BYTES:
+        raise EventRejected("too_large")
+    try:
+        return ComplaintEvent.model_validate_json(raw)
+    except ValidationError as error:
+        raise _reason_from(error) from None
+
+
+def event_json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of contract v1, as published in schemas/."""
+    schema = ComplaintEvent.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://sigap.surabaya.go.id/schemas/complaint-event.v1.schema.json"
+    schema["title"] = "SIGAP complaint lifecycle event, contract v1"
+    # The one cross-field rule pydantic cannot express in the schema by itself.
+    schema["allOf"] = [
+        {"if": {"properties": {"type": {"const": "created"}}}, "then": {"required": ["unit"]}}
+    ]
+    return schema
+
+
+def format_occurred_at(moment: datetime) -> str:
+    """RFC 3339 text for an aware datetime, as publishers should write it."""
+    if moment.tzinfo is None:
+        raise ValueError("occurred_at must carry a UTC offset")
+    return moment.isoformat()

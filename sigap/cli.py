@@ -1,0 +1,237 @@
+"""The `sigap` command line.
+
+Settings come from environment variables (README, "Configuration"); every command reads
+them the same way through core.settings.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from core.settings import Settings, SettingsError
+
+ENV_HELP = (
+    "Settings come from the environment: KAFKA_BOOTSTRAP_SERVERS (default 127.0.0.1:9092), "
+    "DATABASE_URL (default sqlite:///sigap.db), SIGAP_WEB_PORT (6066), SIGAP_EVENTS_TOPIC "
+    "(complaint-events) and the others listed in the README."
+)
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings.from_environ(os.environ)
+    except SettingsError as error:
+        raise click.UsageError(str(error)) from None
+
+
+@click.group(help=f"SIGAP: live complaint-response KPIs for Surabaya's work units.\n\n{ENV_HELP}")
+def main() -> None:
+    pass
+
+
+@main.command(help="Run the Faust worker: pair events, keep KPI state, serve /metrics.")
+@click.option("--loglevel", default="info", show_default=True)
+def worker(loglevel: str) -> None:
+    from faust import Worker
+
+    from sigap.topics import ensure_topics
+    from streams.app import create_app
+
+    settings = load_settings()
+    ensure_topics(settings)
+    sigap_app = create_app(settings)
+    click.echo(
+        f"sigap worker: metrics at http://{settings.web_host}:{settings.web_port}/metrics",
+        err=True,
+    )
+    Worker(sigap_app.faust_app, loglevel=loglevel).execute_from_commandline()
+
+
+@main.command("score-writer", help="Consume measured resolutions and upsert daily unit scores.")
+def score_writer() -> None:
+    from consumers.score_writer import ScoreWriter, build_consumer
+    from sigap.topics import ensure_topics
+    from storage.scores import make_engine
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = load_settings()
+    ensure_topics(settings)
+    writer = ScoreWriter(
+        engine=make_engine(settings.database_url),
+        consumer=build_consumer(
+            settings.kafka_bootstrap_servers,
+            settings.resolutions_topic,
+            settings.score_writer_group,
+        ),
+    )
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: writer.stop())
+    click.echo(f"sigap score-writer: writing to {_safe_url(settings.database_url)}", err=True)
+    try:
+        writer.run()
+    finally:
+        writer.consumer.close()
+
+
+@main.command(help="Publish contract events from a JSON Lines file (one event per line).")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--no-validate",
+    is_flag=True,
+    help="Send every line as it is, valid or not (the worker dead-letters invalid ones).",
+)
+def publish(file: Path, no_validate: bool) -> None:
+    from sigap.publisher import EventPublisher, key_of, read_jsonl, validate_lines
+
+    settings = load_settings()
+    if not no_validate:
+        invalid = validate_lines(read_jsonl(file))
+        if invalid:
+            for item in invalid[:20]:
+                click.echo(f"{file}:{item.line_number}: {item.reason}", err=True)
+            raise click.ClickException(
+                f"{len(invalid)} invalid line(s) in {file}; nothing was published "
+                "(fix them, or pass --no-validate to let the worker dead-letter them)"
+            )
+    count = 0
+    with EventPublisher(settings.kafka_bootstrap_servers, settings.events_topic) as publisher:
+        for _, raw in read_jsonl(file):
+            publisher.publish_raw(key_of(raw), raw)
+            count += 1
+    click.echo(f"published {count} event(s) to {settings.events_topic}", err=True)
+
+
+@main.command(help="Publish realistic complaint traffic for Surabaya work units.")
+@click.option("--seed", default=7, show_default=True, help="Random seed (same seed, same events).")
+@click.option(
+    "--speed",
+    default=3600.0,
+    show_default=True,
+    help="Simulated seconds per real second while catching up with the present.",
+)
+@click.option(
+    "--days-back", default=14.0, show_default=True, help="Start the simulated clock this far back."
+)
+@click.option("--rate-scale", default=1.0, show_default=True, help="Multiply arrival rates.")
+@click.option("--seconds", type=float, default=None, help="Stop after this many real seconds.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the events to this JSONL file up to now instead of publishing them.",
+)
+def simulate(
+    seed: int,
+    speed: float,
+    days_back: float,
+    rate_scale: float,
+    seconds: float | None,
+    out: Path | None,
+) -> None:
+    import orjson
+
+    from sigap.publisher import EventPublisher
+    from sigap.simulator import TrafficModel
+
+    start_real = time.time()
+    model = TrafficModel(start=start_real - days_back * 86400, seed=seed, rate_scale=rate_scale)
+    if out is not None:
+        events = model.advance(start_real)
+        out.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
+        click.echo(f"wrote {len(events)} event(s) to {out}", err=True)
+        return
+    settings = load_settings()
+    stop = {"now": False}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.update(now=True))
+    published = 0
+    with EventPublisher(settings.kafka_bootstrap_servers, settings.events_topic) as publisher:
+        while not stop["now"]:
+            real_now = time.time()
+            if seconds is not None and real_now - start_real >= seconds:
+                break
+            # Fast-forward through the past at --speed, then follow the real clock.
+            simulated = min(model.now + speed * 0.5, real_now)
+            for event in model.advance(simulated):
+                publisher.publish(event)
+                published += 1
+            publisher.flush()
+            time.sleep(0.5)
+    click.echo(f"simulator published {published} event(s)", err=True)
+
+
+@main.command(help="Print the persisted unit scores.")
+@click.option("--format", "output_format", type=click.Choice(["json", "table"]), default="table")
+@click.option("--unit", "units", multiple=True, help="Only these units (repeatable).")
+def scores(output_format: str, units: tuple[str, ...]) -> None:
+    from storage.scores import make_engine, score_rows
+
+    settings = load_settings()
+    rows = score_rows(make_engine(settings.database_url), units)
+    if output_format == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    _print_table(rows)
+
+
+@main.group(help="Kafka topics the service needs.")
+def topics() -> None:
+    pass
+
+
+@topics.command("create", help="Create missing topics with the expected partition counts.")
+def topics_create() -> None:
+    from sigap.topics import ensure_topics
+
+    created = ensure_topics(load_settings())
+    click.echo(f"created: {', '.join(created) or 'none (all present)'}")
+
+
+@main.command(help="Print the JSON Schema of the event contract (or --check the shipped file).")
+@click.option("--check", is_flag=True, help="Exit 1 if schemas/ holds a different schema.")
+def schema(check: bool) -> None:
+    from schemas.events import event_json_schema
+
+    text = json.dumps(event_json_schema(), indent=2) + "\n"
+    shipped = Path(__file__).resolve().parent.parent / "schemas" / "complaint-event.v1.schema.json"
+    if check:
+        if not shipped.exists() or shipped.read_text() != text:
+            raise click.ClickException(f"{shipped} is out of date: run `sigap schema > {shipped}`")
+        click.echo("schema up to date")
+        return
+    sys.stdout.write(text)
+
+
+def _safe_url(url: str) -> str:
+    """The database URL without its password, for logs."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _print_table(rows: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Unit scores (resolution times in hours)")
+    for column in ("period_start", "unit", "resolved", "p50 h", "p90 h"):
+        table.add_column(column)
+    for row in rows:
+        p50, p90 = row["resolution_p50_seconds"], row["resolution_p90_seconds"]
+        table.add_row(
+            row["period_start"],
+            row["unit"],
+            str(row["resolved"]),
+            "-" if p50 is None else f"{p50 / 3600:.2f}",
+            "-" if p90 is None else f"{p90 / 3600:.2f}",
+        )
+    Console().print(table)

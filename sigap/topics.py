@@ -1,0 +1,68 @@
+"""Explicit topic creation with the partition count the app expects.
+
+The broker's auto-creation is off: Faust refuses a table whose source topic and changelog
+have different partition counts, so every topic is created here, up front, and an existing
+topic with another count is an error that says what to do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from core.settings import Settings
+
+
+class TopicMismatch(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+
+
+def required_topics(settings: Settings) -> list[TopicSpec]:
+    partitions = settings.topic_partitions
+    return [
+        TopicSpec(settings.events_topic, partitions),
+        TopicSpec(settings.resolutions_topic, partitions),
+        TopicSpec(f"{settings.events_topic}.dlq", 1),
+    ]
+
+
+def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> list[str]:
+    """Create missing topics; check existing ones. Returns the names created."""
+    specs = specs if specs is not None else required_topics(settings)
+    admin = KafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap_servers.split(","), client_id="sigap-admin"
+    )
+    try:
+        existing = set(admin.list_topics())
+        missing = [spec for spec in specs if spec.name not in existing]
+        if missing:
+            try:
+                admin.create_topics(
+                    [NewTopic(spec.name, spec.partitions, 1) for spec in missing],
+                    raise_errors=True,
+                )
+            except TopicAlreadyExistsError:
+                pass  # another process created it meanwhile; checked below
+        described = {
+            topic["name"]: len(topic["partitions"])
+            for topic in admin.describe_topics([spec.name for spec in specs])
+        }
+        for spec in specs:
+            actual = described.get(spec.name)
+            if actual != spec.partitions:
+                raise TopicMismatch(
+                    f"topic {spec.name!r} has {actual} partitions but SIGAP expects "
+                    f"{spec.partitions} (SIGAP_TOPIC_PARTITIONS); recreate the topic or "
+                    "change the setting"
+                )
+        return [spec.name for spec in missing]
+    finally:
+        admin.close()

@@ -90,4 +90,3 @@ def build_consumer(bootstrap_servers: str, topic: str, group_id: str) -> KafkaCo
         auto_offset_reset="earliest",
         client_id="sigap-score-writer",
     )
-

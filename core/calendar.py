@@ -80,7 +80,7 @@ class _DayPrefixSums:
         "_week_total",
     )
 
-    def __init__(self, amount_per_weekday: Sequence[int], holiday_ordinals: Iterable[int]):
+    def __init__(self, amount_per_weekday: Sequence[int], holiday_ordinals: Iterable[int]) -> None:
         week_prefix = [0]
         for amount in amount_per_weekday:
             week_prefix.append(week_prefix[-1] + amount)
@@ -104,10 +104,6 @@ class _DayPrefixSums:
             self._weekly_cumulative(ordinal) - removed_before[index]
             for index, ordinal in enumerate(ordinals)
         ]
-
-    @property
-    def week_total(self) -> int:
-        return self._week_total
 
     def _weekly_cumulative(self, ordinal: int) -> int:
         weeks, day_in_week = divmod(ordinal - 1, 7)
@@ -218,11 +214,11 @@ def _normalized_weekly_hours(
             raise ValueError(
                 f"weekly_hours: weekday must be 0 (Monday) .. 6 (Sunday), got {weekday!r}"
             )
+        if any(moment.tzinfo is not None for interval in day_intervals for moment in interval):
+            raise ValueError(f"weekly_hours[{weekday}]: times must be naive wall-clock times")
         intervals = sorted((start, end) for start, end in day_intervals)
         previous_end_us = 0
         for start, end in intervals:
-            if start.tzinfo is not None or end.tzinfo is not None:
-                raise ValueError(f"weekly_hours[{weekday}]: times must be naive wall-clock times")
             start_us, end_us = _micros_of_day(start), _interval_end_micros(end)
             if start_us >= end_us:
                 raise ValueError(

@@ -181,11 +181,12 @@ _Timeline = tuple[list[date], list[Targets]]
 
 
 class Registry:
-    """A parsed, validated registry. Immutable apart from an internal lookup memo."""
+    """A parsed, validated registry. Read-only; only an internal lookup memo changes."""
 
     __slots__ = (
         "_calendars",
         "_default_calendar",
+        "_frozen",
         "_index",
         "_memo",
         "_specs",
@@ -222,6 +223,16 @@ class Registry:
             for t in targets
             for spec in (t.response, t.resolution)
         )
+        self._frozen = True
+
+    def __setattr__(self, name: str, value: object) -> None:
+        # Shared by every stream worker: no rebinding after construction.
+        if getattr(self, "_frozen", False):
+            raise AttributeError(f"Registry is read-only (cannot set {name!r})")
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Registry is read-only (cannot delete {name!r})")
 
     def __repr__(self) -> str:
         return (

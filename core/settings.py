@@ -55,9 +55,7 @@ class Settings:
                 environ, "KAFKA_BOOTSTRAP_SERVERS", defaults.kafka_bootstrap_servers
             ),
             events_topic=_str(environ, "SIGAP_EVENTS_TOPIC", defaults.events_topic),
-            resolutions_topic=_str(
-                environ, "SIGAP_RESOLUTIONS_TOPIC", defaults.resolutions_topic
-            ),
+            resolutions_topic=_str(environ, "SIGAP_RESOLUTIONS_TOPIC", defaults.resolutions_topic),
             topic_partitions=_int(environ, "SIGAP_TOPIC_PARTITIONS", defaults.topic_partitions),
             app_id=_str(environ, "SIGAP_APP_ID", defaults.app_id),
             database_url=_str(environ, "DATABASE_URL", defaults.database_url),

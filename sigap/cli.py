@@ -183,6 +183,17 @@ def scores(output_format: str, units: tuple[str, ...]) -> None:
     _print_table(rows)
 
 
+@main.command(
+    help="Run the whole service locally: Kafka broker, worker, score writer, simulator. "
+    "Stops on Ctrl-C, or after DEMO_SECONDS seconds when that is set."
+)
+@click.option("--seconds", type=float, default=None, envvar="DEMO_SECONDS")
+def demo(seconds: float | None) -> None:
+    from sigap.demo import run_demo
+
+    sys.exit(run_demo(seconds))
+
+
 @main.group(help="Kafka topics the service needs.")
 def topics() -> None:
     pass

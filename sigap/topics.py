@@ -7,6 +7,7 @@ topic with another count is an error that says what to do.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from kafka.admin import KafkaAdminClient, NewTopic
@@ -44,13 +45,12 @@ def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> l
         existing = set(admin.list_topics())
         missing = [spec for spec in specs if spec.name not in existing]
         if missing:
-            try:
+            # Another process may create one meanwhile: the counts are checked below anyway.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(
                     [NewTopic(spec.name, spec.partitions, 1) for spec in missing],
                     raise_errors=True,
                 )
-            except TopicAlreadyExistsError:
-                pass  # another process created it meanwhile; checked below
         described = {
             topic["name"]: len(topic["partitions"])
             for topic in admin.describe_topics([spec.name for spec in specs])

@@ -18,7 +18,7 @@ from metrics.collector import SigapCollector
 from streams.processor import EventProcessor
 
 # Series such as complaints_created_created only double the series count for nothing.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 
 @dataclass

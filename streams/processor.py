@@ -136,8 +136,8 @@ class EventProcessor:
             partition, reason = _split_partition_key(key)
             if partition not in owned:
                 continue
-            snapshot.rejected_by_reason[reason] = (
-                snapshot.rejected_by_reason.get(reason, 0) + int(value)
+            snapshot.rejected_by_reason[reason] = snapshot.rejected_by_reason.get(reason, 0) + int(
+                value
             )
         return snapshot
 

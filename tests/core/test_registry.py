@@ -30,8 +30,8 @@ HOLIDAYS = frozenset({NEW_YEAR})
 SRC = "test/registry.yaml"
 
 
-def wib(*args: int) -> datetime:
-    return datetime(*args, tzinfo=WIB)  # type: ignore[misc]
+def wib(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=WIB)
 
 
 def wall(hours: float) -> TargetSpec:
@@ -270,6 +270,8 @@ def test_units_objectives_and_calendars(reg: Registry) -> None:
     assert reg.calendar_for("unknown") is reg.calendars["office"]
     with pytest.raises(TypeError):
         reg.units["x"] = reg.units["dlh"]  # type: ignore[index]
+    with pytest.raises(AttributeError):
+        reg.version = "other"
 
 
 def test_result_objects_are_frozen(reg: Registry) -> None:
@@ -658,3 +660,44 @@ def test_load_validation_error_names_the_path(tmp_path: Path) -> None:
         load_registry(path)
     assert str(info.value).startswith(f"{path}: targets[0] (effective_from 2026-01-01, ")
     assert "field 'response.days'" in str(info.value)
+
+
+OVERRIDES = """\
+version: "test-1"
+added:
+  - {date: 2026-03-03, name: "Hari libur lokal (test)"}
+removed: []
+"""
+
+
+def test_load_uses_explicit_overrides_file(tmp_path: Path) -> None:
+    (tmp_path / "cal").mkdir()
+    _write(tmp_path / "cal", OVERRIDES, "extra.yaml")
+    r = load_registry(_write(tmp_path, MINIMAL + "holiday_overrides: cal/extra.yaml\n"))
+    # Mon 2 Mar 10:00: day 1 is Wed 4 Mar, since Tue 3 Mar is the added holiday.
+    start = wib(2026, 3, 2, 10)
+    assert working_days(1).deadline(r.calendar_for("dlh"), start) == wib(2026, 3, 4, 16)
+
+
+def test_load_uses_sibling_overrides_file_by_default(tmp_path: Path) -> None:
+    _write(tmp_path, OVERRIDES, "holidays-override.yaml")
+    r = load_registry(_write(tmp_path, MINIMAL))
+    start = wib(2026, 3, 2, 10)
+    assert working_days(1).deadline(r.calendar_for("dlh"), start) == wib(2026, 3, 4, 16)
+
+
+def test_load_bad_overrides_file_names_the_field(tmp_path: Path) -> None:
+    _write(tmp_path, "version: x\nadded: [{date: someday, name: x}]\n", "holidays-override.yaml")
+    path = _write(tmp_path, MINIMAL)
+    with pytest.raises(RegistryError) as info:
+        load_registry(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: top level: field 'holiday_overrides': ")
+    assert "holidays-override.yaml" in message
+    assert "added[0]" in message
+
+
+def test_load_overrides_field_wrong_type(tmp_path: Path) -> None:
+    path = _write(tmp_path, MINIMAL + "holiday_overrides: [a, b]\n")
+    with pytest.raises(RegistryError, match="field 'holiday_overrides': must be a path"):
+        load_registry(path)

@@ -1,0 +1,46 @@
+# SIGAP: the two commands of the README's quick start, and the checks.
+#   make demo   run the whole service locally (Ctrl-C stops it; DEMO_SECONDS=N stops after N s)
+#   make test   run all the tests (starts its own Kafka broker on a free port)
+#   make check  lint, type-check and test: everything CI runs
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+KAFKA := deploy/kafka/local-kafka.sh
+
+.PHONY: install kafka demo test lint typecheck check kafka-start kafka-stop clean
+
+$(INSTALLED): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+install: $(INSTALLED)
+
+kafka:
+	bash $(KAFKA) fetch
+
+demo: install kafka
+	$(BIN)/sigap demo
+
+test: install kafka
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+check: lint typecheck test
+
+kafka-start: kafka
+	bash $(KAFKA) start
+
+kafka-stop:
+	bash $(KAFKA) stop
+
+clean:
+	rm -rf $(VENV) .local .mypy_cache .ruff_cache .pytest_cache

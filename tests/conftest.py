@@ -1,0 +1,67 @@
+"""Shared fixtures: a real Kafka broker for the integration tests.
+
+The broker is the project's own (deploy/kafka/local-kafka.sh) on a free port, unless
+KAFKA_BOOTSTRAP_SERVERS names a cluster to use. Under CI=true a broker that cannot be
+started fails the tests; it is never a reason to skip them.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCAL_KAFKA = ROOT / "deploy" / "kafka" / "local-kafka.sh"
+
+
+def free_port(count: int = 1) -> int:
+    """A port p such that p .. p+count-1 are free on 127.0.0.1 right now."""
+    for _ in range(200):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        if port + count > 65535:
+            continue
+        if all(_is_free(port + offset) for offset in range(count)):
+            return port
+    raise RuntimeError("no free port range found")
+
+
+def _is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if external:
+        yield external
+        return
+    port = free_port(count=2)  # client port and controller port
+    env = {
+        **os.environ,
+        "KAFKA_PORT": str(port),
+        "KAFKA_DATA_DIR": str(tmp_path_factory.mktemp("kafka")),
+    }
+    started = subprocess.run(
+        ["bash", str(LOCAL_KAFKA), "start"], env=env, capture_output=True, text=True
+    )
+    if started.returncode != 0:
+        message = f"could not start the local Kafka broker:\n{started.stderr}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run(["bash", str(LOCAL_KAFKA), "stop"], env=env, capture_output=True)

@@ -29,6 +29,7 @@ class Change(Enum):
     DUPLICATE = "duplicate"  # event_id seen before: nothing changes
     CREATED = "created"  # the complaint is now known and open
     HELD = "held"  # a resolution waits for its created event
+    NOTED = "noted"  # a lifecycle event v1 pairing does not measure (assigned, rated, ...)
     RESOLVED = "resolved"  # a resolution was measured (may come with CREATED)
     REJECTED = "rejected"  # the event contradicts the complaint's state
 
@@ -102,8 +103,10 @@ def apply_event(record: ComplaintRecord, event: ComplaintEvent) -> Applied:
     occurred_at = event.occurred_at.timestamp()
     if event.type == "created":
         applied = _apply_created(record, event, occurred_at)
-    else:
+    elif event.type == "resolved":
         applied = _apply_resolved(record, event, occurred_at)
+    else:
+        applied = Applied(changes=(Change.NOTED,))
     if Change.REJECTED not in applied.changes:
         record.event_ids.append(event.event_id)
         del record.event_ids[:-MAX_EVENT_IDS]

@@ -68,5 +68,10 @@ class Settings:
             ),
         )
 
+    def __post_init__(self) -> None:
+        # rocksdb:// in production; memory:// loses all state at every restart.
+        if self.store_url not in ("rocksdb://", "memory://"):
+            raise SettingsError(f"SIGAP_STORE={self.store_url!r}: expected rocksdb:// or memory://")
+
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -1,4 +1,4 @@
-"""Event contract v1: complaint lifecycle events on the `complaint-events` topic.
+"""Event contract v1 (and its lifecycle additions): complaint events on `complaint-events`.
 
 Key: the complaint_id as UTF-8. Value: a UTF-8 JSON object validated by `ComplaintEvent`.
 The JSON Schema file beside this module (complaint-event.v1.schema.json) is generated from
@@ -27,7 +27,17 @@ from pydantic import (
 MAX_MESSAGE_BYTES = 64 * 1024
 UNIT_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 
-EventType = Literal["created", "resolved"]
+EventType = Literal[
+    "created",
+    "assigned",
+    "responded",
+    "paused",
+    "resumed",
+    "resolved",
+    "reopened",
+    "closed",
+    "rated",
+]
 Priority = Literal["low", "normal", "high", "urgent"]
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 UnitCode = Annotated[str, StringConstraints(pattern=UNIT_PATTERN)]
@@ -47,16 +57,26 @@ class ComplaintEvent(BaseModel):
         description="RFC 3339 timestamp with offset: event time, used by all KPI arithmetic."
     )
     unit: UnitCode | None = Field(
-        default=None, description="The responsible work unit (OPD); required on `created`."
+        default=None,
+        description="The responsible work unit (OPD); required on `created` and `assigned` "
+        "(the unit the complaint is transferred to).",
     )
     category: ShortLabel | None = None
     channel: ShortLabel | None = None
     priority: Priority = "normal"
+    reason: ShortLabel | None = Field(
+        default=None, description="On `assigned`: why, e.g. `not_our_authority`."
+    )
+    rating: Annotated[int, Field(ge=1, le=5)] | None = Field(
+        default=None, description="On `rated`: the citizen's rating, 1 to 5."
+    )
 
     @model_validator(mode="after")
-    def _unit_required_on_created(self) -> ComplaintEvent:
-        if self.type == "created" and self.unit is None:
-            raise ValueError("unit is required on a created event")
+    def _required_per_type(self) -> ComplaintEvent:
+        if self.type in ("created", "assigned") and self.unit is None:
+            raise ValueError(f"unit is required on a {self.type} event")
+        if self.type == "rated" and self.rating is None:
+            raise ValueError("rating is required on a rated event")
         return self
 
     @property
@@ -88,7 +108,8 @@ def _reason_from(error: ValidationError) -> EventRejected:
     if field == "occurred_at" and kind == "timezone_aware":
         return EventRejected("timestamp_without_offset")
     if kind == "value_error" and not first["loc"]:
-        return EventRejected("missing_unit")
+        missing = "rating" if "rating" in first["msg"] else "unit"
+        return EventRejected(f"missing_{missing}")
     # Messages from pydantic echo no input here (include_input=False): safe to keep as detail.
     return EventRejected(f"invalid_{field}", first["msg"])
 
@@ -109,9 +130,16 @@ def event_json_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = "https://sigap.surabaya.go.id/schemas/complaint-event.v1.schema.json"
     schema["title"] = "SIGAP complaint lifecycle event, contract v1"
-    # The one cross-field rule pydantic cannot express in the schema by itself.
+    # The cross-field rules pydantic cannot express in the schema by itself.
     schema["allOf"] = [
-        {"if": {"properties": {"type": {"const": "created"}}}, "then": {"required": ["unit"]}}
+        {
+            "if": {"properties": {"type": {"enum": ["created", "assigned"]}}},
+            "then": {"required": ["unit"], "properties": {"unit": {"type": "string"}}},
+        },
+        {
+            "if": {"properties": {"type": {"const": "rated"}}},
+            "then": {"required": ["rating"], "properties": {"rating": {"type": "integer"}}},
+        },
     ]
     return schema
 

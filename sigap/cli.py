@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import time
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -213,9 +214,9 @@ def schema(check: bool) -> None:
     from schemas.events import event_json_schema
 
     text = json.dumps(event_json_schema(), indent=2) + "\n"
-    shipped = Path(__file__).resolve().parent.parent / "schemas" / "complaint-event.v1.schema.json"
+    shipped = files("schemas") / "complaint-event.v1.schema.json"
     if check:
-        if not shipped.exists() or shipped.read_text() != text:
+        if not shipped.is_file() or shipped.read_text() != text:
             raise click.ClickException(f"{shipped} is out of date: run `sigap schema > {shipped}`")
         click.echo("schema up to date")
         return

@@ -1,0 +1,106 @@
+"""The event contract: the pydantic model, the shipped JSON Schema, and rejection reasons."""
+
+from __future__ import annotations
+
+import json
+from importlib.resources import files
+from typing import Any
+
+import jsonschema
+import orjson
+import pytest
+
+from schemas.events import MAX_MESSAGE_BYTES, EventRejected, event_json_schema, parse_event
+
+SHIPPED = json.loads((files("schemas") / "complaint-event.v1.schema.json").read_text())
+
+VALID: list[dict[str, Any]] = [
+    {
+        "event_id": "e1",
+        "type": "created",
+        "complaint_id": "c1",
+        "occurred_at": "2026-11-02T09:00:00+07:00",
+        "unit": "dlh",
+        "category": "sampah",
+        "channel": "wargaku",
+        "priority": "high",
+        "reporter_name": "dropped on parsing",
+    },
+    {
+        "event_id": "e2",
+        "type": "resolved",
+        "complaint_id": "c1",
+        "occurred_at": "2026-11-02T02:00:00Z",
+    },
+    {
+        "event_id": "e3",
+        "type": "assigned",
+        "complaint_id": "c1",
+        "occurred_at": "2026-11-02T10:00:00+07:00",
+        "unit": "dsda",
+        "reason": "not_our_authority",
+    },
+    {
+        "event_id": "e4",
+        "type": "rated",
+        "complaint_id": "c1",
+        "occurred_at": "2026-11-05T10:00:00+07:00",
+        "rating": 4,
+    },
+]
+
+# (event, reason) pairs: each is invalid for the model and for the JSON Schema alike.
+INVALID: list[tuple[Any, str]] = [
+    ([1, 2], "not_object"),
+    ({"type": "created"}, "missing_event_id"),
+    ({**VALID[0], "type": "escalated"}, "unknown_type"),
+    ({**VALID[0], "occurred_at": "2026-11-02T09:00:00"}, "timestamp_without_offset"),
+    ({**VALID[0], "occurred_at": 1700000000}, "invalid_occurred_at"),
+    ({**VALID[0], "unit": "Dinas LH"}, "invalid_unit"),
+    ({k: v for k, v in VALID[0].items() if k != "unit"}, "missing_unit"),
+    ({**VALID[0], "priority": "critical"}, "invalid_priority"),
+    ({**VALID[0], "event_id": ""}, "invalid_event_id"),
+    ({**VALID[3], "rating": 6}, "invalid_rating"),
+    ({**VALID[3], "rating": "4"}, "invalid_rating"),
+    ({k: v for k, v in VALID[3].items() if k != "rating"}, "missing_rating"),
+]
+
+
+def test_shipped_schema_is_generated_from_the_model() -> None:
+    assert event_json_schema() == SHIPPED
+
+
+@pytest.mark.parametrize("event", VALID)
+def test_valid_events_pass_model_and_schema(event: dict[str, Any]) -> None:
+    parsed = parse_event(orjson.dumps(event))
+    assert parsed.event_id == event["event_id"]
+    assert "reporter_name" not in parsed.model_dump()
+    jsonschema.validate(event, SHIPPED)
+
+
+@pytest.mark.parametrize(("event", "reason"), INVALID)
+def test_invalid_events_fail_model_and_schema(event: Any, reason: str) -> None:
+    with pytest.raises(EventRejected) as rejected:
+        parse_event(orjson.dumps(event))
+    assert rejected.value.reason == reason
+    if reason != "timestamp_without_offset":  # JSON Schema's date-time format is not asserted
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(event, SHIPPED)
+
+
+def test_not_json_and_too_large() -> None:
+    with pytest.raises(EventRejected) as not_json:
+        parse_event(b'{"event_id": ')
+    assert not_json.value.reason == "not_json"
+    padding = "x" * MAX_MESSAGE_BYTES
+    with pytest.raises(EventRejected) as too_large:
+        parse_event(orjson.dumps({**VALID[0], "text": padding}))
+    assert too_large.value.reason == "too_large"
+
+
+def test_rejection_detail_never_echoes_the_input() -> None:
+    secret = "Budi Santoso 081234567890"
+    with pytest.raises(EventRejected) as rejected:
+        parse_event(orjson.dumps({**VALID[0], "category": secret * 5}))
+    assert rejected.value.reason == "invalid_category"
+    assert "Budi" not in str(rejected.value)

@@ -23,12 +23,14 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from core.totals import UnitTotals
+from metrics.names import (
+    COMPLAINTS_CREATED,
+    COMPLAINTS_OPEN,
+    COMPLAINTS_RESOLVED,
+    EVENTS_REJECTED,
+    RESOLUTION_SECONDS,
+)
 
-COMPLAINTS_CREATED = "complaints_created"  # exposed as complaints_created_total
-COMPLAINTS_RESOLVED = "complaints_resolved"
-COMPLAINTS_OPEN = "complaints_open"
-RESOLUTION_SECONDS = "complaint_resolution_seconds"
-EVENTS_REJECTED = "complaint_events_rejected"
 
 
 @dataclass

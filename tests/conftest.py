@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.postgres import postgres_server
+
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL_KAFKA = ROOT / "deploy" / "kafka" / "local-kafka.sh"
 
@@ -57,11 +59,50 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         ["bash", str(LOCAL_KAFKA), "start"], env=env, capture_output=True, text=True
     )
     if started.returncode != 0:
-        message = f"could not start the local Kafka broker:\n{started.stderr}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        _unavailable(f"could not start the local Kafka broker:\n{started.stderr}")
     try:
         yield f"127.0.0.1:{port}"
     finally:
         subprocess.run(["bash", str(LOCAL_KAFKA), "stop"], env=env, capture_output=True)
+
+
+def _unavailable(message: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    external = os.environ.get("SIGAP_TEST_POSTGRES_URL")
+    if external:
+        yield external
+        return
+    try:
+        server = postgres_server(free_port())
+        url = server.__enter__()
+    except Exception as error:  # any failure to start is reported the same way
+        _unavailable(f"could not start PostgreSQL: {error}")
+        return
+    try:
+        yield url
+    finally:
+        server.__exit__(None, None, None)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each storage test runs on the SQLite default and on a real PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'sigap.db'}"
+        return
+    url: str = request.getfixturevalue("postgres_url")
+    from sqlalchemy import create_engine, text
+
+    # A fresh schema per test keeps tests independent on the shared server.
+    schema = f"t_{os.getpid()}_{abs(hash(request.node.nodeid)) % 10**8}"
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    engine.dispose()
+    yield f"{url}?options=-csearch_path%3D{schema}"

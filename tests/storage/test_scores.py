@@ -51,7 +51,7 @@ def test_upserts_are_idempotent_and_quantiles_exact(database_url: str) -> None:
         values = [
             r.resolution_seconds
             for r in items
-            if r.unit == unit and (("late" == r.complaint_id) == (day == "2026-11-03"))
+            if r.unit == unit and ((r.complaint_id == "late") == (day == "2026-11-03"))
         ]
         expected.append(
             {

@@ -68,6 +68,10 @@ class Settings:
             ),
         )
 
+    @property
+    def dead_letter_topic(self) -> str:
+        return f"{self.events_topic}.dlq"
+
     def __post_init__(self) -> None:
         # rocksdb:// in production; memory:// loses all state at every restart.
         if self.store_url not in ("rocksdb://", "memory://"):

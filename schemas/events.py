@@ -11,7 +11,7 @@ phone number or the complaint text, and none of it may travel further than this 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -122,6 +122,23 @@ def parse_event(raw: bytes) -> ComplaintEvent:
         return ComplaintEvent.model_validate_json(raw)
     except ValidationError as error:
         raise _reason_from(error) from None
+
+
+EARLIEST_OCCURRED_AT = datetime(2000, 1, 1, tzinfo=UTC).timestamp()
+MAX_FUTURE_SECONDS = 86400.0
+
+
+def check_event_time(event: ComplaintEvent, reference_epoch: float | None) -> None:
+    """Reject event times no complaint app can have produced.
+
+    `reference_epoch` is the Kafka record's timestamp (or the replay's start), never a clock
+    read here: an event more than a day ahead of it, or before the year 2000, is rejected.
+    """
+    occurred_at = event.occurred_at.timestamp()
+    if occurred_at < EARLIEST_OCCURRED_AT:
+        raise EventRejected("occurred_at_before_2000")
+    if reference_epoch is not None and occurred_at > reference_epoch + MAX_FUTURE_SECONDS:
+        raise EventRejected("occurred_at_in_future")
 
 
 def event_json_schema() -> dict[str, Any]:

@@ -31,7 +31,7 @@ def required_topics(settings: Settings) -> list[TopicSpec]:
     return [
         TopicSpec(settings.events_topic, partitions),
         TopicSpec(settings.resolutions_topic, partitions),
-        TopicSpec(f"{settings.events_topic}.dlq", 1),
+        TopicSpec(settings.dead_letter_topic, 1),
     ]
 
 

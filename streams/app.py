@@ -57,7 +57,7 @@ def create_app(settings: Settings, **faust_overrides: Any) -> SigapApp:
     resolutions_topic = app.topic(
         settings.resolutions_topic, partitions=settings.topic_partitions, internal=False
     )
-    dead_letter_topic = app.topic(f"{settings.events_topic}.dlq", partitions=1, internal=False)
+    dead_letter_topic = app.topic(settings.dead_letter_topic, partitions=1, internal=False)
     complaints = app.Table(
         "complaints",
         partitions=settings.topic_partitions,

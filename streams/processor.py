@@ -15,7 +15,7 @@ import orjson
 from core.pairing import Change, ComplaintRecord, Resolution, apply_event
 from core.totals import UnitTotals
 from metrics.collector import TotalsSnapshot
-from schemas.events import ComplaintEvent, EventRejected, parse_event
+from schemas.events import ComplaintEvent, EventRejected, check_event_time, parse_event
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,7 @@ class EventProcessor:
             complaint_event = parse_event(raw)
             if event.key is not None and event.key != complaint_event.complaint_id.encode():
                 raise EventRejected("key_mismatch")
+            check_event_time(complaint_event, message.timestamp)
         except EventRejected as rejected:
             await self._reject(message.partition, event.key, raw, rejected.reason)
             return

@@ -224,6 +224,15 @@ def test_events_to_metrics_and_scores(stack: Stack) -> None:
     final = wait_for(scores, lambda rows: rows == expected_scores, 60, "the daily scores")
     assert final == expected_scores
 
+    # The rejected message is on the dead-letter topic, unchanged, with its reason.
+    listed = run_sigap(["dlq", "list"], stack.env)
+    assert listed.returncode == 0, listed.stderr
+    assert "\tnot_json\tkey=broken\t" in listed.stdout
+    assert "1 dead-lettered message(s): not_json=1" in listed.stderr
+    exported = stack.database.parent / "dlq.jsonl"
+    assert run_sigap(["dlq", "export", str(exported)], stack.env).returncode == 0
+    assert exported.read_bytes() == NOT_JSON + b"\n"
+
     # Personal data sent with the events reached neither /metrics, the logs nor the database.
     for secret in ("Siti Rahayu", "081234567890"):
         assert secret not in text

@@ -104,3 +104,19 @@ def test_rejection_detail_never_echoes_the_input() -> None:
         parse_event(orjson.dumps({**VALID[0], "category": secret * 5}))
     assert rejected.value.reason == "invalid_category"
     assert "Budi" not in str(rejected.value)
+
+
+def test_event_time_sanity_against_the_record_timestamp() -> None:
+    from schemas.events import check_event_time
+
+    event = parse_event(orjson.dumps(VALID[0]))  # 2026-11-02T09:00:00+07:00
+    at = event.occurred_at.timestamp()
+    check_event_time(event, at + 5)  # normal: produced after it happened
+    check_event_time(event, at - 86400)  # a day ahead of the record is still accepted
+    with pytest.raises(EventRejected) as future:
+        check_event_time(event, at - 86401)
+    assert future.value.reason == "occurred_at_in_future"
+    old = parse_event(orjson.dumps({**VALID[0], "occurred_at": "1999-12-31T23:59:59Z"}))
+    with pytest.raises(EventRejected) as too_old:
+        check_event_time(old, None)
+    assert too_old.value.reason == "occurred_at_before_2000"

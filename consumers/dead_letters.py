@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import orjson
 from kafka import KafkaConsumer, TopicPartition
 
+from core.settings import Settings
+
 REASON_HEADER = "sigap-reason"
 
 
@@ -33,10 +35,11 @@ class DeadLetter:
             return self.value.replace(b"\r", b" ").replace(b"\n", b" ")
 
 
-def read_dead_letters(bootstrap_servers: str, topic: str) -> Iterator[DeadLetter]:
+def read_dead_letters(settings: Settings) -> Iterator[DeadLetter]:
     """Every message on the dead-letter topic, from the beginning to the current end."""
+    topic = settings.dead_letter_topic
     consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap_servers.split(","),
+        **settings.kafka_python_config(),
         enable_auto_commit=False,
         client_id="sigap-dlq-reader",
     )

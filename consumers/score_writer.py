@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from core.settings import Settings
 from storage.scores import ResolutionInput, upsert_resolutions
 
 log = logging.getLogger(__name__)
@@ -81,11 +82,11 @@ def _decode(value: bytes) -> ResolutionInput:
     return ResolutionInput.from_message(orjson.loads(value))
 
 
-def build_consumer(bootstrap_servers: str, topic: str, group_id: str) -> KafkaConsumer:
+def build_consumer(settings: Settings) -> KafkaConsumer:
     return KafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap_servers.split(","),
-        group_id=group_id,
+        settings.resolutions_topic,
+        **settings.kafka_python_config(),
+        group_id=settings.score_writer_group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         client_id="sigap-score-writer",

@@ -7,7 +7,7 @@ Every name and default here is documented in the README's Configuration table.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 
@@ -33,6 +33,10 @@ def _str(environ: Mapping[str, str], name: str, default: str) -> str:
     return default if raw is None or raw == "" else raw
 
 
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
 @dataclass(frozen=True)
 class Settings:
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
@@ -40,12 +44,20 @@ class Settings:
     resolutions_topic: str = "complaint-resolutions"
     topic_partitions: int = 4
     app_id: str = "sigap"
-    database_url: str = "sqlite:///sigap.db"
+    database_url: str = field(default="sqlite:///sigap.db", repr=False)  # may hold a password
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     state_dir: str = ".local/state"
     store_url: str = "rocksdb://"
     score_writer_group: str = "sigap-score-writer"
+    # Kafka security, shared by the worker, the consumers and the publisher.
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str = "PLAIN"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = field(default=None, repr=False)
+    kafka_ssl_cafile: str | None = None
+    kafka_ssl_certfile: str | None = None
+    kafka_ssl_keyfile: str | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -66,7 +78,46 @@ class Settings:
             score_writer_group=_str(
                 environ, "SIGAP_SCORE_WRITER_GROUP", defaults.score_writer_group
             ),
+            kafka_security_protocol=_str(
+                environ, "KAFKA_SECURITY_PROTOCOL", defaults.kafka_security_protocol
+            ).upper(),
+            kafka_sasl_mechanism=_str(
+                environ, "KAFKA_SASL_MECHANISM", defaults.kafka_sasl_mechanism
+            ).upper(),
+            kafka_sasl_username=environ.get("KAFKA_SASL_USERNAME") or None,
+            kafka_sasl_password=environ.get("KAFKA_SASL_PASSWORD") or None,
+            kafka_ssl_cafile=environ.get("KAFKA_SSL_CAFILE") or None,
+            kafka_ssl_certfile=environ.get("KAFKA_SSL_CERTFILE") or None,
+            kafka_ssl_keyfile=environ.get("KAFKA_SSL_KEYFILE") or None,
         )
+
+    @property
+    def kafka_uses_sasl(self) -> bool:
+        return self.kafka_security_protocol.startswith("SASL_")
+
+    @property
+    def kafka_uses_tls(self) -> bool:
+        return self.kafka_security_protocol in ("SSL", "SASL_SSL")
+
+    def kafka_python_config(self) -> dict[str, Any]:
+        """Connection and security settings for kafka-python clients."""
+        config: dict[str, Any] = {
+            "bootstrap_servers": self.kafka_bootstrap_servers.split(","),
+            "security_protocol": self.kafka_security_protocol,
+        }
+        if self.kafka_uses_sasl:
+            config.update(
+                sasl_mechanism=self.kafka_sasl_mechanism,
+                sasl_plain_username=self.kafka_sasl_username,
+                sasl_plain_password=self.kafka_sasl_password,
+            )
+        if self.kafka_uses_tls:
+            config.update(
+                ssl_cafile=self.kafka_ssl_cafile,
+                ssl_certfile=self.kafka_ssl_certfile,
+                ssl_keyfile=self.kafka_ssl_keyfile,
+            )
+        return config
 
     @property
     def dead_letter_topic(self) -> str:

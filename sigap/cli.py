@@ -34,9 +34,33 @@ def load_settings() -> Settings:
         raise click.UsageError(str(error)) from None
 
 
-@click.group(help=f"SIGAP: live complaint-response KPIs for Surabaya's work units.\n\n{ENV_HELP}")
+class SigapGroup(click.Group):
+    """Turns Kafka connection failures into one clear line instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from kafka.errors import KafkaError
+
+        try:
+            return super().invoke(ctx)
+        except KafkaError as error:
+            settings = Settings.from_environ(os.environ)
+            raise click.ClickException(
+                f"Kafka at {settings.kafka_bootstrap_servers} "
+                f"({settings.kafka_security_protocol}): {type(error).__name__}: {error}. "
+                "Check KAFKA_BOOTSTRAP_SERVERS, KAFKA_SECURITY_PROTOCOL and the "
+                "KAFKA_SASL_* / KAFKA_SSL_* settings."
+            ) from None
+
+
+@click.group(
+    cls=SigapGroup,
+    help=f"SIGAP: live complaint-response KPIs for Surabaya's work units.\n\n{ENV_HELP}",
+)
 def main() -> None:
-    pass
+    # Warnings from the Kafka clients (an authentication failure, say) reach stderr.
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
 
 
 @main.command(help="Run the Faust worker: pair events, keep KPI state, serve /metrics.")
@@ -63,16 +87,12 @@ def score_writer() -> None:
     from sigap.topics import ensure_topics
     from storage.scores import make_engine
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger().setLevel(logging.INFO)
     settings = load_settings()
     ensure_topics(settings)
     writer = ScoreWriter(
         engine=make_engine(settings.database_url),
-        consumer=build_consumer(
-            settings.kafka_bootstrap_servers,
-            settings.resolutions_topic,
-            settings.score_writer_group,
-        ),
+        consumer=build_consumer(settings),
     )
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: writer.stop())
@@ -104,7 +124,7 @@ def publish(file: Path, no_validate: bool) -> None:
                 "(fix them, or pass --no-validate to let the worker dead-letter them)"
             )
     count = 0
-    with EventPublisher(settings.kafka_bootstrap_servers, settings.events_topic) as publisher:
+    with EventPublisher.from_settings(settings) as publisher:
         for _, raw in read_jsonl(file):
             publisher.publish_raw(key_of(raw), raw)
             count += 1
@@ -155,7 +175,7 @@ def simulate(
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.update(now=True))
     published = 0
-    with EventPublisher(settings.kafka_bootstrap_servers, settings.events_topic) as publisher:
+    with EventPublisher.from_settings(settings) as publisher:
         while not stop["now"]:
             real_now = time.time()
             if seconds is not None and real_now - start_real >= seconds:
@@ -209,7 +229,7 @@ def dlq_list(reasons: tuple[str, ...]) -> None:
 
     settings = load_settings()
     counts: Counter[str] = Counter()
-    for letter in read_dead_letters(settings.kafka_bootstrap_servers, settings.dead_letter_topic):
+    for letter in read_dead_letters(settings):
         if reasons and letter.reason not in reasons:
             continue
         counts[letter.reason] += 1
@@ -230,9 +250,7 @@ def dlq_export(file: Path, reasons: tuple[str, ...]) -> None:
     settings = load_settings()
     written = 0
     with file.open("wb") as handle:
-        for letter in read_dead_letters(
-            settings.kafka_bootstrap_servers, settings.dead_letter_topic
-        ):
+        for letter in read_dead_letters(settings):
             if reasons and letter.reason not in reasons:
                 continue
             handle.write(letter.as_jsonl_line() + b"\n")

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from kafka import KafkaProducer
 
+from core.settings import Settings
 from schemas.events import EventRejected, parse_event
 
 
@@ -60,16 +61,24 @@ def key_of(raw: bytes) -> bytes | None:
 
 
 class EventPublisher:
-    def __init__(self, bootstrap_servers: str, topic: str, **producer_config: Any) -> None:
+    """Publishes to `topic`; `client_config` is kafka-python's (bootstrap_servers, security).
+
+    With SIGAP's settings: `EventPublisher.from_settings(Settings.from_environ(os.environ))`.
+    """
+
+    def __init__(self, topic: str, **client_config: Any) -> None:
         self.topic = topic
         self.producer = KafkaProducer(
-            bootstrap_servers=bootstrap_servers.split(","),
+            **client_config,
             acks="all",
             enable_idempotence=True,
             linger_ms=5,
             client_id="sigap-publisher",
-            **producer_config,
         )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EventPublisher:
+        return cls(settings.events_topic, **settings.kafka_python_config())
 
     def publish(self, event: Mapping[str, Any]) -> None:
         key, value = encode_event(event)

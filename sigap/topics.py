@@ -38,9 +38,7 @@ def required_topics(settings: Settings) -> list[TopicSpec]:
 def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> list[str]:
     """Create missing topics; check existing ones. Returns the names created."""
     specs = specs if specs is not None else required_topics(settings)
-    admin = KafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap_servers.split(","), client_id="sigap-admin"
-    )
+    admin = KafkaAdminClient(**settings.kafka_python_config(), client_id="sigap-admin")
     try:
         existing = set(admin.list_topics())
         missing = [spec for spec in specs if spec.name not in existing]

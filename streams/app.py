@@ -6,6 +6,7 @@ the CLI each get their own app with their own topics and store.
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,10 +34,30 @@ def kafka_broker_urls(bootstrap_servers: str) -> list[str]:
     return [f"kafka://{server.strip()}" for server in bootstrap_servers.split(",") if server]
 
 
+def broker_credentials(settings: Settings) -> faust.SASLCredentials | faust.SSLCredentials | None:
+    """Faust's form of the Kafka security settings (the same ones kafka-python clients use)."""
+    ssl_context = None
+    if settings.kafka_uses_tls:
+        ssl_context = ssl.create_default_context(cafile=settings.kafka_ssl_cafile)
+        if settings.kafka_ssl_certfile:
+            ssl_context.load_cert_chain(settings.kafka_ssl_certfile, settings.kafka_ssl_keyfile)
+    if settings.kafka_uses_sasl:
+        return faust.SASLCredentials(
+            username=settings.kafka_sasl_username,
+            password=settings.kafka_sasl_password,
+            mechanism=settings.kafka_sasl_mechanism,
+            ssl_context=ssl_context,
+        )
+    if ssl_context is not None:
+        return faust.SSLCredentials(ssl_context)
+    return None
+
+
 def create_app(settings: Settings, **faust_overrides: Any) -> SigapApp:
     app = faust.App(
         settings.app_id,
         broker=kafka_broker_urls(settings.kafka_bootstrap_servers),
+        broker_credentials=broker_credentials(settings),
         store=settings.store_url,
         datadir=settings.state_dir,
         topic_partitions=settings.topic_partitions,

@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -43,16 +44,28 @@ def _is_free(port: int) -> bool:
     return True
 
 
+SASL_USER = "sigap-test"
+SASL_PASSWORD = "not-a-real-secret"
+
+
+@dataclass(frozen=True)
+class KafkaBroker:
+    bootstrap: str
+    sasl_bootstrap: str | None  # a SASL_PLAINTEXT (PLAIN) listener, on the local broker only
+
+
 @pytest.fixture(scope="session")
-def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
     external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if external:
-        yield external
+        yield KafkaBroker(external, os.environ.get("SIGAP_TEST_SASL_BOOTSTRAP"))
         return
-    port = free_port(count=2)  # client port and controller port
+    port = free_port(count=3)  # client port, controller port, SASL port
     env = {
         **os.environ,
         "KAFKA_PORT": str(port),
+        "KAFKA_SASL_PORT": str(port + 2),
+        "KAFKA_SASL_USERS": f"{SASL_USER}:{SASL_PASSWORD}",
         "KAFKA_DATA_DIR": str(tmp_path_factory.mktemp("kafka")),
     }
     started = subprocess.run(
@@ -61,9 +74,14 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if started.returncode != 0:
         _unavailable(f"could not start the local Kafka broker:\n{started.stderr}")
     try:
-        yield f"127.0.0.1:{port}"
+        yield KafkaBroker(f"127.0.0.1:{port}", f"127.0.0.1:{port + 2}")
     finally:
         subprocess.run(["bash", str(LOCAL_KAFKA), "stop"], env=env, capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(kafka_broker: KafkaBroker) -> str:
+    return kafka_broker.bootstrap
 
 
 def _unavailable(message: str) -> None:

@@ -10,6 +10,8 @@
 #   SIGAP_CACHE_DIR        where broker jars are cached (default ~/.cache/sigap)
 #   KAFKA_HEAP_OPTS        JVM heap (default -Xms256m -Xmx768m)
 #   KAFKA_START_TIMEOUT    seconds to wait for the broker (default 90)
+#   KAFKA_SASL_PORT        if set, also a SASL_PLAINTEXT listener (mechanism PLAIN) on this port
+#   KAFKA_SASL_USERS       its users, "name:password,name:password" (default sigap:sigap-secret)
 #   KAFKA_BOOTSTRAP_SERVERS  if set, an external cluster is used: start/stop do nothing
 set -euo pipefail
 
@@ -70,8 +72,24 @@ start() {
   mkdir -p "$data_dir"
   java_args
   local config=$data_dir/server.properties
+  local extra_listeners="" extra_advertised=""
+  if [ -n "${KAFKA_SASL_PORT:-}" ]; then
+    extra_listeners=",SASL_PLAINTEXT://127.0.0.1:$KAFKA_SASL_PORT"
+    extra_advertised=$extra_listeners
+  fi
   sed -e "s|@PORT@|$port|g" -e "s|@CONTROLLER_PORT@|$controller_port|g" \
-      -e "s|@LOG_DIR@|$data_dir/log|g" "$here/server.properties.template" >"$config"
+      -e "s|@LOG_DIR@|$data_dir/log|g" -e "s|@EXTRA_LISTENERS@|$extra_listeners|g" \
+      -e "s|@EXTRA_ADVERTISED@|$extra_advertised|g" \
+      "$here/server.properties.template" >"$config"
+  if [ -n "${KAFKA_SASL_PORT:-}" ]; then
+    local users="" pair
+    IFS=',' read -r -a pairs <<<"${KAFKA_SASL_USERS:-sigap:sigap-secret}"
+    for pair in "${pairs[@]}"; do users="$users user_${pair%%:*}=\"${pair#*:}\""; done
+    {
+      echo "sasl.enabled.mechanisms=PLAIN"
+      echo "listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required$users;"
+    } >>"$config"
+  fi
   if [ ! -f "$data_dir/log/meta.properties" ]; then
     local cluster_id
     cluster_id=$("${java_cmd[@]}" kafka.tools.StorageTool random-uuid)

@@ -8,7 +8,10 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -69,3 +72,46 @@ def http_get(url: str) -> str:
             return str(response.read().decode())
     except OSError:
         return ""
+
+
+@dataclass
+class Stack:
+    env: dict[str, str]
+    metrics_url: str
+    worker: SigapProcess
+    score_writer: SigapProcess
+    database: Path
+
+
+@contextmanager
+def running_stack(env_overrides: dict[str, str], tmp_path: Path) -> Iterator[Stack]:
+    """A worker and a score writer on fresh topics, groups, state and database."""
+    from tests.conftest import free_port
+
+    run_id = uuid.uuid4().hex[:8]
+    port = free_port()
+    database = tmp_path / "scores.db"
+    env = {
+        "SIGAP_APP_ID": f"sigap-test-{run_id}",
+        "SIGAP_EVENTS_TOPIC": f"test-{run_id}-events",
+        "SIGAP_RESOLUTIONS_TOPIC": f"test-{run_id}-resolutions",
+        "SIGAP_SCORE_WRITER_GROUP": f"test-{run_id}-writer",
+        "SIGAP_WEB_PORT": str(port),
+        "SIGAP_STATE_DIR": str(tmp_path / "state"),
+        "DATABASE_URL": f"sqlite:///{database}",
+        **env_overrides,
+    }
+    created = run_sigap(["topics", "create"], env)
+    assert created.returncode == 0, created.stderr
+    worker = SigapProcess(["worker"], env, tmp_path / "worker.log")
+    score_writer = SigapProcess(["score-writer"], env, tmp_path / "score-writer.log")
+    stack = Stack(env, f"http://127.0.0.1:{port}/metrics", worker, score_writer, database)
+    try:
+        yield stack
+    finally:
+        worker_rc = worker.stop()
+        writer_rc = score_writer.stop()
+        print("--- worker log ---\n" + worker.log_text()[-4000:])
+        print("--- score writer log ---\n" + score_writer.log_text()[-2000:])
+    assert writer_rc == 0, "score writer did not stop cleanly on SIGTERM"
+    assert worker_rc == 0, "worker did not stop cleanly on SIGTERM"

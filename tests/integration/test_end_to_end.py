@@ -8,9 +8,7 @@ buckets by counting durations under each bound of the scrape.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,8 +18,7 @@ import pytest
 from kafka import KafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import free_port
-from tests.integration.processes import SigapProcess, http_get, run_sigap, wait_for
+from tests.integration.processes import Stack, http_get, run_sigap, running_stack, wait_for
 
 pytestmark = pytest.mark.kafka
 
@@ -92,44 +89,10 @@ def nearest_rank(values: list[float], q: float) -> float:
     return ordered[rank - 1]
 
 
-@dataclass
-class Stack:
-    env: dict[str, str]
-    metrics_url: str
-    worker: SigapProcess
-    score_writer: SigapProcess
-    database: Path
-
-
 @pytest.fixture
 def stack(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Stack]:
-    run_id = uuid.uuid4().hex[:8]
-    port = free_port()
-    database = tmp_path / "scores.db"
-    env = {
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "SIGAP_APP_ID": f"sigap-e2e-{run_id}",
-        "SIGAP_EVENTS_TOPIC": f"e2e-{run_id}-events",
-        "SIGAP_RESOLUTIONS_TOPIC": f"e2e-{run_id}-resolutions",
-        "SIGAP_SCORE_WRITER_GROUP": f"e2e-{run_id}-writer",
-        "SIGAP_WEB_PORT": str(port),
-        "SIGAP_STATE_DIR": str(tmp_path / "state"),
-        "DATABASE_URL": f"sqlite:///{database}",
-    }
-    created = run_sigap(["topics", "create"], env)
-    assert created.returncode == 0, created.stderr
-    worker = SigapProcess(["worker"], env, tmp_path / "worker.log")
-    score_writer = SigapProcess(["score-writer"], env, tmp_path / "score-writer.log")
-    stack = Stack(env, f"http://127.0.0.1:{port}/metrics", worker, score_writer, database)
-    try:
-        yield stack
-    finally:
-        worker_rc = worker.stop()
-        writer_rc = score_writer.stop()
-        print("--- worker log ---\n" + worker.log_text()[-4000:])
-        print("--- score writer log ---\n" + score_writer.log_text()[-2000:])
-        assert writer_rc == 0, "score writer did not stop cleanly on SIGTERM"
-        assert worker_rc == 0, "worker did not stop cleanly on SIGTERM"
+    with running_stack({"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap}, tmp_path) as started:
+        yield started
 
 
 def publish(bootstrap: str, topic: str) -> None:

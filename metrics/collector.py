@@ -32,7 +32,6 @@ from metrics.names import (
 )
 
 
-
 @dataclass
 class TotalsSnapshot:
     units: dict[str, UnitTotals] = field(default_factory=dict)

@@ -23,7 +23,9 @@ RESOLUTION_WORKING_SECONDS: Final = "complaint_resolution_working_seconds"  # hi
 SLA: Final = "complaint_sla"  # counter {unit, timer, outcome}
 OPEN_PAST_TARGET: Final = "complaints_open_past_target"  # gauge {unit, timer, threshold}
 WINDOW_SECONDS: Final = "complaint_window_seconds"  # gauge {unit, timer, window, quantile}
-WINDOW_WITHIN_TARGET_RATIO: Final = "complaint_window_within_target_ratio"  # gauge {unit,timer,window}
+WINDOW_WITHIN_TARGET_RATIO: Final = (
+    "complaint_window_within_target_ratio"  # gauge {unit,timer,window}
+)
 TRANSFERS: Final = "complaint_transfers"  # counter {unit, reason}: transfers away from unit
 REOPENED: Final = "complaints_reopened"  # counter {unit}
 RATINGS: Final = "complaint_ratings"  # counter {unit, rating}

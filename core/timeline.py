@@ -1,0 +1,733 @@
+"""A complaint's timeline: from all its events to what the KPIs need, per work unit.
+
+`evaluate_complaint(events, registry, as_of=...)` is a pure function of the full set of a
+complaint's known events. It sorts them itself, so the order they arrived in cannot change
+the result: the streaming worker and a batch replay get the same outcome from the same
+events. No clock reads, no I/O: "now" is the `as_of` argument.
+
+Clock rules
+-----------
+0. Ordering. Events are ordered by (occurred_at, type, event_id), with same-instant types in
+   the order: created, assigned, resumed, paused, responded, resolved, reopened, rated,
+   closed (so a pause that ends and a new one that starts at the same instant are two
+   pauses, and a complaint created and assigned at one instant starts with the assignee).
+   A repeated event_id is ignored (one copy is kept, chosen by content, not by arrival).
+   The first `created` in that order is the complaint's receipt; later ones are ignored.
+   Any other event earlier than the receipt is moved to the receipt instant (elapsed 0)
+   and reported as the anomaly "<type>_before_created" (e.g. "resolved_before_created").
+   Events later than `as_of` are not applied (counted in `pending_events`).
+1. Two timers per complaint. `response` runs from receipt until the first `responded`, or
+   until the first `resolved` when no response came before it. `resolution` runs from
+   receipt until the first `resolved`.
+2. Targets. Each holding unit's targets are `registry.targets_for(unit, category, priority,
+   created_at)` with the category and priority of the `created` event and its time (target
+   versions follow the complaint's creation date). Each timer's target has its own clock:
+   `wall` (elapsed seconds) or `working` (seconds inside the unit's calendar,
+   `registry.calendar_for(unit)`).
+3. Per-unit accountability. The `created` unit holds the complaint until an `assigned`
+   event transfers it to another unit, and so on. When a unit receives the complaint, each
+   timer that has not stopped gets a charge for that unit: its clock starts at the receipt
+   (created or assigned) and its deadline is the unit's target computed from that receipt.
+   A unit's clock runs only while it holds the complaint and it is not paused.
+   - A unit that transfers the complaint away at or before its deadline gets no outcome for
+     that timer (`transferred_away`, with the `reason`, default "unspecified"). Every
+     transfer is listed in `ComplaintOutcome.transfers`: count transfers away from there,
+     not from charges (one transfer stops up to two charges).
+   - A unit whose deadline passed while its clock ran gets `missed`, decided at the
+     deadline, whatever happens later (a later transfer does not undo it).
+   - The unit holding the complaint when the timer stops gets `met` if its deadline has not
+     passed (stop at or before the deadline), decided at the stop.
+   - An `assigned` to the unit already holding it (after unknown-unit mapping) is ignored.
+   - A unit that gets the complaint back continues its own charge: one charge per (unit,
+     timer), so each (unit, timer) has at most one outcome. For that unit the time it did
+     not hold the complaint counts like a pause (rule 4): its deadline moves back by it.
+4. Pauses. Between `paused` and the next `resumed` every clock stops: elapsed time excludes
+   paused time. When a clock restarts after a gap (pause, or time away as in rule 3) whose
+   start was at or before its deadline, the deadline moves back by the clock time of the
+   gap: new_deadline = max(old_deadline + gap, restart) on the wall clock, and
+   max(calendar.add_working_seconds(old_deadline, working seconds of the gap on the unit's
+   calendar), restart) on the working clock. Adding from the old deadline is right: the
+   working time allowed (working seconds from receipt to deadline, gaps excluded) stays
+   exactly the target, and it is the same instant as restarting the remaining budget at
+   the restart. A working-days deadline moved this way is no longer a closing time (a
+   2-hour pause moves Friday 16:00 to Monday 10:00). The max() only matters when no
+   working time was left at the pause start and the unit resumes outside working hours: a
+   deadline never falls inside a gap, so a unit cannot miss while paused. A gap that starts
+   after the deadline changes nothing (the outcome was already `missed`). A complaint
+   received (or transferred) during a pause starts its clocks paused. A pause still open at
+   `as_of` counts until `as_of`; a timer that stops during a pause is treated as resumed at
+   the stop. A second `paused` while paused and an unmatched `resumed` are ignored
+   (anomalies "paused_while_paused", "resumed_without_pause").
+5. Reopen. `reopened` after a resolution opens the complaint again: one reopen for the unit
+   holding it. Timers and their outcomes stay as decided at the first resolution; the wall
+   time from the reopen to the next `resolved` (pauses excluded) is rework, charged to the
+   units holding it meanwhile. `reopened` while open is ignored ("reopened_while_open");
+   after `closed` it still reopens ("reopened_after_closed"). A further `resolved` while
+   resolved is ignored ("already_resolved"). `closed` only records `closed_at` (the last
+   one); it stops no timer ("closed_while_open" if the complaint was open). `rated` records
+   the rating for the unit holding the complaint; the last one wins.
+6. No `created` event (as of `as_of`): `known=False` and nothing is measured; the stream
+   keeps the events until `created` arrives.
+7. Units not in `registry.units` are charged as "unknown" (UNKNOWN_UNIT), on the default
+   calendar, so metric labels stay bounded; `unknown_unit=True`.
+8. Inconsistent input never raises: it is clamped (rule 0) or ignored, and reported in
+   `anomalies` (short, bounded codes, each listed once in first-seen order).
+
+Open timers at `as_of` (the stream's watermark, or the replay's end; by default the latest
+event time): the holder's charge has `stopped_at=None`, elapsed clock seconds up to `as_of`,
+`fraction_of_allowed = elapsed_seconds / allowed_seconds`, and outcome `missed` when
+`as_of` is past its deadline, else None.
+
+Complaint-wide durations: `response_seconds` and `resolution_seconds` are wall seconds from
+receipt to the timer's stop, pauses excluded (so they equal the sum of the charges'
+`elapsed_wall_seconds`). `resolution_working_seconds` is the sum over the resolution
+charges of the working seconds each holder spent, each on its own calendar, pauses
+excluded; with one holder it is that unit's working time from receipt to resolution.
+`paused_wall_seconds` is the paused wall time inside the resolution timer (receipt to first
+resolution, or to `as_of` while unresolved).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final, Literal
+
+from core.calendar import JAKARTA, WorkingCalendar
+from core.registry import UNKNOWN_UNIT, Registry, TargetSpec
+from schemas.events import ComplaintEvent
+
+__all__ = [
+    "DEFAULT_TRANSFER_REASON",
+    "TIMERS",
+    "ComplaintOutcome",
+    "Outcome",
+    "Timer",
+    "TimerCharge",
+    "Transfer",
+    "UnitRework",
+    "charges_for",
+    "evaluate_complaint",
+]
+
+Timer = Literal["response", "resolution"]
+Outcome = Literal["met", "missed"]
+Clock = Literal["wall", "working"]
+
+TIMERS: Final[tuple[Timer, ...]] = ("response", "resolution")
+DEFAULT_TRANSFER_REASON: Final = "unspecified"
+
+# Rule 0: how events at the same instant are ordered.
+_TIE_ORDER: Final[dict[str, int]] = {
+    "created": 0,
+    "assigned": 1,
+    "resumed": 2,
+    "paused": 3,
+    "responded": 4,
+    "resolved": 5,
+    "reopened": 6,
+    "rated": 7,
+    "closed": 8,
+}
+_ZERO: Final = timedelta(0)
+
+
+# --------------------------------------------------------------------------------------
+# Results
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TimerCharge:
+    """One unit's share of one timer (at most one per (unit, timer))."""
+
+    unit: str
+    timer: Timer
+    received_at: datetime  # first receipt by this unit while the timer ran
+    deadline: datetime  # after pause (and time-away) extensions
+    target_label: str  # TargetSpec.label, e.g. "24h wall", "5 working days"
+    clock: Clock
+    allowed_seconds: float  # clock seconds from receipt to deadline, gaps excluded
+    # When the unit stopped being charged: the timer's stop, or its transfer away; None
+    # while it still holds the complaint with the timer running at as_of.
+    stopped_at: datetime | None
+    elapsed_seconds: float  # clock seconds charged (pauses and time away excluded)
+    elapsed_wall_seconds: float
+    elapsed_working_seconds: float  # on the unit's calendar, whatever the target's clock
+    fraction_of_allowed: float  # elapsed_seconds / allowed_seconds
+    outcome: Outcome | None  # None: transferred away in time, or still running in time
+    # When the outcome became known, in event time: the stop (met) or the deadline (missed).
+    decided_at: datetime | None
+    transferred_away: bool  # the unit's last holding of the complaint ended in a transfer
+    transfer_reason: str | None
+    stints: int  # how many times the unit received the complaint while this timer ran
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """One `assigned` event that moved the complaint to another unit."""
+
+    from_unit: str
+    to_unit: str
+    at: datetime
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class UnitRework:
+    """Reopens counted for a unit and the rework time it held the complaint."""
+
+    unit: str
+    reopens: int
+    rework_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class ComplaintOutcome:
+    complaint_id: str
+    known: bool  # False until a created event is present (as of as_of)
+    as_of: datetime
+    created_at: datetime | None
+    category: str | None
+    channel: str | None
+    priority: str
+    units: tuple[str, ...]  # distinct holding units in order of first receipt
+    holder: str | None  # unit holding the complaint at as_of
+    is_open: bool  # not resolved, or reopened and not resolved again
+    charges: tuple[TimerCharge, ...]
+    transfers: tuple[Transfer, ...]
+    first_response_at: datetime | None  # the response timer's stop (responded or resolved)
+    first_resolved_at: datetime | None
+    response_seconds: float | None
+    resolution_seconds: float | None
+    resolution_working_seconds: float | None
+    reopen_count: int
+    rework_seconds: float
+    rework: tuple[UnitRework, ...]
+    closed_at: datetime | None
+    rating: int | None
+    rated_unit: str | None
+    unknown_unit: bool
+    anomalies: tuple[str, ...]
+    paused_wall_seconds: float
+    pending_events: int  # events later than as_of, not applied
+
+
+def charges_for(
+    outcome: ComplaintOutcome, unit: str, timer: Timer | None = None
+) -> tuple[TimerCharge, ...]:
+    """The charges of `unit` (optionally of one timer only)."""
+    return tuple(
+        charge
+        for charge in outcome.charges
+        if charge.unit == unit and (timer is None or charge.timer == timer)
+    )
+
+
+# --------------------------------------------------------------------------------------
+# One unit's clock for one timer
+# --------------------------------------------------------------------------------------
+
+
+class _Charge:
+    """Mutable state behind a TimerCharge while the events are replayed."""
+
+    __slots__ = (
+        "allowed_seconds",
+        "calendar",
+        "deadline",
+        "decided_at",
+        "elapsed_wall",
+        "elapsed_working",
+        "finished",
+        "idle_since",
+        "outcome",
+        "received_at",
+        "running_since",
+        "spec",
+        "stints",
+        "stopped_at",
+        "timer",
+        "transfer_reason",
+        "transferred_away",
+        "unit",
+    )
+
+    def __init__(
+        self,
+        unit: str,
+        timer: Timer,
+        spec: TargetSpec,
+        calendar: WorkingCalendar,
+        received_at: datetime,
+        paused: bool,
+    ) -> None:
+        self.unit = unit
+        self.timer: Timer = timer
+        self.spec = spec
+        self.calendar = calendar
+        self.received_at = received_at
+        self.deadline = spec.deadline(calendar, received_at)
+        self.allowed_seconds = self._clock_seconds(received_at, self.deadline)
+        # Exactly one of running_since / idle_since is set until the charge is finished.
+        self.running_since: datetime | None = None if paused else received_at
+        self.idle_since: datetime | None = received_at if paused else None
+        self.elapsed_wall = _ZERO
+        self.elapsed_working = 0.0
+        self.outcome: Outcome | None = None
+        self.decided_at: datetime | None = None
+        self.stopped_at: datetime | None = None
+        self.transferred_away = False
+        self.transfer_reason: str | None = None
+        self.stints = 1
+        self.finished = False
+
+    def _clock_seconds(self, start: datetime, end: datetime) -> float:
+        if self.spec.clock == "wall":
+            return max((end - start).total_seconds(), 0.0)
+        return self.calendar.working_seconds_between(start, end)
+
+    def _fold_gap(self, now: datetime) -> None:
+        """Move the deadline back by the gap since idle_since (rule 4); the gap restarts."""
+        assert self.idle_since is not None
+        if self.outcome is None and now > self.idle_since:
+            if self.spec.clock == "wall":
+                moved = self.deadline + (now - self.idle_since)
+            else:
+                gap = self.calendar.working_seconds_between(self.idle_since, now)
+                moved = self.calendar.add_working_seconds(self.deadline, gap)
+            self.deadline = max(moved, now)
+        self.idle_since = now
+
+    def halt(self, now: datetime) -> None:
+        """Stop the running clock at `now` (pause, transfer away, or timer stop)."""
+        started = self.running_since
+        if started is None:
+            return
+        if self.outcome is None and self.deadline < now:
+            self.outcome = "missed"
+            self.decided_at = self.deadline
+        self.elapsed_wall += now - started
+        self.elapsed_working += self.calendar.working_seconds_between(started, now)
+        self.running_since = None
+        self.idle_since = now
+
+    def run(self, now: datetime) -> None:
+        """Restart the clock at `now` after a gap."""
+        if self.running_since is not None or self.finished:
+            return
+        self._fold_gap(now)
+        self.idle_since = None
+        self.running_since = now
+
+    def stop_timer(self, now: datetime) -> None:
+        """The timer stopped while this unit held the complaint."""
+        self.halt(now)
+        self._fold_gap(now)
+        self.idle_since = None
+        if self.outcome is None:
+            self.outcome = "met"
+            self.decided_at = now
+        self.stopped_at = now
+        self.finished = True
+
+    def transfer_away(self, now: datetime, reason: str) -> None:
+        self.halt(now)
+        self._fold_gap(now)  # the time away is a gap until the unit gets it back
+        self.stopped_at = now
+        self.transferred_away = True
+        self.transfer_reason = reason
+
+    def receive_again(self, now: datetime, paused: bool) -> None:
+        self.stints += 1
+        self.stopped_at = None
+        self.transferred_away = False
+        self.transfer_reason = None
+        if paused:
+            self._fold_gap(now)
+        else:
+            self.run(now)
+
+    def result(self, as_of: datetime) -> TimerCharge:
+        """The charge as evaluated at as_of (called once, at the end of the replay)."""
+        elapsed_wall = self.elapsed_wall
+        elapsed_working = self.elapsed_working
+        deadline = self.deadline
+        outcome = self.outcome
+        decided_at = self.decided_at
+        # Still held with the timer running at as_of: evaluate it as open.
+        if not self.finished and not self.transferred_away:
+            started = self.running_since
+            if started is not None:
+                if outcome is None and deadline < as_of:
+                    outcome, decided_at = "missed", deadline
+                elapsed_wall += as_of - started
+                elapsed_working += self.calendar.working_seconds_between(started, as_of)
+            elif outcome is None and self.idle_since is not None:
+                # An open pause counts as paused until as_of.
+                self._fold_gap(as_of)
+                deadline = self.deadline
+        wall_seconds = elapsed_wall.total_seconds()
+        elapsed = wall_seconds if self.spec.clock == "wall" else elapsed_working
+        allowed = self.allowed_seconds
+        return TimerCharge(
+            unit=self.unit,
+            timer=self.timer,
+            received_at=self.received_at,
+            deadline=deadline,
+            target_label=self.spec.label,
+            clock=self.spec.clock,
+            allowed_seconds=allowed,
+            stopped_at=self.stopped_at,
+            elapsed_seconds=elapsed,
+            elapsed_wall_seconds=wall_seconds,
+            elapsed_working_seconds=elapsed_working,
+            # Targets are positive, so allowed > 0; the guard only keeps bad data from raising.
+            fraction_of_allowed=elapsed / allowed if allowed > 0 else 0.0,
+            outcome=outcome,
+            decided_at=decided_at,
+            transferred_away=self.transferred_away,
+            transfer_reason=self.transfer_reason,
+            stints=self.stints,
+        )
+
+
+# --------------------------------------------------------------------------------------
+# Replaying a complaint's events
+# --------------------------------------------------------------------------------------
+
+
+class _Replay:
+    """The complaint's state while its ordered events are applied."""
+
+    def __init__(self, registry: Registry, created: ComplaintEvent, created_at: datetime) -> None:
+        self.registry = registry
+        self.created_at = created_at
+        self.category = created.category
+        self.priority: str = created.priority
+        self.unknown_unit = False
+        self.holder = self.map_unit(created.unit)
+        self.units: dict[str, None] = {self.holder: None}
+        self.charges: dict[tuple[str, Timer], _Charge] = {}
+        self.stopped: dict[Timer, datetime] = {}
+        self.transfers: list[Transfer] = []
+        self.anomalies: dict[str, None] = {}
+        self.paused_since: datetime | None = None
+        self.pauses: list[tuple[datetime, datetime]] = []
+        self.resolved = False  # currently resolved (and not reopened since)
+        self.closed = False
+        self.closed_at: datetime | None = None
+        self.rework_since: datetime | None = None  # rework clock running since
+        self.reworking = False
+        self.rework: dict[str, timedelta] = {}
+        self.reopens: dict[str, int] = {}
+        self.rating: int | None = None
+        self.rated_unit: str | None = None
+        self.receive(self.holder, created_at)
+
+    def map_unit(self, unit: str | None) -> str:
+        if unit is not None and unit in self.registry.units:
+            return unit
+        self.unknown_unit = True
+        return UNKNOWN_UNIT
+
+    def note(self, anomaly: str) -> None:
+        self.anomalies.setdefault(anomaly, None)
+
+    def active_timers(self) -> list[Timer]:
+        return [timer for timer in TIMERS if timer not in self.stopped]
+
+    def receive(self, unit: str, at: datetime) -> None:
+        paused = self.paused_since is not None
+        targets = None
+        for timer in self.active_timers():
+            charge = self.charges.get((unit, timer))
+            if charge is not None:
+                charge.receive_again(at, paused)
+                continue
+            if targets is None:
+                targets = self.registry.targets_for(
+                    unit, self.category, self.priority, self.created_at
+                )
+            spec = targets.response if timer == "response" else targets.resolution
+            self.charges[(unit, timer)] = _Charge(
+                unit, timer, spec, self.registry.calendar_for(unit), at, paused
+            )
+
+    def halt_rework(self, at: datetime) -> None:
+        if self.rework_since is not None:
+            self.rework[self.holder] = self.rework.get(self.holder, _ZERO) + (
+                at - self.rework_since
+            )
+            self.rework_since = None
+
+    def stop_timer(self, timer: Timer, at: datetime) -> None:
+        self.stopped[timer] = at
+        self.charges[(self.holder, timer)].stop_timer(at)
+
+    def apply(self, event: ComplaintEvent, at: datetime) -> None:
+        kind = event.type
+        if kind == "created":
+            self.note("duplicate_created")
+        elif kind == "assigned":
+            self.assigned(event, at)
+        elif kind == "responded":
+            if "response" not in self.stopped:
+                self.stop_timer("response", at)
+        elif kind == "resolved":
+            self.resolved_event(at)
+        elif kind == "paused":
+            self.paused(at)
+        elif kind == "resumed":
+            self.resumed(at)
+        elif kind == "reopened":
+            self.reopened(at)
+        elif kind == "closed":
+            if not self.resolved:
+                self.note("closed_while_open")
+            self.closed = True
+            self.closed_at = at
+        elif kind == "rated":
+            self.rating = event.rating
+            self.rated_unit = self.holder
+
+    def assigned(self, event: ComplaintEvent, at: datetime) -> None:
+        unit = self.map_unit(event.unit)
+        if unit == self.holder:
+            return
+        reason = event.reason or DEFAULT_TRANSFER_REASON
+        self.transfers.append(Transfer(self.holder, unit, at, reason))
+        for timer in self.active_timers():
+            self.charges[(self.holder, timer)].transfer_away(at, reason)
+        rework_running = self.rework_since is not None
+        self.halt_rework(at)
+        self.holder = unit
+        self.units.setdefault(unit, None)
+        if rework_running:
+            self.rework_since = at
+        self.receive(unit, at)
+
+    def resolved_event(self, at: datetime) -> None:
+        if "resolution" not in self.stopped:
+            if "response" not in self.stopped:
+                self.stop_timer("response", at)
+            self.stop_timer("resolution", at)
+            self.resolved = True
+        elif self.reworking:
+            self.halt_rework(at)
+            self.reworking = False
+            self.resolved = True
+        else:
+            self.note("already_resolved")
+
+    def paused(self, at: datetime) -> None:
+        if self.paused_since is not None:
+            self.note("paused_while_paused")
+            return
+        self.paused_since = at
+        for timer in self.active_timers():
+            self.charges[(self.holder, timer)].halt(at)
+        self.halt_rework(at)
+
+    def resumed(self, at: datetime) -> None:
+        if self.paused_since is None:
+            self.note("resumed_without_pause")
+            return
+        self.pauses.append((self.paused_since, at))
+        self.paused_since = None
+        for timer in self.active_timers():
+            self.charges[(self.holder, timer)].run(at)
+        if self.reworking:
+            self.rework_since = at
+
+    def reopened(self, at: datetime) -> None:
+        if not self.resolved:
+            self.note("reopened_while_open")
+            return
+        if self.closed:
+            self.note("reopened_after_closed")
+        self.resolved = False
+        self.reworking = True
+        self.reopens[self.holder] = self.reopens.get(self.holder, 0) + 1
+        if self.paused_since is None:
+            self.rework_since = at
+
+    def paused_within(self, start: datetime, end: datetime) -> timedelta:
+        """Wall time paused inside [start, end] (pauses list is closed at as_of first)."""
+        total = _ZERO
+        for pause_start, pause_end in self.pauses:
+            overlap = min(pause_end, end) - max(pause_start, start)
+            if overlap > _ZERO:
+                total += overlap
+        return total
+
+    def outcome(
+        self, complaint_id: str, channel: str | None, as_of: datetime, pending_events: int
+    ) -> ComplaintOutcome:
+        if self.paused_since is not None:
+            self.pauses.append((self.paused_since, as_of))
+        self.halt_rework(as_of)
+        charges = tuple(charge.result(as_of) for charge in self.charges.values())
+        response_stop = self.stopped.get("response")
+        resolution_stop = self.stopped.get("resolution")
+        response_seconds = resolution_seconds = resolution_working_seconds = None
+        if response_stop is not None:
+            response_seconds = self.wall_seconds_unpaused(response_stop)
+        if resolution_stop is not None:
+            resolution_seconds = self.wall_seconds_unpaused(resolution_stop)
+            resolution_working_seconds = sum(
+                charge.elapsed_working_seconds for charge in charges if charge.timer == "resolution"
+            )
+        rework_units = [unit for unit in self.units if unit in self.rework or unit in self.reopens]
+        rework = tuple(
+            UnitRework(
+                unit=unit,
+                reopens=self.reopens.get(unit, 0),
+                rework_seconds=self.rework.get(unit, _ZERO).total_seconds(),
+            )
+            for unit in rework_units
+        )
+        return ComplaintOutcome(
+            complaint_id=complaint_id,
+            known=True,
+            as_of=as_of,
+            created_at=self.created_at,
+            category=self.category,
+            channel=channel,
+            priority=self.priority,
+            units=tuple(self.units),
+            holder=self.holder,
+            is_open=not self.resolved,
+            charges=charges,
+            transfers=tuple(self.transfers),
+            first_response_at=response_stop,
+            first_resolved_at=resolution_stop,
+            response_seconds=response_seconds,
+            resolution_seconds=resolution_seconds,
+            resolution_working_seconds=resolution_working_seconds,
+            reopen_count=sum(self.reopens.values()),
+            rework_seconds=sum(self.rework.values(), _ZERO).total_seconds(),
+            rework=rework,
+            closed_at=self.closed_at,
+            rating=self.rating,
+            rated_unit=self.rated_unit,
+            unknown_unit=self.unknown_unit,
+            anomalies=tuple(self.anomalies),
+            paused_wall_seconds=self.paused_within(
+                self.created_at, resolution_stop or as_of
+            ).total_seconds(),
+            pending_events=pending_events,
+        )
+
+    def wall_seconds_unpaused(self, stop: datetime) -> float:
+        span = stop - self.created_at
+        return (span - self.paused_within(self.created_at, stop)).total_seconds()
+
+
+# --------------------------------------------------------------------------------------
+# Entry point
+# --------------------------------------------------------------------------------------
+
+
+def _order_key(event: ComplaintEvent) -> tuple[datetime, int, str]:
+    return (event.occurred_at, _TIE_ORDER[event.type], event.event_id)
+
+
+def _distinct(events: Iterable[ComplaintEvent]) -> tuple[list[ComplaintEvent], bool]:
+    """One event per event_id, chosen by content so arrival order does not matter.
+
+    Returns the events and whether two copies of one event_id differed.
+    """
+    by_id: dict[str, ComplaintEvent] = {}
+    conflicting = False
+    for event in events:
+        kept = by_id.get(event.event_id)
+        if kept is None:
+            by_id[event.event_id] = event
+        elif kept != event:
+            conflicting = True
+            # Rare: compare whole contents only for conflicting redeliveries.
+            candidates = sorted((kept, event), key=lambda e: (_order_key(e), e.model_dump_json()))
+            by_id[event.event_id] = candidates[0]
+    return list(by_id.values()), conflicting
+
+
+def evaluate_complaint(
+    events: Iterable[ComplaintEvent],
+    registry: Registry,
+    *,
+    as_of: datetime | None = None,
+) -> ComplaintOutcome:
+    """Everything the KPIs need about one complaint, from all its known events.
+
+    `events` may come in any order and may repeat event_ids; they must share one
+    complaint_id (ValueError otherwise, or if there are none). `as_of` is the evaluation
+    instant (aware): the stream's watermark or the replay's end; by default the latest
+    event time. The clock rules are in the module docstring. Datetimes in the result are
+    in Asia/Jakarta.
+    """
+    distinct, conflicting = _distinct(events)
+    if not distinct:
+        raise ValueError("evaluate_complaint needs at least one event")
+    complaint_id = distinct[0].complaint_id
+    if any(event.complaint_id != complaint_id for event in distinct):
+        raise ValueError("events of more than one complaint given to evaluate_complaint")
+    if as_of is None:
+        as_of = max(event.occurred_at for event in distinct)
+    elif as_of.tzinfo is None or as_of.utcoffset() is None:
+        raise ValueError("as_of must be timezone-aware")
+    as_of = as_of.astimezone(JAKARTA)
+
+    applicable = sorted((e for e in distinct if e.occurred_at <= as_of), key=_order_key)
+    pending_events = len(distinct) - len(applicable)
+    created = next((event for event in applicable if event.type == "created"), None)
+    if created is None:
+        return ComplaintOutcome(
+            complaint_id=complaint_id,
+            known=False,
+            as_of=as_of,
+            created_at=None,
+            category=None,
+            channel=None,
+            priority="normal",
+            units=(),
+            holder=None,
+            is_open=False,
+            charges=(),
+            transfers=(),
+            first_response_at=None,
+            first_resolved_at=None,
+            response_seconds=None,
+            resolution_seconds=None,
+            resolution_working_seconds=None,
+            reopen_count=0,
+            rework_seconds=0.0,
+            rework=(),
+            closed_at=None,
+            rating=None,
+            rated_unit=None,
+            unknown_unit=False,
+            anomalies=("conflicting_duplicate",) if conflicting else (),
+            paused_wall_seconds=0.0,
+            pending_events=pending_events,
+        )
+
+    created_at = created.occurred_at.astimezone(JAKARTA)
+    replay = _Replay(registry, created, created_at)
+    if conflicting:
+        replay.note("conflicting_duplicate")
+    # Rule 0: an event earlier than the receipt is moved to the receipt instant.
+    timed: list[tuple[datetime, int, str, ComplaintEvent]] = []
+    for event in applicable:
+        if event is created:
+            continue
+        at = event.occurred_at.astimezone(JAKARTA)
+        if at < created_at:
+            replay.note(f"{event.type}_before_created")
+            at = created_at
+        timed.append((at, _TIE_ORDER[event.type], event.event_id, event))
+    timed.sort(key=lambda item: item[:3])
+    for at, _, _, event in timed:
+        replay.apply(event, at)
+    return replay.outcome(complaint_id, created.channel, as_of, pending_events)

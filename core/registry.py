@@ -185,6 +185,7 @@ class Registry:
 
     __slots__ = (
         "_calendars",
+        "_categories",
         "_default_calendar",
         "_frozen",
         "_index",
@@ -223,6 +224,7 @@ class Registry:
             for t in targets
             for spec in (t.response, t.resolution)
         )
+        self._categories = frozenset(key[1] for key in self._index if key[1] != WILDCARD)
         self._frozen = True
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -239,6 +241,11 @@ class Registry:
             f"Registry(source={self.source!r}, version={self.version!r}, "
             f"units={len(self.units)}, target_keys={len(self._index)})"
         )
+
+    @property
+    def categories(self) -> frozenset[str]:
+        """Categories named by target entries: the only category label values exported."""
+        return self._categories
 
     @property
     def calendars(self) -> Mapping[str, WorkingCalendar]:

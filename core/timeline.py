@@ -162,6 +162,7 @@ class TimerCharge:
     transferred_away: bool  # the unit's last holding of the complaint ended in a transfer
     transfer_reason: str | None
     stints: int  # how many times the unit received the complaint while this timer ran
+    running: bool  # the clock runs at as_of (held, not stopped, not paused)
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,8 +358,10 @@ class _Charge:
         outcome = self.outcome
         decided_at = self.decided_at
         # Still held with the timer running at as_of: evaluate it as open.
+        running = False
         if not self.finished and not self.transferred_away:
             started = self.running_since
+            running = started is not None
             if started is not None:
                 if outcome is None and deadline < as_of:
                     outcome, decided_at = "missed", deadline
@@ -390,6 +393,7 @@ class _Charge:
             transferred_away=self.transferred_away,
             transfer_reason=self.transfer_reason,
             stints=self.stints,
+            running=running,
         )
 
 

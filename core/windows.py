@@ -191,6 +191,15 @@ class RollingWindows:
             ),
         )
 
+    def remove(self, decided_at: float, value_seconds: float, within_target: bool) -> bool:
+        """Remove one measurement equal to the given one (a restated view); False if absent."""
+        item = (decided_at, value_seconds, bool(within_target))
+        index = bisect_left(self._items, item)
+        if index < len(self._items) and self._items[index] == item:
+            del self._items[index]
+            return True
+        return False
+
     def evict_before(self, cutoff: float) -> int:
         """Drop measurements with decided_at < cutoff; returns how many were dropped."""
         index = bisect_left(self._items, cutoff, key=_decided_at)

@@ -532,3 +532,12 @@ def test_ledger_merge_equals_single_ledger(
     for key, values in from_merged.items():
         expected = single.provisional(*key)
         assert expected is not None and values == aggregate(expected)
+
+
+def test_remove_takes_out_exactly_one_equal_measurement() -> None:
+    windows = RollingWindows([(10.0, 5.0, True), (10.0, 5.0, True), (20.0, 1.0, False)])
+    assert windows.remove(10.0, 5.0, True)
+    assert list(windows) == [(10.0, 5.0, True), (20.0, 1.0, False)]
+    assert not windows.remove(20.0, 1.0, True)  # within_target differs: not the same
+    assert windows.remove(20.0, 1.0, False)
+    assert list(windows) == [(10.0, 5.0, True)]

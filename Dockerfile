@@ -9,6 +9,7 @@ COPY streams streams
 COPY consumers consumers
 COPY metrics metrics
 COPY storage storage
+COPY monitoring monitoring
 COPY deploy deploy
 RUN pip install --no-cache-dir -c constraints.txt .
 ENTRYPOINT []

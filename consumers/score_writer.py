@@ -1,5 +1,5 @@
-"""The score writer: a kafka-python consumer of the resolutions topic that keeps the
-per-unit daily scores in SQL.
+"""The score writer: a kafka-python consumer of the unit views topic that keeps the views
+and the per-unit daily scores in SQL.
 
 Outside the Faust event loop on purpose: a slow or unreachable database must not stall
 event processing. At-least-once and exact: each batch is upserted and committed to the
@@ -21,7 +21,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from core.settings import Settings
-from storage.scores import ResolutionInput, upsert_resolutions
+from core.unit_view import UnitView
+from storage.scores import upsert_views
 
 log = logging.getLogger(__name__)
 
@@ -50,20 +51,23 @@ class ScoreWriter:
             records = [record for batch in batches.values() for record in batch]
             if not records:
                 continue
-            resolutions = [_decode(record.value) for record in records]
-            self._write_until_done(resolutions)
+            # The message is the complaint stage's envelope; the view is under "v" (watermark
+            # heartbeats carry none).
+            envelopes = [orjson.loads(record.value) for record in records]
+            views = [UnitView.from_json(e["v"]) for e in envelopes if "v" in e]
+            self._write_until_done(views)
             self.consumer.commit()
-            self.written += len(resolutions)
+            self.written += len(views)
             if on_batch is not None:
-                on_batch(len(resolutions))
+                on_batch(len(views))
 
-    def _write_until_done(self, resolutions: list[ResolutionInput]) -> None:
+    def _write_until_done(self, views: list[UnitView]) -> None:
         # Keep the batch and retry: its offsets stay uncommitted, so even a crash here
         # loses nothing (the batch is redelivered and the upserts are idempotent).
         while True:
             try:
                 with Session(self.engine) as session, session.begin():
-                    upsert_resolutions(session, resolutions)
+                    upsert_views(session, views)
                 return
             except OperationalError as error:
                 log.warning(
@@ -78,13 +82,9 @@ class ScoreWriter:
         self.stopping.set()
 
 
-def _decode(value: bytes) -> ResolutionInput:
-    return ResolutionInput.from_message(orjson.loads(value))
-
-
 def build_consumer(settings: Settings) -> KafkaConsumer:
     return KafkaConsumer(
-        settings.resolutions_topic,
+        settings.views_topic,
         **settings.kafka_python_config(),
         group_id=settings.score_writer_group,
         enable_auto_commit=False,

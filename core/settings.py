@@ -41,7 +41,10 @@ SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 class Settings:
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     events_topic: str = "complaint-events"
-    resolutions_topic: str = "complaint-resolutions"
+    views_topic: str = "complaint-unit-views"
+    registry_path: str = "deploy/registry.yaml"
+    grace_seconds: int = 600
+    heartbeat_seconds: float = 5.0
     topic_partitions: int = 4
     app_id: str = "sigap"
     database_url: str = field(default="sqlite:///sigap.db", repr=False)  # may hold a password
@@ -67,7 +70,10 @@ class Settings:
                 environ, "KAFKA_BOOTSTRAP_SERVERS", defaults.kafka_bootstrap_servers
             ),
             events_topic=_str(environ, "SIGAP_EVENTS_TOPIC", defaults.events_topic),
-            resolutions_topic=_str(environ, "SIGAP_RESOLUTIONS_TOPIC", defaults.resolutions_topic),
+            views_topic=_str(environ, "SIGAP_VIEWS_TOPIC", defaults.views_topic),
+            registry_path=_str(environ, "SIGAP_REGISTRY", defaults.registry_path),
+            grace_seconds=_int(environ, "SIGAP_GRACE_SECONDS", defaults.grace_seconds, minimum=0),
+            heartbeat_seconds=_int(environ, "SIGAP_HEARTBEAT_SECONDS", 5, minimum=1),
             topic_partitions=_int(environ, "SIGAP_TOPIC_PARTITIONS", defaults.topic_partitions),
             app_id=_str(environ, "SIGAP_APP_ID", defaults.app_id),
             database_url=_str(environ, "DATABASE_URL", defaults.database_url),

@@ -1,17 +1,14 @@
-"""The SIGAP metrics (contract v1), exported from state rather than from in-process counters.
+"""The SIGAP metrics, exported from the worker's state at each scrape.
 
-The worker's totals live in Faust tables backed by a changelog, so after a restart the
-counters continue where they were instead of starting again from zero, and a worker exports
-only the partitions it currently owns. `SigapCollector` turns a snapshot of those totals into
-Prometheus metric families at scrape time.
-
-Names are in base units (seconds) and differ from Faust's own sensor metrics, which are in
-milliseconds and carry the `faust_` prefix.
+The values come from Faust tables backed by changelog topics and from state rebuilt from
+them, not from counters in process memory: after a restart they continue where they were,
+and a worker exports only the units (and partitions) it owns. See metrics/names.py for the
+contract and README "Metrics contract" for the meaning of each series.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from prometheus_client.core import (
@@ -22,20 +19,17 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from core.totals import UnitTotals
-from metrics.names import (
-    COMPLAINTS_CREATED,
-    COMPLAINTS_OPEN,
-    COMPLAINTS_RESOLVED,
-    EVENTS_REJECTED,
-    RESOLUTION_SECONDS,
-)
+from core.unit_kpis import ALL_CATEGORIES, Histogram, UnitSnapshot
+from metrics import names
 
 
 @dataclass
-class TotalsSnapshot:
-    units: dict[str, UnitTotals] = field(default_factory=dict)
+class MetricsSnapshot:
+    watermark: float | None = None
+    units: dict[str, UnitSnapshot] = field(default_factory=dict)
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    processed: int = 0
+    lag_by_partition: dict[int, int] = field(default_factory=dict)
 
 
 def _bound_text(bound: float) -> str:
@@ -43,45 +37,180 @@ def _bound_text(bound: float) -> str:
     return "+Inf" if bound == float("inf") else repr(float(bound))
 
 
+def _threshold_text(threshold: float) -> str:
+    return {0.5: "0.5", 0.75: "0.75", 1.0: "1"}[threshold]
+
+
+def _histogram(family: HistogramMetricFamily, labels: list[str], histogram: Histogram) -> None:
+    family.add_metric(
+        labels,
+        buckets=[(_bound_text(b), c) for b, c in histogram.cumulative()],
+        sum_value=histogram.total,
+    )
+
+
+def transfer_reason_label(reason: str) -> str:
+    return reason if reason in names.TRANSFER_REASONS else names.OTHER_REASON
+
+
 class SigapCollector(Collector):
     """Collects the project's metrics from a snapshot function called at each scrape."""
 
-    def __init__(self, snapshot: Callable[[], TotalsSnapshot]) -> None:
+    def __init__(self, snapshot: Callable[[], MetricsSnapshot]) -> None:
         self._snapshot = snapshot
 
     def collect(self) -> Iterator[Metric]:
         snapshot = self._snapshot()
-        units: Mapping[str, UnitTotals] = dict(sorted(snapshot.units.items()))
+        yield from self._unit_metrics(snapshot)
+        yield from self._pipeline_metrics(snapshot)
+
+    def _unit_metrics(self, snapshot: MetricsSnapshot) -> Iterator[Metric]:
         created = CounterMetricFamily(
-            COMPLAINTS_CREATED, "Complaints created, by responsible unit.", labels=["unit"]
+            names.COMPLAINTS_CREATED, "Complaints created, by first unit.", labels=["unit"]
         )
         resolved = CounterMetricFamily(
-            COMPLAINTS_RESOLVED,
-            "Complaints resolved (first resolution measured), by unit.",
+            names.COMPLAINTS_RESOLVED,
+            "Complaints resolved (first resolution), by the resolving unit.",
             labels=["unit"],
         )
         open_gauge = GaugeMetricFamily(
-            COMPLAINTS_OPEN, "Complaints created and not yet resolved, by unit.", labels=["unit"]
+            names.COMPLAINTS_OPEN, "Open complaints, by the unit holding them.", labels=["unit"]
         )
         resolution = HistogramMetricFamily(
-            RESOLUTION_SECONDS,
-            "Seconds from a complaint's created event to its resolved event (event time).",
+            names.RESOLUTION_SECONDS,
+            "Wall seconds from creation to first resolution (pauses excluded).",
             labels=["unit"],
         )
-        for unit, totals in units.items():
-            created.add_metric([unit], totals.created)
-            resolved.add_metric([unit], totals.resolved)
-            open_gauge.add_metric([unit], totals.open)
-            resolution.add_metric(
-                [unit],
-                buckets=[(_bound_text(b), c) for b, c in totals.cumulative_buckets()],
-                sum_value=totals.resolution_seconds_sum,
-            )
+        first_response = HistogramMetricFamily(
+            names.FIRST_RESPONSE_SECONDS,
+            "Wall seconds from creation to the first response (pauses excluded).",
+            labels=["unit"],
+        )
+        resolution_working = HistogramMetricFamily(
+            names.RESOLUTION_WORKING_SECONDS,
+            "Working seconds from creation to first resolution, on each holder's calendar.",
+            labels=["unit"],
+        )
+        sla = CounterMetricFamily(
+            names.SLA,
+            "Timers decided, by unit, timer and outcome: each complaint once per timer and "
+            "unit, at the earlier of its stop and its deadline.",
+            labels=["unit", "timer", "outcome"],
+        )
+        open_past = GaugeMetricFamily(
+            names.OPEN_PAST_TARGET,
+            "Open timers past a fraction (threshold) of their allowed time.",
+            labels=["unit", "timer", "threshold"],
+        )
+        window_seconds = GaugeMetricFamily(
+            names.WINDOW_SECONDS,
+            "Quantiles (exact nearest-rank) of timers stopped in the window, in the clock "
+            "seconds of their target.",
+            labels=["unit", "timer", "window", "quantile"],
+        )
+        window_ratio = GaugeMetricFamily(
+            names.WINDOW_WITHIN_TARGET_RATIO,
+            "Share of timers decided in the window that met their target.",
+            labels=["unit", "timer", "window"],
+        )
+        category_seconds = GaugeMetricFamily(
+            names.CATEGORY_WINDOW_SECONDS,
+            "As complaint_window_seconds, per complaint category.",
+            labels=["unit", "category", "timer", "window", "quantile"],
+        )
+        category_ratio = GaugeMetricFamily(
+            names.CATEGORY_WINDOW_WITHIN_TARGET_RATIO,
+            "As complaint_window_within_target_ratio, per complaint category.",
+            labels=["unit", "category", "timer", "window"],
+        )
+        transfers = CounterMetricFamily(
+            names.TRANSFERS, "Transfers away from a unit, by reason.", labels=["unit", "reason"]
+        )
+        reopened = CounterMetricFamily(
+            names.REOPENED, "Reopened complaints, by the unit holding them.", labels=["unit"]
+        )
+        ratings = CounterMetricFamily(
+            names.RATINGS, "Citizens' ratings (1-5), by unit.", labels=["unit", "rating"]
+        )
+        for unit, state in sorted(snapshot.units.items()):
+            counters = state.counters
+            created.add_metric([unit], counters.created)
+            resolved.add_metric([unit], counters.resolved)
+            open_gauge.add_metric([unit], state.open_complaints)
+            _histogram(resolution, [unit], counters.resolution)
+            _histogram(first_response, [unit], counters.first_response)
+            _histogram(resolution_working, [unit], counters.resolution_working)
+            for timer in names.TIMERS:
+                met = counters.sla.get(f"{timer}:met", 0)
+                missed = counters.sla.get(f"{timer}:missed", 0) + state.sla_missed_open[timer]
+                sla.add_metric([unit, timer, "met"], met)
+                sla.add_metric([unit, timer, "missed"], missed)
+                for threshold in (0.5, 0.75, 1.0):
+                    open_past.add_metric(
+                        [unit, timer, _threshold_text(threshold)],
+                        state.open_past[(timer, threshold)],
+                    )
+            for (timer, category), per_window in sorted(state.windows.items()):
+                for window, stats in per_window.items():
+                    if category == ALL_CATEGORIES:
+                        seconds, ratio, labels = window_seconds, window_ratio, [unit, timer]
+                    else:
+                        seconds, ratio = category_seconds, category_ratio
+                        labels = [unit, category, timer]
+                    if stats.p50 is not None and stats.p90 is not None:
+                        seconds.add_metric([*labels, window, "0.5"], stats.p50)
+                        seconds.add_metric([*labels, window, "0.9"], stats.p90)
+                    if stats.within_target_ratio is not None:
+                        ratio.add_metric([*labels, window], stats.within_target_ratio)
+            by_reason: dict[str, int] = dict.fromkeys(names.TRANSFER_REASONS, 0)
+            for reason, count in counters.transfers.items():
+                label = transfer_reason_label(reason)
+                by_reason[label] = by_reason.get(label, 0) + count
+            for reason, count in sorted(by_reason.items()):
+                transfers.add_metric([unit, reason], count)
+            reopened.add_metric([unit], counters.reopened)
+            for rating in names.RATINGS_VALUES:
+                ratings.add_metric([unit, rating], counters.ratings.get(rating, 0))
+        yield from (
+            created,
+            resolved,
+            open_gauge,
+            resolution,
+            first_response,
+            resolution_working,
+            sla,
+            open_past,
+            window_seconds,
+            window_ratio,
+            category_seconds,
+            category_ratio,
+            transfers,
+            reopened,
+            ratings,
+        )
+
+    def _pipeline_metrics(self, snapshot: MetricsSnapshot) -> Iterator[Metric]:
         rejected = CounterMetricFamily(
-            EVENTS_REJECTED,
-            "Events rejected (dead-lettered), by reason.",
-            labels=["reason"],
+            names.EVENTS_REJECTED, "Events dead-lettered, by reason.", labels=["reason"]
         )
         for reason, count in sorted(snapshot.rejected_by_reason.items()):
             rejected.add_metric([reason], count)
-        yield from (created, resolved, open_gauge, resolution, rejected)
+        processed = CounterMetricFamily(
+            names.EVENTS_PROCESSED, "Events accepted by this worker since it started."
+        )
+        processed.add_metric([], snapshot.processed)
+        watermark = GaugeMetricFamily(
+            names.WATERMARK,
+            "Event-time watermark of the unit stage (Unix seconds): the latest event time "
+            "seen, advanced with the wall clock while caught up.",
+        )
+        if snapshot.watermark:
+            watermark.add_metric([], snapshot.watermark)
+        lag = GaugeMetricFamily(
+            names.CONSUMER_LAG,
+            "Messages of the events topic not yet processed, by partition.",
+            labels=["partition"],
+        )
+        for partition, behind in sorted(snapshot.lag_by_partition.items()):
+            lag.add_metric([str(partition)], behind)
+        yield from (rejected, processed, watermark, lag)

@@ -26,6 +26,8 @@ WINDOW_SECONDS: Final = "complaint_window_seconds"  # gauge {unit, timer, window
 WINDOW_WITHIN_TARGET_RATIO: Final = (
     "complaint_window_within_target_ratio"  # gauge {unit,timer,window}
 )
+CATEGORY_WINDOW_SECONDS: Final = "complaint_category_window_seconds"  # + {category}
+CATEGORY_WINDOW_WITHIN_TARGET_RATIO: Final = "complaint_category_window_within_target_ratio"
 TRANSFERS: Final = "complaint_transfers"  # counter {unit, reason}: transfers away from unit
 REOPENED: Final = "complaints_reopened"  # counter {unit}
 RATINGS: Final = "complaint_ratings"  # counter {unit, rating}
@@ -42,3 +44,8 @@ THRESHOLDS: Final = ("0.5", "0.75", "1")
 WINDOWS: Final = ("1h", "24h", "7d", "30d")
 QUANTILES: Final = ("0.5", "0.9")
 UNKNOWN_UNIT: Final = "unknown"
+RATINGS_VALUES: Final = ("1", "2", "3", "4", "5")
+# Transfer reasons are free text in events; these are exported as they are, any other as
+# "other", so the label stays bounded.
+TRANSFER_REASONS: Final = ("not_our_authority", "wrong_category", "duplicate", "unspecified")
+OTHER_REASON: Final = "other"

@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from core.registry import Registry
 from core.settings import Settings, SettingsError
 
 ENV_HELP = (
@@ -52,6 +53,16 @@ class SigapGroup(click.Group):
             ) from None
 
 
+def load_unit_registry(settings: Settings) -> Registry:
+    """The unit and target registry (SIGAP_REGISTRY); a bad file stops with its message."""
+    from core.registry import RegistryError, load_registry
+
+    try:
+        return load_registry(Path(settings.registry_path))
+    except RegistryError as error:
+        raise click.ClickException(f"invalid registry:\n{error}") from None
+
+
 @click.group(
     cls=SigapGroup,
     help=f"SIGAP: live complaint-response KPIs for Surabaya's work units.\n\n{ENV_HELP}",
@@ -72,8 +83,9 @@ def worker(loglevel: str) -> None:
     from streams.app import create_app
 
     settings = load_settings()
+    registry = load_unit_registry(settings)
     ensure_topics(settings)
-    sigap_app = create_app(settings)
+    sigap_app = create_app(settings, registry)
     click.echo(
         f"sigap worker: metrics at http://{settings.web_host}:{settings.web_port}/metrics",
         err=True,
@@ -188,6 +200,85 @@ def simulate(
             publisher.flush()
             time.sleep(0.5)
     click.echo(f"simulator published {published} event(s)", err=True)
+
+
+@main.command(help="Compute the KPIs and daily unit scores of an event file, without Kafka.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--mapping",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Column mapping for a CSV export (see deploy/csv-mappings/).",
+)
+@click.option("--format", "output_format", type=click.Choice(["json", "table"]), default="table")
+@click.option(
+    "--as-of",
+    default=None,
+    help="Evaluate open complaints at this RFC 3339 instant (default: the latest event).",
+)
+def replay(file: Path, mapping: Path | None, output_format: str, as_of: str | None) -> None:
+    from datetime import datetime
+
+    from rich.progress import Progress
+
+    from sigap.replay import counted, result_json
+    from sigap.replay import replay as run_replay
+    from sigap.replay_sources import SourceError, open_source
+
+    settings = load_settings()
+    registry = load_unit_registry(settings)
+    try:
+        events, report = open_source(file, mapping)
+    except SourceError as error:
+        raise click.ClickException(str(error)) from None
+    as_of_epoch = None
+    if as_of is not None:
+        moment = datetime.fromisoformat(as_of)
+        if moment.tzinfo is None:
+            raise click.BadParameter("needs a UTC offset", param_hint="--as-of")
+        as_of_epoch = moment.timestamp()
+    with Progress(transient=True, disable=output_format == "json") as progress:
+        task = progress.add_task(f"replaying {file.name}", total=None)
+        result = run_replay(
+            counted(events, lambda: progress.advance(task)),
+            registry,
+            reference_epoch=time.time(),
+            as_of=as_of_epoch,
+        )
+    summary = result_json(result)
+    summary["source_problems"] = dict(sorted(report.reasons().items()))
+    if output_format == "json":
+        click.echo(json.dumps(summary, indent=2))
+        return
+    _print_replay(summary)
+
+
+def _print_replay(summary: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(
+        f"{summary['events']} events: {summary['accepted']} accepted, "
+        f"rejected {summary['rejected'] or 'none'}, "
+        f"source problems {summary['source_problems'] or 'none'}"
+    )
+    table = Table(title="Units (SLA met/missed; open past target)")
+    for column in ("unit", "created", "resolved", "open", "response", "resolution", "past 100%"):
+        table.add_column(column)
+    for unit in summary["units"]:
+        sla = unit["sla"]
+        table.add_row(
+            unit["unit"],
+            str(unit["created"]),
+            str(unit["resolved"]),
+            str(unit["open"]),
+            f"{sla['response']['met']}/{sla['response']['missed']}",
+            f"{sla['resolution']['met']}/{sla['resolution']['missed']}",
+            str(unit["open_past_target"]["response:1"] + unit["open_past_target"]["resolution:1"]),
+        )
+    console.print(table)
+    _print_table(summary["daily_scores"])
 
 
 @main.command(help="Print the persisted unit scores.")
@@ -312,3 +403,12 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
             "-" if p90 is None else f"{p90 / 3600:.2f}",
         )
     Console().print(table)
+
+
+def _register_monitoring() -> None:
+    from monitoring.cli import register
+
+    register(main)
+
+
+_register_monitoring()

@@ -30,7 +30,7 @@ def required_topics(settings: Settings) -> list[TopicSpec]:
     partitions = settings.topic_partitions
     return [
         TopicSpec(settings.events_topic, partitions),
-        TopicSpec(settings.resolutions_topic, partitions),
+        TopicSpec(settings.views_topic, partitions),
         TopicSpec(settings.dead_letter_topic, 1),
     ]
 

@@ -1,13 +1,13 @@
-"""SQLAlchemy 2.0 models of the persisted scores (v1).
+"""SQLAlchemy 2.0 models of the persisted scores.
 
-Only unit codes, complaint ids, event ids and times are stored: no personal data.
+Only unit codes, complaint ids, categories and times are stored: no personal data.
 """
 
 from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import Date, Float, Integer, String
+from sqlalchemy import Boolean, Date, Float, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -15,18 +15,21 @@ class Base(DeclarativeBase):
     pass
 
 
-class ResolutionRow(Base):
-    """One measured complaint: the exact input of every daily score (quantiles are exact)."""
+class UnitComplaintRow(Base):
+    """The latest view of one (unit, complaint): the exact input of every score."""
 
-    __tablename__ = "resolutions"
+    __tablename__ = "unit_complaint_views"
 
+    unit: Mapped[str] = mapped_column(String(64), primary_key=True)
     complaint_id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    unit: Mapped[str] = mapped_column(String(64), index=True)
-    resolved_day: Mapped[date] = mapped_column(Date, index=True)
+    as_of_epoch: Mapped[float] = mapped_column(Float)
+    category: Mapped[str] = mapped_column(String(64))
     created_at_epoch: Mapped[float] = mapped_column(Float)
-    resolved_at_epoch: Mapped[float] = mapped_column(Float)
-    resolution_seconds: Mapped[float] = mapped_column(Float)
-    resolved_event_id: Mapped[str] = mapped_column(String(128))
+    resolved_at_epoch: Mapped[float | None] = mapped_column(Float, nullable=True)
+    resolved_day: Mapped[date | None] = mapped_column(Date, nullable=True, index=True)
+    resolution_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    view_json: Mapped[str] = mapped_column(Text)  # the full view, for audits and reports
 
 
 class UnitScore(Base):

@@ -1,51 +1,29 @@
 """Writing and reading unit scores. Every write is an idempotent upsert.
 
-A resolution is stored once per complaint_id (a redelivered message rewrites the same row),
-and the score of each (unit, day) it touches is recomputed from the stored resolutions, so
-the score is exact whatever the order or the number of deliveries.
+The latest view of each (unit, complaint) is stored once (a redelivered view rewrites the
+same row), and the score of each (unit, day) a batch touches is recomputed from the stored
+views with core.scoring, so the score is exact whatever the order or number of deliveries.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, select
+import orjson
+from sqlalchemy import Engine, create_engine, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from core.periods import jakarta_day_of_epoch
-from core.quantiles import quantiles
-from storage.models import Base, ResolutionRow, UnitScore
-
-DAY = "day"
-
-
-@dataclass(frozen=True)
-class ResolutionInput:
-    complaint_id: str
-    unit: str
-    created_at: float
-    resolved_at: float
-    resolution_seconds: float
-    resolved_event_id: str
-
-    @classmethod
-    def from_message(cls, data: dict[str, Any]) -> ResolutionInput:
-        return cls(
-            complaint_id=str(data["complaint_id"]),
-            unit=str(data["unit"]),
-            created_at=float(data["created_at"]),
-            resolved_at=float(data["resolved_at"]),
-            resolution_seconds=float(data["resolution_seconds"]),
-            resolved_event_id=str(data["resolved_event_id"]),
-        )
+from core.scoring import DAY, Resolution, daily_scores
+from core.unit_view import UnitView
+from storage.models import Base, UnitComplaintRow, UnitScore
 
 
 def make_engine(database_url: str) -> Engine:
-    engine = create_engine(database_url, future=True, pool_pre_ping=True)
+    engine = create_engine(database_url, pool_pre_ping=True)
     Base.metadata.create_all(engine)
     return engine
 
@@ -59,45 +37,73 @@ def _insert(session: Session, model: type[Base]) -> Any:
     raise ValueError(f"unsupported database dialect {dialect!r}: use SQLite or PostgreSQL")
 
 
-def upsert_resolutions(session: Session, resolutions: Sequence[ResolutionInput]) -> None:
-    """Store resolutions and recompute the daily scores they touch (caller commits)."""
+def upsert_views(session: Session, views: Sequence[UnitView]) -> None:
+    """Store the latest views and recompute the daily scores they touch (caller commits)."""
+    latest = {(view.unit, view.complaint_id): view for view in views}  # last one wins
+    if not latest:
+        return
     touched: set[tuple[str, date]] = set()
-    for item in resolutions:
-        resolved_day = jakarta_day_of_epoch(item.resolved_at)
-        values = {
-            "complaint_id": item.complaint_id,
-            "unit": item.unit,
-            "resolved_day": resolved_day,
-            "created_at_epoch": item.created_at,
-            "resolved_at_epoch": item.resolved_at,
-            "resolution_seconds": item.resolution_seconds,
-            "resolved_event_id": item.resolved_event_id,
-        }
-        statement = _insert(session, ResolutionRow).values(**values)
-        update = {k: statement.excluded[k] for k in values if k != "complaint_id"}
-        session.execute(
-            statement.on_conflict_do_update(index_elements=["complaint_id"], set_=update)
+    # A restated view may move a resolution to another day: recompute the old day too.
+    for unit, day in session.execute(
+        select(UnitComplaintRow.unit, UnitComplaintRow.resolved_day).where(
+            tuple_(UnitComplaintRow.unit, UnitComplaintRow.complaint_id).in_(list(latest))
         )
-        touched.add((item.unit, resolved_day))
+    ):
+        if day is not None:
+            touched.add((unit, day))
+    for (unit, complaint_id), view in latest.items():
+        resolved_day = None if view.resolved_at is None else jakarta_day_of_epoch(view.resolved_at)
+        values = {
+            "unit": unit,
+            "complaint_id": complaint_id,
+            "as_of_epoch": view.as_of,
+            "category": view.category,
+            "created_at_epoch": view.created_at,
+            "resolved_at_epoch": view.resolved_at,
+            "resolved_day": resolved_day,
+            "resolution_seconds": view.resolution_seconds,
+            "deleted": view.deleted,
+            "view_json": orjson.dumps(view.to_json()).decode(),
+        }
+        statement = _insert(session, UnitComplaintRow).values(**values)
+        keys = ("unit", "complaint_id")
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=list(keys),
+                set_={k: statement.excluded[k] for k in values if k not in keys},
+            )
+        )
+        if resolved_day is not None:
+            touched.add((unit, resolved_day))
     session.flush()
     for unit, day in sorted(touched):
         _recompute_day(session, unit, day)
 
 
 def _recompute_day(session: Session, unit: str, day: date) -> None:
-    durations = session.scalars(
-        select(ResolutionRow.resolution_seconds).where(
-            ResolutionRow.unit == unit, ResolutionRow.resolved_day == day
+    rows = session.execute(
+        select(UnitComplaintRow.resolved_at_epoch, UnitComplaintRow.resolution_seconds).where(
+            UnitComplaintRow.unit == unit,
+            UnitComplaintRow.resolved_day == day,
+            UnitComplaintRow.resolution_seconds.is_not(None),
         )
     ).all()
-    p50, p90 = quantiles(durations, (0.5, 0.9))
+    scores = daily_scores(
+        Resolution(unit, at, seconds)
+        for at, seconds in rows
+        if at is not None and seconds is not None
+    )
+    if not scores:  # the day's last resolution moved away
+        session.query(UnitScore).filter_by(unit=unit, period=DAY, period_start=day).delete()
+        return
+    (score,) = scores
     values = {
         "unit": unit,
         "period": DAY,
         "period_start": day,
-        "resolved": len(durations),
-        "resolution_p50_seconds": p50,
-        "resolution_p90_seconds": p90,
+        "resolved": score.resolved,
+        "resolution_p50_seconds": score.resolution_p50_seconds,
+        "resolution_p90_seconds": score.resolution_p90_seconds,
     }
     statement = _insert(session, UnitScore).values(**values)
     session.execute(

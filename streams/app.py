@@ -7,16 +7,19 @@ the CLI each get their own app with their own topics and store.
 from __future__ import annotations
 
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import faust
 from faust.sensors.prometheus import setup_prometheus_sensors
+from faust.types import TP
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
+from core.registry import Registry
 from core.settings import Settings
-from metrics.collector import SigapCollector
-from streams.processor import EventProcessor
+from metrics.collector import MetricsSnapshot, SigapCollector
+from streams.processor import ComplaintStage, UnitStage
 
 # Series such as complaints_created_created only double the series count for nothing.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -25,9 +28,53 @@ disable_created_metrics()  # type: ignore[no-untyped-call]
 @dataclass
 class SigapApp:
     faust_app: faust.App
-    processor: EventProcessor
+    complaint_stage: ComplaintStage
+    unit_stage: UnitStage
     registry: CollectorRegistry
     settings: Settings
+    # Replaceable in tests without a broker, where nothing is ever assigned.
+    owned_partitions: Callable[[str], set[int]]
+
+    def snapshot(self) -> MetricsSnapshot:
+        settings = self.settings
+        view_partitions = self.owned_partitions(settings.views_topic)
+        event_partitions = self.owned_partitions(settings.events_topic)
+        watermark, units = self.unit_stage.snapshot(view_partitions)
+        return MetricsSnapshot(
+            watermark=watermark,
+            units=units,
+            rejected_by_reason=self.complaint_stage.rejected_by_reason(event_partitions),
+            processed=self.complaint_stage.counts.processed,
+            lag_by_partition=self.lag(settings.events_topic),
+        )
+
+    def lag(self, topic: str) -> dict[int, int]:
+        """Messages behind (highwater - next offset), per owned partition of `topic` that
+        this worker has processed a message of (before that the position is unknown)."""
+        highwater_of = self.highwater_of(topic)
+        behind = {}
+        for partition in sorted(self.owned_partitions(topic)):
+            highwater = highwater_of(partition)
+            position = self._positions.get((topic, partition))
+            if highwater is not None and position is not None:
+                behind[partition] = max(0, highwater - position)
+        return behind
+
+    def highwater_of(self, topic: str) -> Callable[[int], int | None]:
+        def highwater(partition: int) -> int | None:
+            try:
+                value = self.faust_app.consumer.highwater(TP(topic, partition))
+            except Exception:  # no fetch yet for that partition
+                return None
+            return None if value is None else int(value)
+
+        return highwater
+
+    def note_position(self, topic: str, partition: int, offset: int) -> None:
+        self._positions[(topic, partition)] = offset + 1
+
+    def __post_init__(self) -> None:
+        self._positions: dict[tuple[str, int], int] = {}
 
 
 def kafka_broker_urls(bootstrap_servers: str) -> list[str]:
@@ -53,7 +100,14 @@ def broker_credentials(settings: Settings) -> faust.SASLCredentials | faust.SSLC
     return None
 
 
-def create_app(settings: Settings, **faust_overrides: Any) -> SigapApp:
+def _assigned_partitions(app: faust.App) -> Callable[[str], set[int]]:
+    def owned(topic: str) -> set[int]:
+        return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
+
+    return owned
+
+
+def create_app(settings: Settings, registry: Registry, **faust_overrides: Any) -> SigapApp:
     app = faust.App(
         settings.app_id,
         broker=kafka_broker_urls(settings.kafka_bootstrap_servers),
@@ -72,45 +126,86 @@ def create_app(settings: Settings, **faust_overrides: Any) -> SigapApp:
         consumer_auto_offset_reset="earliest",
         **faust_overrides,
     )
-    events_topic = app.topic(
-        settings.events_topic, partitions=settings.topic_partitions, internal=False
-    )
-    resolutions_topic = app.topic(
-        settings.resolutions_topic, partitions=settings.topic_partitions, internal=False
-    )
+    partitions = settings.topic_partitions
+    events_topic = app.topic(settings.events_topic, partitions=partitions, internal=False)
+    views_topic = app.topic(settings.views_topic, partitions=partitions, internal=False)
     dead_letter_topic = app.topic(settings.dead_letter_topic, partitions=1, internal=False)
     complaints = app.Table(
         "complaints",
-        partitions=settings.topic_partitions,
-        help="One record per complaint_id: unit, event times, event ids seen.",
-    )
-    unit_totals = app.Table(
-        "unit-totals",
-        partitions=settings.topic_partitions,
-        help="Per (partition, unit) totals behind the counters and the histogram.",
+        partitions=partitions,
+        help="Per complaint_id: its accepted events and the hash of each unit view sent.",
     )
     rejections = app.Table(
-        "rejections",
-        partitions=settings.topic_partitions,
-        help="Per (partition, reason) count of rejected events.",
+        "rejections", partitions=partitions, help="Per (partition, reason): rejected events."
     )
-    processor = EventProcessor(
-        app=app,
-        events_topic_name=settings.events_topic,
+    unit_views = app.Table(
+        "unit-views",
+        partitions=partitions,
+        help="Per (unit, complaint_id): the latest unit view and what it has counted.",
+    )
+    unit_counters = app.Table(
+        "unit-counters", partitions=partitions, help="Per unit: monotonic counters."
+    )
+    complaint_stage = ComplaintStage(
+        registry=registry,
         complaints=complaints,
-        unit_totals=unit_totals,
         rejections=rejections,
-        resolutions_topic=resolutions_topic,
+        views_topic=views_topic,
         dead_letter_topic=dead_letter_topic,
     )
+    unit_stage = UnitStage(
+        registry=registry,
+        unit_views=unit_views,
+        unit_counters=unit_counters,
+        partitions=partitions,
+        grace_seconds=settings.grace_seconds,
+    )
+    registry_metrics = CollectorRegistry(auto_describe=True)
+    sigap = SigapApp(
+        faust_app=app,
+        complaint_stage=complaint_stage,
+        unit_stage=unit_stage,
+        registry=registry_metrics,
+        settings=settings,
+        owned_partitions=_assigned_partitions(app),
+    )
+    complaint_stage.highwater = sigap.highwater_of(settings.events_topic)
+    complaint_stage.views_partitions = partitions
 
-    @app.agent(events_topic, name="measure")
-    async def measure(stream: Any) -> None:
+    # Concurrency 1 (the default): offsets are never committed past an event still being
+    # processed (faust-streaming #606), and a complaint's events apply in order.
+    @app.agent(events_topic, name="complaints")
+    async def complaints_agent(stream: Any) -> None:
         async for event in stream.events():
-            await processor.process(event)
+            await complaint_stage.process(event)
+            sigap.note_position(
+                settings.events_topic, event.message.partition, event.message.offset
+            )
 
-    registry = CollectorRegistry(auto_describe=True)
-    registry.register(SigapCollector(processor.snapshot))
+    @app.agent(views_topic, name="units")
+    async def units_agent(stream: Any) -> None:
+        async for event in stream.events():
+            await unit_stage.process(event)
+            message = event.message
+            sigap.note_position(settings.views_topic, message.partition, message.offset)
+
+    async def rebuild_unit_state() -> None:
+        # After every rebalance and table recovery: the units this worker owns now.
+        unit_stage.rebuild(sigap.owned_partitions(settings.views_topic))
+
+    unit_views.on_recover(rebuild_unit_state)
+
+    @app.timer(interval=settings.heartbeat_seconds)  # type: ignore[untyped-decorator]
+    async def send_watermark_heartbeats() -> None:
+        await complaint_stage.heartbeat()
+
+    @app.timer(interval=60.0)  # type: ignore[untyped-decorator]
+    async def expire_windows() -> None:
+        unit_stage.expire()
+
+    registry_metrics.register(SigapCollector(sigap.snapshot))
     # Faust's own sensor metrics (milliseconds, faust_ prefix) on the same /metrics page.
-    setup_prometheus_sensors(app, pattern="/metrics", registry=registry, name_prefix="faust")
-    return SigapApp(faust_app=app, processor=processor, registry=registry, settings=settings)
+    setup_prometheus_sensors(
+        app, pattern="/metrics", registry=registry_metrics, name_prefix="faust"
+    )
+    return sigap

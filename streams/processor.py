@@ -1,69 +1,76 @@
-"""Per-event work of the `measure` agent: parse, pair, update totals, emit, dead-letter.
+"""The two stages of the worker, as plain classes the Faust agents call per event.
 
-I/O edge around the pure core: parsing is schemas.events, pairing is core.pairing, totals
-are core.totals. This module only moves their results into Faust tables and topics.
+Complaint stage (`ComplaintStage`, source: the events topic, keyed by complaint_id):
+parse, validate, keep each complaint's events in the `complaints` table, evaluate the
+complaint (core.timeline) and send each unit's changed view to the views topic, keyed by
+unit. Rejected messages go to the dead-letter topic with a reason.
+
+Unit stage (`UnitStage`, source: the views topic, keyed by unit): keep the latest view of
+each (unit, complaint) in the `unit-views` table and each unit's monotonic counters in the
+`unit-counters` table; the derived state (open timers, windows) lives in memory in
+core.unit_kpis and is rebuilt from the tables after every rebalance. Because the stage is
+keyed by unit, each unit's metrics come from exactly one worker.
+
+This module is the I/O edge: the decisions are all in core.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from aiokafka.partitioner import DefaultPartitioner
 
-from core.pairing import Change, ComplaintRecord, Resolution, apply_event
-from core.totals import UnitTotals
-from metrics.collector import TotalsSnapshot
-from schemas.events import ComplaintEvent, EventRejected, check_event_time, parse_event
+from core.complaint_state import ComplaintState, accept_event
+from core.registry import Registry
+from core.totals import RESOLUTION_BUCKETS
+from core.unit_kpis import StoredView, UnitKpis, UnitSnapshot
+from core.unit_view import UnitView, target_bucket_bounds
+from core.watermarks import SourceWatermarks
+from metrics.names import UNKNOWN_UNIT
+from schemas.events import EventRejected, check_event_time, parse_event
 
 log = logging.getLogger(__name__)
 
-
-def _partition_key(partition: int, name: str) -> str:
-    return f"{partition}:{name}"
-
-
-def _split_partition_key(key: str) -> tuple[int, str]:
-    partition, _, name = key.partition(":")
-    return int(partition), name
+REASON_HEADER = "sigap-reason"
+RESTORED_SOURCE = -1  # the source partition standing for "as restored from the table"
 
 
-def resolution_message(resolution: Resolution) -> bytes:
-    """The value written to the resolutions topic for the score writer."""
-    return orjson.dumps(
-        {
-            "complaint_id": resolution.complaint_id,
-            "unit": resolution.unit,
-            "created_at": resolution.created_at,
-            "resolved_at": resolution.resolved_at,
-            "resolution_seconds": resolution.resolution_seconds,
-            "resolved_event_id": resolution.resolved_event_id,
-        }
-    )
+@dataclass
+class PipelineCounts:
+    """Per worker, since start: pipeline health, not KPIs."""
+
+    processed: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
 
 
-class EventProcessor:
+class ComplaintStage:
     def __init__(
         self,
         *,
-        app: Any,
-        events_topic_name: str,
+        registry: Registry,
         complaints: Any,
-        unit_totals: Any,
         rejections: Any,
-        resolutions_topic: Any,
+        views_topic: Any,
         dead_letter_topic: Any,
     ) -> None:
-        self.app = app
-        self.events_topic_name = events_topic_name
+        self.registry = registry
         self.complaints = complaints
-        self.unit_totals = unit_totals
         self.rejections = rejections
-        self.resolutions_topic = resolutions_topic
+        self.views_topic = views_topic
         self.dead_letter_topic = dead_letter_topic
-        # Replaceable for tests without a broker, where nothing is ever assigned.
-        self.owned_partitions: Callable[[], set[int]] = self._owned_partitions
+        self.counts = PipelineCounts()
+        self._unknown_units_seen: set[str] = set()
+        self._latest_event_time: dict[int, float] = {}  # per events-topic partition
+        self._last_offset: dict[int, int] = {}  # the last offset processed, per partition
+        self._heartbeat_sent: dict[int, tuple[float, bool]] = {}
+        self.views_partitions = 1
+        # Set by the app: the highwater mark of an events-topic partition, if known.
+        self.highwater: Callable[[int], int | None] = lambda partition: None
 
     async def process(self, event: Any) -> None:
         message = event.message
@@ -73,75 +80,180 @@ class EventProcessor:
             if event.key is not None and event.key != complaint_event.complaint_id.encode():
                 raise EventRejected("key_mismatch")
             check_event_time(complaint_event, message.timestamp)
+            state = ComplaintState.from_json(self.complaints.get(complaint_event.complaint_id))
+            accepted = accept_event(state, complaint_event, self.registry)
         except EventRejected as rejected:
-            await self._reject(message.partition, event.key, raw, rejected.reason)
+            await self.reject(message.partition, event.key, raw, rejected.reason)
+            self._last_offset[message.partition] = message.offset
             return
-        await self._apply(message.partition, complaint_event, event.key, raw)
-
-    async def _apply(
-        self, partition: int, event: ComplaintEvent, key: bytes | None, raw: bytes
-    ) -> None:
-        complaint_key = event.complaint_id
-        record = ComplaintRecord.from_json(self.complaints.get(complaint_key))
-        applied = apply_event(record, event)
-        if applied.changes == (Change.DUPLICATE,):
-            return
-        if Change.REJECTED in applied.changes:
-            assert applied.reason is not None
-            await self._reject(partition, key, raw, applied.reason)
-            return
-        self.complaints[complaint_key] = record.to_json()
-        if applied.unit is None:  # held resolution: nothing to count yet
-            return
-        totals_key = _partition_key(partition, applied.unit)
-        totals = UnitTotals.from_json(self.unit_totals.get(totals_key))
-        if Change.CREATED in applied.changes:
-            totals.created += 1
-        if applied.resolution is not None:
-            totals.observe_resolution(applied.resolution.resolution_seconds)
-        self.unit_totals[totals_key] = totals.to_json()
-        if applied.resolution is not None:
-            await self.resolutions_topic.send(
-                key=complaint_key.encode(), value=resolution_message(applied.resolution)
+        self.complaints[complaint_event.complaint_id] = state.to_json()
+        self.counts.processed += 1
+        self._report_unknown_unit(complaint_event.unit)
+        for dropped, reason in accepted.dropped:
+            # The original bytes of a held event are not kept: its validated form is sent.
+            self.counts.processed -= 1
+            await self.reject(
+                message.partition,
+                dropped.complaint_id.encode(),
+                dropped.model_dump_json(exclude_none=True).encode(),
+                reason,
+            )
+        partition = message.partition
+        occurred_at = complaint_event.occurred_at.timestamp()
+        latest = max(occurred_at, self._latest_event_time.get(partition, occurred_at))
+        self._latest_event_time[partition] = latest
+        envelope = self._envelope(partition, message.offset)
+        for view in accepted.views:
+            await self.views_topic.send(
+                key=view.unit.encode(), value=orjson.dumps({**envelope, "v": view.to_json()})
             )
 
-    async def _reject(self, partition: int, key: bytes | None, raw: bytes, reason: str) -> None:
-        counter_key = _partition_key(partition, reason)
+    def _envelope(self, partition: int, offset: int) -> dict[str, Any]:
+        """Where a view comes from and how far that partition is (core.watermarks)."""
+        self._last_offset[partition] = offset
+        highwater = self.highwater(partition)
+        caught_up = highwater is not None and offset + 1 >= highwater
+        return {"src": partition, "wm": self._latest_event_time.get(partition), "cu": caught_up}
+
+    async def heartbeat(self) -> None:
+        """Tell every unit partition how far each source partition is, when that changed.
+
+        A unit partition learns of a source's progress only from the views it receives;
+        one that receives none from a busy source would keep an old watermark, and its
+        deadlines would never pass. Sent after the views already sent, so never ahead.
+        """
+        for partition, latest in list(self._latest_event_time.items()):
+            offset = self._last_offset.get(partition)
+            if offset is None:
+                continue
+            envelope = self._envelope(partition, offset)
+            stamp = (latest, bool(envelope["cu"]))
+            if self._heartbeat_sent.get(partition) == stamp:
+                continue
+            self._heartbeat_sent[partition] = stamp
+            for views_partition in range(self.views_partitions):
+                await self.views_topic.send(
+                    key=None, partition=views_partition, value=orjson.dumps(envelope)
+                )
+
+    def _report_unknown_unit(self, unit: str | None) -> None:
+        if unit is None or unit in self.registry.units or unit in self._unknown_units_seen:
+            return
+        self._unknown_units_seen.add(unit)
+        log.warning("unit %r is not in the registry: counted as %r", unit, UNKNOWN_UNIT)
+
+    async def reject(self, partition: int, key: bytes | None, raw: bytes, reason: str) -> None:
+        counter_key = f"{partition}:{reason}"
         self.rejections[counter_key] = int(self.rejections.get(counter_key) or 0) + 1
         # The original bytes go to the dead-letter topic, never to the log: they may hold
         # a reporter's name or phone number.
         log.warning("event rejected: reason=%s partition=%d", reason, partition)
         await self.dead_letter_topic.send(
-            key=key, value=raw, headers=[("sigap-reason", reason.encode())]
+            key=key, value=raw, headers=[(REASON_HEADER, reason.encode())]
         )
 
-    def _owned_partitions(self) -> set[int]:
-        """Partitions of the events topic this worker owns now (empty before assignment)."""
-        actives = self.app.assignor.assigned_actives()
-        return {tp.partition for tp in actives if tp.topic == self.events_topic_name}
+    def rejected_by_reason(self, owned_partitions: set[int]) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for key, value in list(self.rejections.items()):
+            partition, _, reason = str(key).partition(":")
+            if int(partition) in owned_partitions:
+                totals[reason] = totals.get(reason, 0) + int(value)
+        return totals
 
-    def snapshot(self) -> TotalsSnapshot:
-        """Sum the owned partitions' totals, for a scrape of /metrics.
 
-        Only owned partitions count: after a rebalance the table may still hold a revoked
-        partition's keys for a moment, and another worker now exports them.
+def unit_partition(unit: str, partitions: int) -> int:
+    """The views-topic partition of a unit: the producer's own partitioner (murmur2)."""
+    every = list(range(partitions))
+    return int(DefaultPartitioner()(unit.encode(), every, every))
+
+
+class UnitStage:
+    def __init__(
+        self,
+        *,
+        registry: Registry,
+        unit_views: Any,
+        unit_counters: Any,
+        partitions: int,
+        grace_seconds: float,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.registry = registry
+        self.unit_views = unit_views
+        self.unit_counters = unit_counters
+        self.partitions = partitions
+        self.wall_clock = wall_clock
+        bounds = tuple(sorted(set(RESOLUTION_BUCKETS) | set(target_bucket_bounds(registry))))
+        self.bucket_bounds = bounds
+        self.grace_seconds = grace_seconds
+        self.kpis = UnitKpis(bounds, bounds, grace_seconds)
+        # One watermark per views partition: the progress stamps a partition carries arrive
+        # in order with its views, whatever the pace at which other partitions are read.
+        self.watermarks: dict[int, SourceWatermarks] = {}
+
+    def watermark_of(self, unit: str) -> float:
+        source = self.watermarks.get(unit_partition(unit, self.partitions))
+        current = None if source is None else source.current(self.wall_clock())
+        return 0.0 if current is None else current
+
+    async def process(self, event: Any) -> None:
+        envelope = orjson.loads(event.value)
+        source = self.watermarks.setdefault(event.message.partition, SourceWatermarks())
+        source.observe(envelope["src"], envelope["wm"], envelope["cu"], self.wall_clock())
+        if "v" in envelope:  # else a heartbeat: only the watermark moves
+            self.apply(UnitView.from_json(envelope["v"]))
+
+    def apply(self, view: UnitView) -> None:
+        key = f"{view.unit}|{view.complaint_id}"
+        stored_data = self.unit_views.get(key)
+        previous = StoredView.from_json(stored_data) if stored_data else None
+        if view.unit not in self.kpis.counters:
+            self.kpis.load_counters(view.unit, self.unit_counters.get(view.unit))
+        stored = self.kpis.apply(view, previous, self.watermark_of(view.unit))
+        self.unit_views[key] = stored.to_json()
+        self.unit_counters[view.unit] = self.kpis.counters[view.unit].to_json()
+
+    def rebuild(self, owned_partitions: set[int]) -> None:
+        """Derived state from the tables, for the partitions this worker owns now.
+
+        The watermark of each partition restarts from its latest view, as if every source
+        were caught up: it must not fall back, or misses exported before would vanish.
         """
-        owned = self.owned_partitions()
-        snapshot = TotalsSnapshot()
-        for key, value in _items(self.unit_totals):
-            partition, unit = _split_partition_key(key)
-            if partition not in owned:
+        self.kpis = UnitKpis(self.bucket_bounds, self.bucket_bounds, self.grace_seconds)
+        for unit, data in list(self.unit_counters.items()):
+            if unit_partition(unit, self.partitions) in owned_partitions:
+                self.kpis.load_counters(unit, data)
+        latest: dict[int, float] = {}
+        for key, data in list(self.unit_views.items()):
+            partition = unit_partition(str(key).partition("|")[0], self.partitions)
+            if partition not in owned_partitions:
                 continue
-            snapshot.units.setdefault(unit, UnitTotals()).add(UnitTotals.from_json(value))
-        for key, value in _items(self.rejections):
-            partition, reason = _split_partition_key(key)
-            if partition not in owned:
-                continue
-            snapshot.rejected_by_reason[reason] = snapshot.rejected_by_reason.get(reason, 0) + int(
-                value
-            )
-        return snapshot
+            stored = StoredView.from_json(data)
+            self.kpis.restore(stored)
+            latest[partition] = max(latest.get(partition, 0.0), stored.view.as_of)
+        wall_now = self.wall_clock()
+        for partition, as_of in latest.items():
+            source = self.watermarks.setdefault(partition, SourceWatermarks())
+            source.observe(RESTORED_SOURCE, as_of, True, wall_now)
 
+    def expire(self) -> None:
+        """Drop window data older than any window of the slowest partition can hold."""
+        wall_now = self.wall_clock()
+        marks = [source.current(wall_now) for source in self.watermarks.values()]
+        known = [mark for mark in marks if mark is not None]
+        if known:
+            self.kpis.expire(min(known))
 
-def _items(table: Any) -> Iterable[tuple[str, Any]]:
-    return list(table.items())
+    def owned_units(self, owned_partitions: set[int]) -> list[str]:
+        """Registry units (pre-created label sets) and any other unit with data."""
+        candidates: Iterable[str] = {*self.registry.units, UNKNOWN_UNIT, *self.kpis.counters}
+        return sorted(
+            unit for unit in candidates if unit_partition(unit, self.partitions) in owned_partitions
+        )
+
+    def snapshot(self, owned_partitions: set[int]) -> tuple[float | None, dict[str, UnitSnapshot]]:
+        """Per-unit snapshots, and the lowest watermark of the owned partitions."""
+        units = self.owned_units(owned_partitions)
+        snapshots = {unit: self.kpis.unit_snapshot(unit, self.watermark_of(unit)) for unit in units}
+        marks = [self.watermark_of(unit) for unit in units if self.watermark_of(unit) > 0]
+        return (min(marks) if marks else None), snapshots

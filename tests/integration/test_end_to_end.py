@@ -48,8 +48,8 @@ EVENTS: list[dict[str, Any]] = [
     ev("e2", "resolved", "c1", "2026-11-02T11:30:00+07:00"),
     ev("e3", "created", "c2", "2026-11-02T10:00:00+07:00", unit="dlh"),
     ev("e4", "resolved", "c2", "2026-11-02T10:20:00+07:00"),
-    ev("e5", "created", "c3", "2026-11-02T08:00:00+07:00", unit="dlh"),
-    ev("e6", "resolved", "c3", "2026-11-03T08:00:00+07:00"),
+    ev("e5", "created", "c3", "2026-11-02T10:00:00+07:00", unit="dlh"),
+    ev("e6", "resolved", "c3", "2026-11-03T10:00:00+07:00"),  # exactly 24 h: still met
     ev("e7", "created", "c4", "2026-11-02T12:00:00+07:00", unit="dlh"),  # left open
     # Resolved published before created; UTC offsets: 2026-11-03 in Jakarta time.
     ev("e9", "resolved", "c5", "2026-11-02T23:30:00Z"),
@@ -61,6 +61,27 @@ EVENTS: list[dict[str, Any]] = [
     ev("e13", "created", "c8", "2026-11-02T13:00:00+07:00", unit="dishub"),
     ev("e13", "created", "c8", "2026-11-02T13:00:00+07:00", unit="dishub"),  # duplicate
     ev("e14", "resolved", "c8", "2026-11-02T16:00:00+07:00"),
+    # c10: transferred, responded, paused two days, resolved, reopened, resolved again.
+    ev("f1", "created", "c10", "2026-11-02T09:00:00+07:00", unit="dishub"),
+    ev(
+        "f2",
+        "assigned",
+        "c10",
+        "2026-11-02T10:00:00+07:00",
+        unit="satpol-pp",
+        reason="not_our_authority",
+    ),
+    ev("f3", "responded", "c10", "2026-11-02T11:00:00+07:00"),
+    ev("f4", "paused", "c10", "2026-11-02T12:00:00+07:00"),
+]
+# Published once the first part is processed. Partitions are read at their own pace, so
+# within one publication a complaint's deadline may look passed before its answer is read
+# (a late event, beyond the grace period): the parts are cut so that no timer can be.
+LATER_EVENTS: list[dict[str, Any]] = [
+    ev("f5", "resumed", "c10", "2026-11-04T12:00:00+07:00"),
+    ev("f6", "resolved", "c10", "2026-11-05T10:00:00+07:00"),
+    ev("f7", "reopened", "c10", "2026-11-06T09:00:00+07:00"),
+    ev("f8", "resolved", "c10", "2026-11-06T15:00:00+07:00"),
 ]
 NOT_JSON = b'{"event_id": "broken", "type": '
 
@@ -77,8 +98,35 @@ RESOLUTIONS = [
     ("dsda", "2026-11-03", 3.5 * 3600),  # c5: 03:00 -> 06:30 Jakarta
     ("dsda", "2026-11-03", 1 * 3600),  # c6
     ("dishub", "2026-11-02", 3 * 3600),  # c8
+    # c10: 09:00 Mon to 10:00 Thu is 73 h, less the 48 h pause; resolved by satpol-pp.
+    ("satpol-pp", "2026-11-05", 25 * 3600),
 ]
-CREATED = {"dlh": 4, "dsda": 2, "dishub": 2}
+CREATED = {"dlh": 4, "dsda": 2, "dishub": 3, "satpol-pp": 0}
+# Hand-computed with the shipped registry (response 24 h wall; resolution 5 working days,
+# Mon-Fri 08-16). The watermark is the last event time, Fri 6 Nov 15:00.
+# - c4 (dlh, open since Mon 12:00) and c7 (dishub, open since Mon 09:00) missed their
+#   response deadline (Tue 12:00, Tue 09:00) while still open.
+# - Their resolution deadlines (close of Mon 9 Nov) are ahead: c4 has used 35 of 44 working
+#   hours (0.80), c7 38 of 47 (0.81): past 50% and 75%, not 100%.
+# - dishub transferred c10 to satpol-pp after an hour, in time: no outcome for dishub.
+SLA = {
+    ("dlh", "response"): (3, 1),
+    ("dlh", "resolution"): (3, 0),
+    ("dsda", "response"): (2, 0),
+    ("dsda", "resolution"): (2, 0),
+    ("dishub", "response"): (1, 1),
+    ("dishub", "resolution"): (1, 0),
+    ("satpol-pp", "response"): (1, 0),
+    ("satpol-pp", "resolution"): (1, 0),
+}
+OPEN_PAST = {  # (unit, timer) -> open past 0.5, 0.75, 1
+    ("dlh", "response"): (1, 1, 1),
+    ("dlh", "resolution"): (1, 1, 0),
+    ("dishub", "response"): (1, 1, 1),
+    ("dishub", "resolution"): (1, 1, 0),
+    ("dsda", "response"): (0, 0, 0),
+    ("satpol-pp", "resolution"): (0, 0, 0),
+}
 
 
 def nearest_rank(values: list[float], q: float) -> float:
@@ -95,12 +143,13 @@ def stack(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Stack]:
         yield started
 
 
-def publish(bootstrap: str, topic: str) -> None:
+def publish(bootstrap: str, topic: str, events: list[dict[str, Any]], *extra: bytes) -> None:
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
-    for event in EVENTS:
+    for event in events:
         producer.send(topic, key=event["complaint_id"].encode(), value=orjson.dumps(event))
         producer.flush()  # keep the publication order, including resolved-before-created
-    producer.send(topic, key=b"broken", value=NOT_JSON)
+    for raw in extra:
+        producer.send(topic, key=b"broken", value=raw)
     producer.flush()
     producer.close()
 
@@ -114,54 +163,78 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 
 def test_events_to_metrics_and_scores(stack: Stack) -> None:
-    publish(stack.env["KAFKA_BOOTSTRAP_SERVERS"], stack.env["SIGAP_EVENTS_TOPIC"])
+    bootstrap, topic = stack.env["KAFKA_BOOTSTRAP_SERVERS"], stack.env["SIGAP_EVENTS_TOPIC"]
+    publish(bootstrap, topic, EVENTS, NOT_JSON)
+    first_part = wait_for(
+        lambda: http_get(stack.metrics_url),
+        lambda t: (
+            'complaints_resolved_total{unit="dsda"} 2.0' in t
+            and 'complaints_resolved_total{unit="dlh"} 3.0' in t
+            and 'complaints_resolved_total{unit="dishub"} 1.0' in t
+            and 'complaint_events_rejected_total{reason="not_json"} 1.0' in t
+        ),
+        timeout=120,
+        what="the first part of the events",
+    )
+    assert 'complaint_events_rejected_total{reason="not_json"} 1.0' in first_part
+    publish(bootstrap, topic, LATER_EVENTS)
 
-    expected_resolved = len(RESOLUTIONS)
+    def mismatches(text: str) -> list[str]:
+        """Every expected value that the scrape does not show (empty: all as expected)."""
+        found = samples(text)
+        problems: list[str] = []
 
-    def resolved_total(text: str) -> float:
-        return sum(
-            value
-            for (name, _), value in samples(text).items()
-            if name == "complaints_resolved_total"
-        )
+        def expect(actual_key: tuple[str, dict[str, str]], expected: float) -> None:
+            name, labels = actual_key
+            actual = found.get((name, tuple(sorted(labels.items()))))
+            if actual != expected:
+                problems.append(f"{name}{labels} = {actual}, expected {expected}")
+
+        open_now = {"dlh": 1, "dsda": 0, "dishub": 1, "satpol-pp": 0}
+        for unit, created in CREATED.items():
+            durations = [d for u, _, d in RESOLUTIONS if u == unit]
+            expect(("complaints_created_total", {"unit": unit}), created)
+            expect(("complaints_resolved_total", {"unit": unit}), len(durations))
+            expect(("complaints_open", {"unit": unit}), open_now[unit])
+            expect(("complaint_resolution_seconds_count", {"unit": unit}), len(durations))
+            expect(("complaint_resolution_seconds_sum", {"unit": unit}), sum(durations))
+            bounds = [
+                labels
+                for (name, labels) in found
+                if name == "complaint_resolution_seconds_bucket" and ("unit", unit) in labels
+            ]
+            if len(bounds) != 17:  # 5 minutes .. 60 days, and +Inf
+                problems.append(f"{unit}: {len(bounds)} resolution buckets")
+            for labels in bounds:
+                le = float(dict(labels)["le"])
+                expect(
+                    ("complaint_resolution_seconds_bucket", dict(labels)),
+                    sum(1 for d in durations if d <= le),
+                )
+        expect(("complaint_events_rejected_total", {"reason": "not_json"}), 1)
+        expect(("complaint_events_rejected_total", {"reason": "duplicate_event_id"}), 2)
+        for (unit, timer), (met, missed) in SLA.items():
+            labels = {"unit": unit, "timer": timer}
+            expect(("complaint_sla_total", {**labels, "outcome": "met"}), met)
+            expect(("complaint_sla_total", {**labels, "outcome": "missed"}), missed)
+        for (unit, timer), counts in OPEN_PAST.items():
+            for threshold, count in zip(("0.5", "0.75", "1"), counts, strict=True):
+                labels = {"unit": unit, "timer": timer, "threshold": threshold}
+                expect(("complaints_open_past_target", labels), count)
+        expect(("complaint_transfers_total", {"unit": "dishub", "reason": "not_our_authority"}), 1)
+        expect(("complaints_reopened_total", {"unit": "satpol-pp"}), 1)
+        # Every registry unit has its series from the start.
+        expect(("complaints_created_total", {"unit": "damkar"}), 0)
+        return problems
 
     text = wait_for(
         lambda: http_get(stack.metrics_url),
-        lambda t: (
-            bool(t)
-            and resolved_total(t) == expected_resolved
-            and 'complaint_events_rejected_total{reason="not_json"}' in t
-        ),
+        lambda t: bool(t) and not mismatches(t),
         timeout=120,
-        what="the worker to measure every resolution",
+        what="the worker's metrics",
     )
-    found = samples(text)
-
-    def value(name: str, **labels: str) -> float:
-        return found[(name, tuple(sorted(labels.items())))]
-
-    for unit, created in CREATED.items():
-        durations = [d for u, _, d in RESOLUTIONS if u == unit]
-        assert value("complaints_created_total", unit=unit) == created
-        assert value("complaints_resolved_total", unit=unit) == len(durations)
-        assert value("complaints_open", unit=unit) == created - len(durations)
-        assert value("complaint_resolution_seconds_count", unit=unit) == len(durations)
-        assert value("complaint_resolution_seconds_sum", unit=unit) == sum(durations)
-        bounds = [
-            labels
-            for (name, labels) in found
-            if name == "complaint_resolution_seconds_bucket" and ("unit", unit) in labels
-        ]
-        assert len(bounds) == 17  # 5 minutes .. 60 days, and +Inf
-        for labels in bounds:
-            le = float(dict(labels)["le"])
-            assert found[("complaint_resolution_seconds_bucket", labels)] == sum(
-                1 for d in durations if d <= le
-            ), (unit, le)
-    assert value("complaint_events_rejected_total", reason="not_json") == 1
-    assert {labels for (name, labels) in found if name == "complaints_created_total"} == {
-        (("unit", unit),) for unit in CREATED
-    }
+    watermark = [line for line in text.splitlines() if "watermark" in line and "#" not in line]
+    assert mismatches(text) == [], watermark
     assert "faust_" in text  # Faust's sensor metrics share the page
 
     expected_scores = []
@@ -191,9 +264,12 @@ def test_events_to_metrics_and_scores(stack: Stack) -> None:
     listed = run_sigap(["dlq", "list"], stack.env)
     assert listed.returncode == 0, listed.stderr
     assert "\tnot_json\tkey=broken\t" in listed.stdout
-    assert "1 dead-lettered message(s): not_json=1" in listed.stderr
+    assert "3 dead-lettered message(s): duplicate_event_id=2, not_json=1" in listed.stderr
     exported = stack.database.parent / "dlq.jsonl"
-    assert run_sigap(["dlq", "export", str(exported)], stack.env).returncode == 0
+    assert (
+        run_sigap(["dlq", "export", "--reason", "not_json", str(exported)], stack.env).returncode
+        == 0
+    )
     assert exported.read_bytes() == NOT_JSON + b"\n"
 
     # Personal data sent with the events reached neither /metrics, the logs nor the database.

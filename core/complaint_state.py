@@ -1,0 +1,118 @@
+"""The complaint stage: what the worker keeps per complaint, and what each event changes.
+
+Pure: `accept_event(state, event, registry)` either raises `EventRejected` (the caller
+dead-letters the message) or records the event and returns the unit views that changed,
+to be sent to the unit stage. Batch replay drives the same function.
+
+Rules (README, "Event contract"):
+- a repeated event_id is rejected as `duplicate_event_id`, whatever its content;
+- a second `created` is rejected as `duplicate_created`;
+- an event earlier than the complaint's `created` is rejected as `<type>_before_created`
+  (e.g. `resolved_before_created`); events held before `created` arrived that turn out to be
+  earlier than it are dropped then and returned in `dropped`, with the same reason, so that
+  the kept events do not depend on the arrival order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from core.registry import Registry
+from core.timeline import evaluate_complaint
+from core.unit_view import UnitView, deleted_view, unit_views
+from schemas.events import ComplaintEvent, EventRejected
+
+
+@dataclass
+class ComplaintState:
+    events: list[ComplaintEvent] = field(default_factory=list)
+    view_hashes: dict[str, str] = field(default_factory=dict)  # unit -> last view sent
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "e": [event.model_dump(mode="json", exclude_none=True) for event in self.events],
+            "h": self.view_hashes,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> ComplaintState:
+        if not data:
+            return cls()
+        return cls(
+            events=[_event_from_json(item) for item in data["e"]], view_hashes=dict(data["h"])
+        )
+
+    @property
+    def created(self) -> ComplaintEvent | None:
+        return next((event for event in self.events if event.type == "created"), None)
+
+
+def _event_from_json(data: Mapping[str, Any]) -> ComplaintEvent:
+    # Stored events were validated on arrival: rebuild them without validating again.
+    values = dict(data)
+    values["occurred_at"] = datetime.fromisoformat(values["occurred_at"])
+    return ComplaintEvent.model_construct(**values)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    views: list[UnitView]  # changed views, deleted ones included
+    dropped: list[tuple[ComplaintEvent, str]]  # held events rejected now, with the reason
+
+
+def view_hash(view: UnitView) -> str:
+    encoded = orjson.dumps(view.to_json(), option=orjson.OPT_SORT_KEYS)
+    return hashlib.blake2b(encoded, digest_size=8).hexdigest()
+
+
+def accept_event(state: ComplaintState, event: ComplaintEvent, registry: Registry) -> Accepted:
+    """Record a valid event in the complaint's state (mutated), or raise EventRejected."""
+    dropped = record_event(state, event)
+    return Accepted(views=changed_views(state, registry), dropped=dropped)
+
+
+def record_event(state: ComplaintState, event: ComplaintEvent) -> list[tuple[ComplaintEvent, str]]:
+    """The validation half of accept_event, without evaluating the complaint: batch replay
+    records every event first and evaluates each complaint once."""
+    if any(known.event_id == event.event_id for known in state.events):
+        raise EventRejected("duplicate_event_id")
+    created = state.created
+    dropped: list[tuple[ComplaintEvent, str]] = []
+    if event.type == "created":
+        if created is not None:
+            raise EventRejected("duplicate_created")
+        kept = []
+        for held in state.events:
+            if held.occurred_at < event.occurred_at:
+                dropped.append((held, f"{held.type}_before_created"))
+            else:
+                kept.append(held)
+        state.events = kept
+    elif created is not None and event.occurred_at < created.occurred_at:
+        raise EventRejected(f"{event.type}_before_created")
+    state.events.append(event)
+    return dropped
+
+
+def changed_views(state: ComplaintState, registry: Registry) -> list[UnitView]:
+    """The complaint's unit views that differ from those last sent (recorded as sent)."""
+    if state.created is None:
+        return []
+    outcome = evaluate_complaint(state.events, registry)
+    views = unit_views(outcome, registry)
+    changed = []
+    for unit, view in views.items():
+        digest = view_hash(view)
+        if state.view_hashes.get(unit) != digest:
+            state.view_hashes[unit] = digest
+            changed.append(view)
+    for unit in sorted(set(state.view_hashes) - set(views)):
+        del state.view_hashes[unit]
+        changed.append(deleted_view(unit, outcome.complaint_id, outcome.as_of.timestamp()))
+    return changed

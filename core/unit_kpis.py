@@ -1,0 +1,482 @@
+"""The unit stage: per-unit KPIs from the latest view of each (unit, complaint).
+
+Pure state shared by the streaming worker (one `UnitKpis` per worker, holding the units of
+its partitions) and batch replay (one holding every unit). Three kinds of state:
+
+- Counters and histograms (`UnitCounters`): monotonic, as Prometheus expects. Each (unit,
+  complaint) remembers what it already contributed (`Counted`), so a redelivered or
+  restated view never counts twice and a counter never goes down. A late event that changes
+  an outcome already counted is corrected in the persisted period scores (which are
+  recomputed from the views), not by decrementing a counter.
+- Open timers: the instants at which each undecided timer reaches 50%, 75% and 100% of its
+  allowed time, in sorted lists, so that "open past target" gauges and misses at the
+  deadline are counts below the watermark (a bisect), with no timer firing per complaint.
+  A timer whose deadline passes while it is still open counts as `missed` from then on.
+- Rolling windows (core.windows) of decided timers per unit, timer and category.
+
+Derived state (open timers, windows, open counts) is rebuilt from the stored views by
+`restore`; only counters and views need to be persisted.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.totals import RESOLUTION_BUCKETS
+from core.unit_view import NEVER, TimerView, UnitView
+from core.windows import RollingWindows, WindowStats
+
+TIMERS = ("response", "resolution")
+THRESHOLDS = (0.5, 0.75, 1.0)
+ALL_CATEGORIES = ""  # the window key of a unit's and timer's windows over all categories
+
+
+class Histogram:
+    """A classic (cumulative on export) histogram with fixed upper-inclusive bounds."""
+
+    __slots__ = ("bounds", "counts", "total")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)
+        self.total = 0.0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect.bisect_left(self.bounds, value)] += 1
+        self.total += value
+
+    @property
+    def count(self) -> int:
+        return sum(self.counts)
+
+    def cumulative(self) -> list[tuple[float, int]]:
+        running, pairs = 0, []
+        for bound, count in zip((*self.bounds, float("inf")), self.counts, strict=True):
+            running += count
+            pairs.append((bound, running))
+        return pairs
+
+    def to_json(self) -> dict[str, Any]:
+        return {"b": list(self.bounds), "c": self.counts, "s": self.total}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None, bounds: tuple[float, ...]) -> Histogram:
+        histogram = cls(bounds)
+        # Other bounds (the targets changed): start again; Prometheus sees a counter reset.
+        if data is not None and tuple(data["b"]) == bounds:
+            histogram.counts = list(data["c"])
+            histogram.total = float(data["s"])
+        return histogram
+
+
+@dataclass
+class UnitCounters:
+    """One unit's monotonic counters and histograms (persisted per unit)."""
+
+    response_bounds: tuple[float, ...]
+    working_bounds: tuple[float, ...]
+    created: int = 0
+    resolved: int = 0
+    reopened: int = 0
+    sla: dict[str, int] = field(default_factory=dict)  # "timer:outcome" -> count
+    transfers: dict[str, int] = field(default_factory=dict)  # reason -> transfers away
+    ratings: dict[str, int] = field(default_factory=dict)  # "1".."5" -> count
+    first_response: Histogram = field(init=False)
+    resolution_working: Histogram = field(init=False)
+    resolution: Histogram = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.first_response = Histogram(self.response_bounds)
+        self.resolution_working = Histogram(self.working_bounds)
+        self.resolution = Histogram(RESOLUTION_BUCKETS)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "c": self.created,
+            "r": self.resolved,
+            "o": self.reopened,
+            "sla": self.sla,
+            "tr": self.transfers,
+            "rt": self.ratings,
+            "h1": self.first_response.to_json(),
+            "hw": self.resolution_working.to_json(),
+            "hr": self.resolution.to_json(),
+        }
+
+    @classmethod
+    def from_json(
+        cls,
+        data: Mapping[str, Any] | None,
+        response_bounds: tuple[float, ...],
+        working_bounds: tuple[float, ...],
+    ) -> UnitCounters:
+        counters = cls(response_bounds, working_bounds)
+        if data:
+            counters.created = data["c"]
+            counters.resolved = data["r"]
+            counters.reopened = data["o"]
+            counters.sla = dict(data["sla"])
+            counters.transfers = dict(data["tr"])
+            counters.ratings = dict(data["rt"])
+            counters.first_response = Histogram.from_json(data["h1"], response_bounds)
+            counters.resolution_working = Histogram.from_json(data["hw"], working_bounds)
+            counters.resolution = Histogram.from_json(data["hr"], RESOLUTION_BUCKETS)
+        return counters
+
+
+@dataclass
+class Counted:
+    """What one (unit, complaint) has already added to the unit's counters."""
+
+    created: bool = False
+    resolved: bool = False
+    responded: bool = False
+    sla: dict[str, str] = field(default_factory=dict)  # timer -> outcome counted
+    transfers: int = 0
+    reopens: int = 0
+    rating: int | None = None
+
+    def to_json(self) -> list[Any]:
+        return [
+            self.created,
+            self.resolved,
+            self.responded,
+            self.sla,
+            self.transfers,
+            self.reopens,
+            self.rating,
+        ]
+
+    @classmethod
+    def from_json(cls, data: list[Any] | None) -> Counted:
+        if not data:
+            return cls()
+        return cls(data[0], data[1], data[2], dict(data[3]), data[4], data[5], data[6])
+
+
+@dataclass
+class StoredView:
+    """The value of the unit stage's table: the latest view and what it has counted."""
+
+    view: UnitView
+    counted: Counted
+
+    def to_json(self) -> dict[str, Any]:
+        return {"v": self.view.to_json(), "k": self.counted.to_json()}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> StoredView:
+        return cls(UnitView.from_json(data["v"]), Counted.from_json(data["k"]))
+
+
+class _SortedInstants:
+    """A multiset of instants with counts at or below a watermark."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self) -> None:
+        self._items: list[float] = []
+
+    def add(self, instant: float) -> None:
+        bisect.insort(self._items, instant)
+
+    def remove(self, instant: float) -> None:
+        index = bisect.bisect_left(self._items, instant)
+        if index < len(self._items) and self._items[index] == instant:
+            del self._items[index]
+
+    def at_or_before(self, instant: float) -> int:
+        return bisect.bisect_right(self._items, instant)
+
+    def between(self, low_exclusive: float, high_inclusive: float) -> int:
+        return bisect.bisect_right(self._items, high_inclusive) - bisect.bisect_right(
+            self._items, low_exclusive
+        )
+
+
+@dataclass
+class _OpenTimers:
+    half: _SortedInstants = field(default_factory=_SortedInstants)
+    three_quarters: _SortedInstants = field(default_factory=_SortedInstants)
+    deadline: _SortedInstants = field(default_factory=_SortedInstants)
+    # Deadlines of open timers not yet counted: a miss once the watermark passes them.
+    uncounted_deadline: _SortedInstants = field(default_factory=_SortedInstants)
+
+
+@dataclass
+class _Windows:
+    stopped: RollingWindows = field(default_factory=RollingWindows)  # for the quantiles
+    decided: RollingWindows = field(default_factory=RollingWindows)  # for the ratio
+
+
+@dataclass(frozen=True)
+class TimerWindowStats:
+    count: int  # timers stopped in the window (the quantiles' sample)
+    p50: float | None
+    p90: float | None
+    within_target_ratio: float | None  # met / decided, open timers past deadline included
+
+
+@dataclass(frozen=True)
+class UnitSnapshot:
+    """Everything the exporter shows for one unit, at one watermark."""
+
+    counters: UnitCounters
+    open_complaints: int
+    sla_missed_open: dict[str, int]  # timer -> open timers past deadline not yet counted
+    open_past: dict[tuple[str, float], int]  # (timer, threshold) -> open timers past it
+    windows: dict[tuple[str, str], dict[str, TimerWindowStats]]  # (timer, category) -> window
+
+
+class UnitKpis:
+    def __init__(
+        self,
+        response_bounds: tuple[float, ...],
+        working_bounds: tuple[float, ...],
+        grace_seconds: float = 0.0,
+    ) -> None:
+        # A deadline counts as missed once the watermark is past it by the grace period:
+        # events up to that late can still show the timer stopped in time.
+        self.grace_seconds = grace_seconds
+        self.response_bounds = response_bounds
+        self.working_bounds = working_bounds
+        self.counters: dict[str, UnitCounters] = {}
+        self._open: dict[tuple[str, str], _OpenTimers] = {}
+        self._windows: dict[tuple[str, str, str], _Windows] = {}
+        self._open_complaints: dict[str, int] = {}
+
+    # -- counters ---------------------------------------------------------------------
+
+    def counters_for(self, unit: str) -> UnitCounters:
+        counters = self.counters.get(unit)
+        if counters is None:
+            counters = UnitCounters(self.response_bounds, self.working_bounds)
+            self.counters[unit] = counters
+        return counters
+
+    def load_counters(self, unit: str, data: Mapping[str, Any] | None) -> None:
+        self.counters[unit] = UnitCounters.from_json(
+            data, self.response_bounds, self.working_bounds
+        )
+
+    # -- views ------------------------------------------------------------------------
+
+    def apply(self, view: UnitView, previous: StoredView | None, watermark: float) -> StoredView:
+        """Take the latest view of a (unit, complaint); returns what to store for it.
+
+        `watermark` is the unit stage's current event-time watermark: an open timer whose
+        deadline it has passed was already exported as missed, so it stays counted missed.
+        """
+        counted = Counted() if previous is None else previous.counted
+        if previous is not None:
+            self._unindex(previous)
+        counters = self.counters_for(view.unit)
+        self._count(view, previous, counted, counters, watermark)
+        stored = StoredView(view, counted)
+        self._index(stored)
+        return stored
+
+    def restore(self, stored: StoredView) -> None:
+        """Rebuild the derived state of one stored view (after recovery or assignment)."""
+        self._index(stored)
+
+    def forget_units(self, units: Iterable[str]) -> None:
+        """Drop everything about units this worker no longer owns."""
+        gone = set(units)
+        for unit in gone:
+            self.counters.pop(unit, None)
+            self._open_complaints.pop(unit, None)
+        self._open = {k: v for k, v in self._open.items() if k[0] not in gone}
+        self._windows = {k: v for k, v in self._windows.items() if k[0] not in gone}
+
+    def _count(
+        self,
+        view: UnitView,
+        previous: StoredView | None,
+        counted: Counted,
+        counters: UnitCounters,
+        watermark: float,
+    ) -> None:
+        if view.created_here and not counted.created:
+            counted.created = True
+            counters.created += 1
+        if view.resolved_at is not None and not counted.resolved:
+            counted.resolved = True
+            counters.resolved += 1
+            if view.resolution_seconds is not None:
+                counters.resolution.observe(view.resolution_seconds)
+            if view.resolution_working_seconds is not None:
+                counters.resolution_working.observe(view.resolution_working_seconds)
+        if view.response_seconds is not None and not counted.responded:
+            counted.responded = True
+            counters.first_response.observe(view.response_seconds)
+        for timer in TIMERS:
+            if timer in counted.sla:
+                continue
+            outcome = self._outcome_to_count(
+                view.timers.get(timer),
+                previous.view.timers.get(timer) if previous is not None else None,
+                watermark - self.grace_seconds,
+            )
+            if outcome is not None:
+                counted.sla[timer] = outcome
+                key = f"{timer}:{outcome}"
+                counters.sla[key] = counters.sla.get(key, 0) + 1
+        for _, reason in view.transfers_away[counted.transfers :]:
+            counters.transfers[reason] = counters.transfers.get(reason, 0) + 1
+        counted.transfers = max(counted.transfers, len(view.transfers_away))
+        if view.reopens > counted.reopens:
+            counters.reopened += view.reopens - counted.reopens
+            counted.reopens = view.reopens
+        if view.rating is not None and view.rating != counted.rating:
+            key = str(view.rating)
+            counters.ratings[key] = counters.ratings.get(key, 0) + 1
+            counted.rating = view.rating
+
+    @staticmethod
+    def _outcome_to_count(
+        current: TimerView | None, before: TimerView | None, watermark: float
+    ) -> str | None:
+        # Already exported as missed (open past its deadline): stays missed, whatever the
+        # new view says, so that the counter never goes down.
+        exported_missed = (
+            before is not None
+            and before.is_open
+            and before.running
+            and before.deadline <= watermark
+        )
+        still_exposed = (
+            current is not None
+            and current.is_open
+            and current.running
+            and current.deadline <= watermark
+        )
+        if exported_missed and not still_exposed:
+            return "missed"
+        if current is not None and current.outcome is not None:
+            return current.outcome
+        return None
+
+    # -- derived state ----------------------------------------------------------------
+
+    def _index(self, stored: StoredView) -> None:
+        self._change_index(stored, +1)
+
+    def _unindex(self, stored: StoredView) -> None:
+        self._change_index(stored, -1)
+
+    def _change_index(self, stored: StoredView, sign: int) -> None:
+        view = stored.view
+        if view.deleted:
+            return
+        if view.open:
+            self._open_complaints[view.unit] = self._open_complaints.get(view.unit, 0) + sign
+        for timer, timer_view in view.timers.items():
+            if timer_view.is_open:
+                open_timers = self._open.setdefault((view.unit, timer), _OpenTimers())
+                # A paused clock cannot miss (core.timeline rule 4): no deadline while paused.
+                deadline = timer_view.deadline if timer_view.running else NEVER
+                instants = [
+                    (open_timers.half, timer_view.half_at),
+                    (open_timers.three_quarters, timer_view.three_quarters_at),
+                    (open_timers.deadline, deadline),
+                ]
+                if timer not in stored.counted.sla:
+                    instants.append((open_timers.uncounted_deadline, deadline))
+                for sorted_instants, instant in instants:
+                    if sign > 0:
+                        sorted_instants.add(instant)
+                    else:
+                        sorted_instants.remove(instant)
+            if timer_view.outcome is None or timer_view.decided_at is None:
+                continue
+            within = timer_view.outcome == "met"
+            for category in (ALL_CATEGORIES, view.category):
+                windows = self._windows.setdefault((view.unit, timer, category), _Windows())
+                decided = (timer_view.decided_at, 0.0, within)
+                stopped = None
+                if timer_view.stopped_at is not None:
+                    stopped = (timer_view.stopped_at, timer_view.elapsed_seconds, within)
+                if sign > 0:
+                    windows.decided.add(*decided)
+                    if stopped is not None:
+                        windows.stopped.add(*stopped)
+                else:
+                    windows.decided.remove(*decided)
+                    if stopped is not None:
+                        windows.stopped.remove(*stopped)
+
+    def expire(self, watermark: float) -> None:
+        """Drop window measurements no window can hold any more."""
+        for windows in self._windows.values():
+            windows.stopped.expire(watermark)
+            windows.decided.expire(watermark)
+
+    # -- export -----------------------------------------------------------------------
+
+    def snapshot(self, units: Iterable[str], watermark: float) -> dict[str, UnitSnapshot]:
+        return {unit: self.unit_snapshot(unit, watermark) for unit in units}
+
+    def unit_snapshot(self, unit: str, watermark: float) -> UnitSnapshot:
+        missed_by = watermark - self.grace_seconds  # deadlines up to here count as missed
+        sla_missed_open: dict[str, int] = {}
+        open_past: dict[tuple[str, float], int] = {}
+        for timer in TIMERS:
+            open_timers = self._open.get((unit, timer), _OpenTimers())
+            sla_missed_open[timer] = open_timers.uncounted_deadline.at_or_before(missed_by)
+            open_past[(timer, 0.5)] = open_timers.half.at_or_before(watermark)
+            open_past[(timer, 0.75)] = open_timers.three_quarters.at_or_before(watermark)
+            open_past[(timer, 1.0)] = open_timers.deadline.at_or_before(watermark)
+        windows: dict[tuple[str, str], dict[str, TimerWindowStats]] = {}
+        for (window_unit, timer, category), state in self._windows.items():
+            if window_unit != unit:
+                continue
+            open_timers = self._open.get((unit, timer), _OpenTimers())
+            per_window = {}
+            for name, width in RollingWindows.WINDOWS.items():
+                per_window[name] = _window_stats(
+                    state.stopped.stats(name, watermark),
+                    state.decided.stats(name, watermark),
+                    # Open timers past their deadline in the window are misses too; only
+                    # the all-categories windows know them (the index has no categories).
+                    open_timers.uncounted_deadline.between(missed_by - width, missed_by)
+                    if category == ALL_CATEGORIES
+                    else 0,
+                )
+            windows[(timer, category)] = per_window
+        for timer in TIMERS:
+            if (timer, ALL_CATEGORIES) not in windows:
+                open_timers = self._open.get((unit, timer), _OpenTimers())
+                empty = WindowStats(count=0, p50=None, p90=None, within_target_ratio=None)
+                windows[(timer, ALL_CATEGORIES)] = {
+                    name: _window_stats(
+                        empty,
+                        empty,
+                        open_timers.uncounted_deadline.between(missed_by - width, missed_by),
+                    )
+                    for name, width in RollingWindows.WINDOWS.items()
+                }
+        return UnitSnapshot(
+            counters=self.counters.get(unit) or self.counters_for(unit),
+            open_complaints=self._open_complaints.get(unit, 0),
+            sla_missed_open=sla_missed_open,
+            open_past=open_past,
+            windows=windows,
+        )
+
+    def units(self) -> Iterator[str]:
+        return iter(sorted(self.counters))
+
+
+def _window_stats(stopped: WindowStats, decided: WindowStats, open_missed: int) -> TimerWindowStats:
+    decided_count = decided.count + open_missed
+    met = round((decided.within_target_ratio or 0.0) * decided.count)
+    return TimerWindowStats(
+        count=stopped.count,
+        p50=stopped.p50,
+        p90=stopped.p90,
+        within_target_ratio=met / decided_count if decided_count else None,
+    )

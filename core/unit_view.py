@@ -1,0 +1,336 @@
+"""One work unit's view of one complaint: the record that flows from the complaint stage to
+the unit stage (and to the score writer, and through batch replay).
+
+A complaint's outcome (core.timeline) concerns every unit that held it. The unit stage is
+keyed by unit, so the complaint stage splits each outcome into one `UnitView` per unit and
+sends each to its unit's partition. A view is the full current state of that (unit,
+complaint) pair, not a delta: the receiver keeps the latest one, so redelivery and
+reordering of views of different versions cannot double-count anything.
+
+Times are epoch seconds (floats), durations seconds; JSON keys are short on purpose (the
+views are the bulk of the changelog). Holds no personal data.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, time
+from typing import Any
+
+from core.calendar import WorkingCalendar
+from core.registry import Registry, TargetSpec
+from core.timeline import TIMERS, ComplaintOutcome, Timer, TimerCharge
+
+OTHER_CATEGORY = "other"
+NEVER = math.inf  # a threshold instant that cannot be reached while the clock is stopped
+
+
+@dataclass(frozen=True, slots=True)
+class TimerView:
+    """A unit's charge for one timer (see core.timeline.TimerCharge)."""
+
+    received_at: float
+    deadline: float
+    clock: str  # "wall" or "working"
+    allowed_seconds: float
+    elapsed_seconds: float  # in the target's clock, pauses and time away excluded
+    outcome: str | None  # "met", "missed", or None (undecided, or transferred away in time)
+    decided_at: float | None
+    stopped_at: float | None
+    transferred_away: bool
+    running: bool  # the clock runs at the view's as_of
+    # Instants at which 50% and 75% of the allowed time are used up, projected from as_of
+    # with the clock running; 0.0 when already reached, NEVER while the clock is stopped.
+    half_at: float
+    three_quarters_at: float
+
+    def to_json(self) -> list[Any]:
+        return [
+            self.received_at,
+            self.deadline,
+            self.clock,
+            self.allowed_seconds,
+            self.elapsed_seconds,
+            self.outcome,
+            self.decided_at,
+            self.stopped_at,
+            self.transferred_away,
+            self.running,
+            _finite_or_none(self.half_at),
+            _finite_or_none(self.three_quarters_at),
+        ]
+
+    @classmethod
+    def from_json(cls, data: list[Any]) -> TimerView:
+        return cls(
+            received_at=data[0],
+            deadline=data[1],
+            clock=data[2],
+            allowed_seconds=data[3],
+            elapsed_seconds=data[4],
+            outcome=data[5],
+            decided_at=data[6],
+            stopped_at=data[7],
+            transferred_away=data[8],
+            running=data[9],
+            half_at=NEVER if data[10] is None else data[10],
+            three_quarters_at=NEVER if data[11] is None else data[11],
+        )
+
+    @property
+    def is_open(self) -> bool:
+        """Undecided and still with this unit: watched for 50/75/100% of its time."""
+        return self.outcome is None and not self.transferred_away and self.stopped_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class UnitView:
+    unit: str
+    complaint_id: str
+    as_of: float  # the latest event time of the complaint when the view was made
+    category: str  # a registry category, or "other": a bounded label value
+    channel: str | None
+    priority: str
+    created_at: float
+    created_here: bool  # this unit received the complaint first
+    holder: bool  # this unit holds the complaint at as_of
+    open: bool  # ... and the complaint is open (not resolved, or reopened)
+    timers: Mapping[str, TimerView]
+    response_seconds: float | None  # wall, pauses excluded; set for the unit that responded
+    resolved_at: float | None  # first resolution; set for the unit that resolved it
+    resolution_seconds: float | None  # wall, pauses excluded
+    resolution_working_seconds: float | None
+    transfers_away: tuple[tuple[float, str], ...]  # (at, reason)
+    reopens: int
+    rework_seconds: float
+    rating: int | None
+    deleted: bool = False  # the unit no longer appears in the complaint's history
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "u": self.unit,
+            "id": self.complaint_id,
+            "at": self.as_of,
+            "cat": self.category,
+            "ch": self.channel,
+            "pr": self.priority,
+            "c": self.created_at,
+            "ch1": self.created_here,
+            "h": self.holder,
+            "o": self.open,
+            "t": {timer: view.to_json() for timer, view in self.timers.items()},
+            "rs": self.response_seconds,
+            "ra": self.resolved_at,
+            "rv": self.resolution_seconds,
+            "rw": self.resolution_working_seconds,
+            "tr": [list(t) for t in self.transfers_away],
+            "ro": self.reopens,
+            "rk": self.rework_seconds,
+            "rt": self.rating,
+            "del": self.deleted,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> UnitView:
+        return cls(
+            unit=data["u"],
+            complaint_id=data["id"],
+            as_of=data["at"],
+            category=data["cat"],
+            channel=data["ch"],
+            priority=data["pr"],
+            created_at=data["c"],
+            created_here=data["ch1"],
+            holder=data["h"],
+            open=data["o"],
+            timers={timer: TimerView.from_json(view) for timer, view in data["t"].items()},
+            response_seconds=data["rs"],
+            resolved_at=data["ra"],
+            resolution_seconds=data["rv"],
+            resolution_working_seconds=data["rw"],
+            transfers_away=tuple((float(at), str(reason)) for at, reason in data["tr"]),
+            reopens=data["ro"],
+            rework_seconds=data["rk"],
+            rating=data["rt"],
+            deleted=data["del"],
+        )
+
+
+def deleted_view(unit: str, complaint_id: str, as_of: float) -> UnitView:
+    """Replaces a unit's view when a late event removes the unit from the history."""
+    return UnitView(
+        unit=unit,
+        complaint_id=complaint_id,
+        as_of=as_of,
+        category=OTHER_CATEGORY,
+        channel=None,
+        priority="normal",
+        created_at=as_of,
+        created_here=False,
+        holder=False,
+        open=False,
+        timers={},
+        response_seconds=None,
+        resolved_at=None,
+        resolution_seconds=None,
+        resolution_working_seconds=None,
+        transfers_away=(),
+        reopens=0,
+        rework_seconds=0.0,
+        rating=None,
+        deleted=True,
+    )
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _epoch(moment: datetime | None) -> float | None:
+    return None if moment is None else moment.timestamp()
+
+
+def category_label(category: str | None, registry: Registry) -> str:
+    """Event categories are free text; only the registry's categories become label values."""
+    return category if category is not None and category in registry.categories else OTHER_CATEGORY
+
+
+def _threshold_at(
+    charge: TimerCharge, fraction: float, calendar: WorkingCalendar, as_of: datetime
+) -> float:
+    used = charge.allowed_seconds * fraction
+    if charge.elapsed_seconds >= used:
+        return 0.0
+    if not charge.running:
+        return NEVER
+    remaining = used - charge.elapsed_seconds
+    if charge.clock == "wall":
+        return as_of.timestamp() + remaining
+    return calendar.add_working_seconds(as_of, remaining).timestamp()
+
+
+def _timer_view(charge: TimerCharge, calendar: WorkingCalendar, as_of: datetime) -> TimerView:
+    return TimerView(
+        received_at=charge.received_at.timestamp(),
+        deadline=charge.deadline.timestamp(),
+        clock=charge.clock,
+        allowed_seconds=charge.allowed_seconds,
+        elapsed_seconds=charge.elapsed_seconds,
+        outcome=charge.outcome,
+        decided_at=_epoch(charge.decided_at),
+        stopped_at=_epoch(charge.stopped_at),
+        transferred_away=charge.transferred_away,
+        running=charge.running,
+        half_at=_threshold_at(charge, 0.5, calendar, as_of),
+        three_quarters_at=_threshold_at(charge, 0.75, calendar, as_of),
+    )
+
+
+def unit_views(outcome: ComplaintOutcome, registry: Registry) -> dict[str, UnitView]:
+    """Split a complaint's outcome into one view per unit that held it."""
+    if not outcome.known or outcome.created_at is None:
+        return {}
+    category = category_label(outcome.category, registry)
+    by_unit: dict[str, dict[Timer, TimerCharge]] = {unit: {} for unit in outcome.units}
+    for charge in outcome.charges:
+        by_unit[charge.unit][charge.timer] = charge
+    transfers: dict[str, list[tuple[float, str]]] = {unit: [] for unit in outcome.units}
+    for transfer in outcome.transfers:
+        transfers[transfer.from_unit].append((transfer.at.timestamp(), transfer.reason))
+    rework = {item.unit: item for item in outcome.rework}
+    first_unit = outcome.units[0]
+
+    def stopped_by(timer: Timer, unit: str, at: datetime | None) -> bool:
+        charge = by_unit[unit].get(timer)
+        return (
+            at is not None
+            and charge is not None
+            and charge.stopped_at == at
+            and not charge.transferred_away
+        )
+
+    views = {}
+    for unit in outcome.units:
+        calendar = registry.calendar_for(unit)
+        responded = stopped_by("response", unit, outcome.first_response_at)
+        resolved = stopped_by("resolution", unit, outcome.first_resolved_at)
+        unit_rework = rework.get(unit)
+        views[unit] = UnitView(
+            unit=unit,
+            complaint_id=outcome.complaint_id,
+            as_of=outcome.as_of.timestamp(),
+            category=category,
+            channel=outcome.channel,
+            priority=outcome.priority,
+            created_at=outcome.created_at.timestamp(),
+            created_here=unit == first_unit,
+            holder=unit == outcome.holder,
+            open=unit == outcome.holder and outcome.is_open,
+            timers={
+                timer: _timer_view(charge, calendar, outcome.as_of)
+                for timer, charge in sorted(by_unit[unit].items())
+            },
+            response_seconds=outcome.response_seconds if responded else None,
+            resolved_at=_epoch(outcome.first_resolved_at) if resolved else None,
+            resolution_seconds=outcome.resolution_seconds if resolved else None,
+            resolution_working_seconds=(outcome.resolution_working_seconds if resolved else None),
+            transfers_away=tuple(transfers[unit]),
+            reopens=unit_rework.reopens if unit_rework else 0,
+            rework_seconds=unit_rework.rework_seconds if unit_rework else 0.0,
+            rating=outcome.rating if outcome.rated_unit == unit else None,
+        )
+    return views
+
+
+def nominal_target_seconds(spec: TargetSpec, calendar: WorkingCalendar) -> float:
+    """A target in its clock's seconds: N working days are N of the calendar's longest days.
+
+    Used for histogram bucket bounds, so that each configured target is a bound exactly.
+    """
+    if spec.hours is not None:
+        return spec.hours * 3600.0
+    assert spec.days is not None
+    if calendar.is_always_open:
+        return spec.days * 86400.0
+    longest_day = max(
+        sum(_interval_end_seconds(end) - _seconds_of_day(start) for start, end in day)
+        for day in calendar.weekly_hours.values()
+    )
+    return float(spec.days * longest_day)
+
+
+def _seconds_of_day(moment: time) -> int:
+    return moment.hour * 3600 + moment.minute * 60 + moment.second
+
+
+def _interval_end_seconds(end: time) -> int:
+    # time(0) as an interval end means 24:00 (core.calendar.END_OF_DAY).
+    return 86400 if end == time(0) else _seconds_of_day(end)
+
+
+def target_bucket_bounds(registry: Registry) -> tuple[float, ...]:
+    """Every configured target, in seconds of its clock, on every unit's calendar."""
+    bounds = set()
+    calendars = [registry.calendar_for(code) for code in registry.units] or [
+        registry.calendar_for("unknown")
+    ]
+    for spec in registry.all_target_specs():
+        for calendar in calendars:
+            bounds.add(nominal_target_seconds(spec, calendar))
+    return tuple(sorted(bounds))
+
+
+__all__ = [
+    "NEVER",
+    "OTHER_CATEGORY",
+    "TIMERS",
+    "TimerView",
+    "UnitView",
+    "category_label",
+    "deleted_view",
+    "nominal_target_seconds",
+    "target_bucket_bounds",
+    "unit_views",
+]

@@ -1,0 +1,276 @@
+"""Alertmanager configuration: amtool's own checks and routing tests for every unit and
+severity, inhibition rules, and inhibition in a real Alertmanager."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from core.registry import Registry
+from monitoring.alertmanager import (
+    DEFAULT_RECEIVER,
+    DEFAULT_WEBHOOK_BASE,
+    OPS_RECEIVER,
+    build_alertmanager_config,
+    expected_receiver,
+    render_alertmanager_config,
+)
+from monitoring.rules import (
+    ALERT_EVENTS_STALLED,
+    ALERT_PAST_TARGET,
+    ALERT_WORKER_DOWN,
+    alert_catalogue,
+)
+from tests.monitoring.helpers import DEPLOY, free_port, http_json, require_tool, run, server
+
+CONFIG = DEPLOY / "alertmanager" / "alertmanager.yml"
+
+
+def route_test(amtool: str, config: Path, receiver: str, labels: dict[str, str]) -> int:
+    result = run(
+        [
+            amtool,
+            "config",
+            "routes",
+            "test",
+            f"--config.file={config}",
+            f"--verify.receivers={receiver}",
+            *(f"{k}={v}" for k, v in labels.items()),
+        ]
+    )
+    return result.returncode
+
+
+def test_amtool_accepts_the_config(registry: Registry, tmp_path: Path) -> None:
+    amtool = require_tool("amtool")
+    generated = tmp_path / "alertmanager.yml"
+    generated.write_text(render_alertmanager_config(registry))
+    for path in (generated, CONFIG):
+        result = run([amtool, "check-config", str(path)])
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_amtool_rejects_a_broken_config(registry: Registry, tmp_path: Path) -> None:
+    amtool = require_tool("amtool")
+    config = build_alertmanager_config(registry)
+    config["route"]["routes"][1]["receiver"] = "no-such-receiver"
+    broken = tmp_path / "broken.yml"
+    broken.write_text(yaml.safe_dump(config))
+    assert run([amtool, "check-config", str(broken)]).returncode != 0
+
+
+def routing_cases(registry: Registry) -> list[tuple[dict[str, str], str]]:
+    """(alert labels, receiver) for every unit and severity, pipeline alerts and strays."""
+    cases = []
+    for code in registry.units:
+        for severity, kind in (("page", "page"), ("ticket", "ticket"), ("warning", "ticket")):
+            for timer in ("response", "resolution"):
+                labels = {
+                    "alertname": "SigapResponseFastBurn",
+                    "component": "slo",
+                    "severity": severity,
+                    "unit": code,
+                    "timer": timer,
+                }
+                cases.append((labels, f"sigap-{code}-{kind}"))
+    for spec in alert_catalogue():
+        if spec.component == "pipeline":
+            labels = {"alertname": spec.name, "component": "pipeline", "severity": spec.severity}
+            cases.append((labels, OPS_RECEIVER))
+    # unit="unknown" (unregistered unit) and unlabelled alerts go to the default receiver.
+    cases.append(
+        (
+            {"alertname": ALERT_PAST_TARGET, "component": "slo", "severity": "ticket"}
+            | {"unit": "unknown", "timer": "response"},
+            DEFAULT_RECEIVER,
+        )
+    )
+    cases.append(({"alertname": "Watchdog"}, DEFAULT_RECEIVER))
+    return cases
+
+
+def test_python_routing_model_matches_the_expectations(registry: Registry) -> None:
+    for labels, receiver in routing_cases(registry):
+        assert expected_receiver(registry, labels) == receiver, labels
+
+
+def test_amtool_routes_every_unit_and_severity(registry: Registry) -> None:
+    amtool = require_tool("amtool")
+    wrong = [
+        (labels, receiver)
+        for labels, receiver in routing_cases(registry)
+        if route_test(amtool, CONFIG, receiver, labels) != 0
+    ]
+    assert wrong == []
+
+
+def test_amtool_route_test_fails_on_a_wrong_receiver() -> None:
+    amtool = require_tool("amtool")
+    page = {"alertname": "SigapResponseFastBurn", "component": "slo", "severity": "page"}
+    page["unit"] = "dlh"
+    assert route_test(amtool, CONFIG, "sigap-dlh-page", page) == 0
+    assert route_test(amtool, CONFIG, "sigap-dlh-ticket", page) != 0
+    assert route_test(amtool, CONFIG, "sigap-dsda-page", page) != 0
+
+
+def test_every_unit_has_page_and_ticket_webhooks(registry: Registry) -> None:
+    config = build_alertmanager_config(registry, "http://hooks.example:8080/x/")
+    urls = {r["name"]: r["webhook_configs"][0]["url"] for r in config["receivers"]}
+    for code in registry.units:
+        assert urls[f"sigap-{code}-page"] == f"http://hooks.example:8080/x/{code}/page"
+        assert urls[f"sigap-{code}-ticket"] == f"http://hooks.example:8080/x/{code}/ticket"
+    assert urls[OPS_RECEIVER] == "http://hooks.example:8080/x/ops"
+    assert urls[DEFAULT_RECEIVER] == "http://hooks.example:8080/x/default"
+    assert len(urls) == 2 * len(registry.units) + 2
+    deployed = yaml.safe_load(CONFIG.read_text())
+    assert all(
+        r["webhook_configs"][0]["url"].startswith(DEFAULT_WEBHOOK_BASE)
+        for r in deployed["receivers"]
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Inhibition
+# --------------------------------------------------------------------------------------
+
+
+def _matches(matchers: list[str], labels: dict[str, str]) -> bool:
+    for matcher in matchers:
+        match = re.fullmatch(r'(\w+)(=~|!=|=)"(.*)"', matcher)
+        assert match, matcher
+        name, op, value = match.groups()
+        actual = labels.get(name, "")
+        ok = {
+            "=": actual == value,
+            "!=": actual != value,
+            "=~": re.fullmatch(value, actual) is not None,
+        }[op]
+        if not ok:
+            return False
+    return True
+
+
+def inhibited(config: dict[str, Any], target: dict[str, str], source: dict[str, str]) -> bool:
+    """Alertmanager's rule: a firing source mutes a target when both match and the
+    `equal` labels agree (missing counts as empty)."""
+    return any(
+        _matches(rule["source_matchers"], source)
+        and _matches(rule["target_matchers"], target)
+        and all(source.get(k, "") == target.get(k, "") for k in rule.get("equal", []))
+        and source != target
+        for rule in config["inhibit_rules"]
+    )
+
+
+PAGE_DLH = {"alertname": "SigapResponseFastBurn", "component": "slo", "severity": "page"} | {
+    "unit": "dlh",
+    "timer": "response",
+}
+TICKET_DLH = {"alertname": "SigapResponseSlowBurn", "component": "slo", "severity": "ticket"} | {
+    "unit": "dlh",
+    "timer": "response",
+}
+PAST_DLH = {"alertname": ALERT_PAST_TARGET, "component": "slo", "severity": "ticket"} | {
+    "unit": "dlh",
+    "timer": "response",
+}
+PAST_DLH_RESOLUTION = PAST_DLH | {"timer": "resolution"}
+NEAR_DLH = PAST_DLH | {"alertname": "SigapComplaintsNearTarget", "severity": "warning"}
+TICKET_DSDA = TICKET_DLH | {"unit": "dsda"}
+WORKER_DOWN = {"alertname": ALERT_WORKER_DOWN, "component": "pipeline", "severity": "page"}
+STALLED = {"alertname": ALERT_EVENTS_STALLED, "component": "pipeline", "severity": "page"}
+DEAD_LETTERS = {"alertname": "SigapEventsDeadLettered", "component": "pipeline"} | {
+    "severity": "ticket"
+}
+
+
+def test_inhibition_rules(registry: Registry) -> None:
+    config = build_alertmanager_config(registry)
+    # A page mutes tickets and warnings of the same unit and timer only.
+    assert inhibited(config, TICKET_DLH, PAGE_DLH)
+    assert inhibited(config, PAST_DLH, PAGE_DLH)
+    assert inhibited(config, NEAR_DLH, PAGE_DLH)
+    assert not inhibited(config, PAST_DLH_RESOLUTION, PAGE_DLH)
+    assert not inhibited(config, TICKET_DSDA, PAGE_DLH)
+    assert not inhibited(config, PAGE_DLH, TICKET_DLH)
+    # A stale pipeline mutes every SLO alert, pages included, but not other pipeline alerts.
+    for source in (WORKER_DOWN, STALLED):
+        for target in (PAGE_DLH, TICKET_DLH, PAST_DLH, TICKET_DSDA):
+            assert inhibited(config, target, source)
+        assert not inhibited(config, DEAD_LETTERS, source)
+    assert not inhibited(config, PAGE_DLH, DEAD_LETTERS)
+    assert not inhibited(config, WORKER_DOWN, PAGE_DLH)
+
+
+def _post(url: str, alerts: list[dict[str, str]]) -> None:
+    now = datetime.now(UTC).isoformat()
+    body = json.dumps([{"labels": a, "startsAt": now} for a in alerts]).encode()
+    status, answer = http_json(f"{url}/api/v2/alerts", data=body)
+    assert status == 200, answer
+
+
+def _states(url: str) -> dict[str, bool]:
+    status, alerts = http_json(f"{url}/api/v2/alerts")
+    assert status == 200
+    return {
+        json.dumps(a["labels"], sort_keys=True): bool(a["status"]["inhibitedBy"]) for a in alerts
+    }
+
+
+def _key(labels: dict[str, str]) -> str:
+    return json.dumps(labels, sort_keys=True)
+
+
+def _wait_for(url: str, expected: dict[str, bool]) -> dict[str, bool | None]:
+    deadline = time.monotonic() + 30
+    while True:
+        states = _states(url)
+        got = {k: states.get(k) for k in expected}
+        if got == expected or time.monotonic() > deadline:
+            return got
+        time.sleep(0.3)
+
+
+def test_inhibition_in_a_real_alertmanager(registry: Registry, tmp_path: Path) -> None:
+    binary = require_tool("prometheus-alertmanager")
+    config = tmp_path / "alertmanager.yml"
+    # Webhooks to a closed local port: this test only reads alert states, not deliveries.
+    config.write_text(render_alertmanager_config(registry, f"http://127.0.0.1:{free_port()}"))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [
+        binary,
+        f"--config.file={config}",
+        f"--storage.path={tmp_path / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--cluster.listen-address=",  # no gossip port: a single local instance
+        "--log.level=warn",
+    ]
+    with server(command, f"{url}/-/ready", tmp_path / "alertmanager.log", "alertmanager"):
+        _post(url, [PAGE_DLH, TICKET_DLH, PAST_DLH, PAST_DLH_RESOLUTION, TICKET_DSDA])
+        expected = {
+            _key(PAGE_DLH): False,
+            _key(TICKET_DLH): True,
+            _key(PAST_DLH): True,
+            _key(PAST_DLH_RESOLUTION): False,
+            _key(TICKET_DSDA): False,
+        }
+        assert _wait_for(url, expected) == expected
+        _post(url, [WORKER_DOWN, DEAD_LETTERS])
+        expected = dict.fromkeys(expected, True) | {
+            _key(WORKER_DOWN): False,
+            _key(DEAD_LETTERS): False,
+        }
+        assert _wait_for(url, expected) == expected
+
+
+@pytest.mark.parametrize("path", [CONFIG], ids=["deploy"])
+def test_deployed_config_is_generated(path: Path, registry: Registry) -> None:
+    assert path.read_text() == render_alertmanager_config(registry)

@@ -140,7 +140,7 @@ def test_rules_only_use_contract_metric_names(registry: Registry) -> None:
 
 
 def test_runbook_headings_exist_for_every_alert() -> None:
-    doc = (ROOT / "docs" / "monitoring.md").read_text()
+    doc = (ROOT / "README.md").read_text()
     headings = {line.strip() for line in doc.splitlines() if line.startswith("#")}
     for spec in alert_catalogue():
         # GitHub makes "Alert: SigapX" into the anchor "alert-sigapx" the runbooks link to.

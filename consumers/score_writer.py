@@ -1,5 +1,5 @@
 """The score writer: a kafka-python consumer of the unit views topic that keeps the views
-and the per-unit daily scores in SQL.
+and the per-unit period scores (day, week, month; with revisions) in SQL.
 
 Outside the Faust event loop on purpose: a slow or unreachable database must not stall
 event processing. At-least-once and exact: each batch is upserted and committed to the
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -22,7 +23,8 @@ from sqlalchemy.orm import Session
 
 from core.settings import Settings
 from core.unit_view import UnitView
-from storage.scores import upsert_views
+from core.watermarks import SourceWatermarks
+from storage.scores import finalize_due, restored_watermark, upsert_views
 
 log = logging.getLogger(__name__)
 
@@ -33,41 +35,75 @@ class ScoreWriter:
         *,
         engine: Engine,
         consumer: KafkaConsumer,
+        grace_seconds: float,
         max_records: int = 1000,
         retry_seconds: float = 2.0,
+        finalize_every_seconds: float = 10.0,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.engine = engine
         self.consumer = consumer
+        self.grace_seconds = grace_seconds
         self.max_records = max_records
         self.retry_seconds = retry_seconds
+        self.finalize_every_seconds = finalize_every_seconds
+        self.wall_clock = wall_clock
         self.stopping = threading.Event()
         self.written = 0
+        # As in the unit stage (core.watermarks), one per views partition; periods are
+        # finalised at the lowest, so that no partition still on its way can change them.
+        self.watermarks: dict[int, SourceWatermarks] = {}
+        self._restored: float | None = None
+        self._last_finalize = 0.0
+
+    def watermark(self) -> float:
+        wall_now = self.wall_clock()
+        marks = [w.current(wall_now) for w in self.watermarks.values()]
+        known = [mark for mark in marks if mark is not None]
+        if known:
+            return min(known)
+        return self._restored if self._restored is not None else float("-inf")
 
     def run(self, on_batch: Callable[[int], None] | None = None) -> None:
+        with Session(self.engine) as session:
+            self._restored = restored_watermark(session)
         while not self.stopping.is_set():
             batches: Mapping[Any, list[Any]] = self.consumer.poll(
                 timeout_ms=500, max_records=self.max_records
             )
-            records = [record for batch in batches.values() for record in batch]
-            if not records:
+            views: list[UnitView] = []
+            for tp, batch in batches.items():
+                for record in batch:
+                    # The complaint stage's envelope: progress stamps, and the view under
+                    # "v" (watermark heartbeats carry none).
+                    envelope = orjson.loads(record.value)
+                    source = self.watermarks.setdefault(tp.partition, SourceWatermarks())
+                    source.observe(
+                        envelope["src"], envelope["wm"], envelope["cu"], self.wall_clock()
+                    )
+                    if "v" in envelope:
+                        views.append(UnitView.from_json(envelope["v"]))
+            due = self.wall_clock() - self._last_finalize >= self.finalize_every_seconds
+            if not batches and not due:
                 continue
-            # The message is the complaint stage's envelope; the view is under "v" (watermark
-            # heartbeats carry none).
-            envelopes = [orjson.loads(record.value) for record in records]
-            views = [UnitView.from_json(e["v"]) for e in envelopes if "v" in e]
-            self._write_until_done(views)
-            self.consumer.commit()
+            self._write_until_done(views, finalize=due)
+            if batches:
+                self.consumer.commit()
             self.written += len(views)
-            if on_batch is not None:
+            if on_batch is not None and views:
                 on_batch(len(views))
 
-    def _write_until_done(self, views: list[UnitView]) -> None:
+    def _write_until_done(self, views: list[UnitView], finalize: bool) -> None:
         # Keep the batch and retry: its offsets stay uncommitted, so even a crash here
         # loses nothing (the batch is redelivered and the upserts are idempotent).
         while True:
+            watermark = self.watermark()
             try:
                 with Session(self.engine) as session, session.begin():
-                    upsert_views(session, views)
+                    upsert_views(session, views, watermark, self.grace_seconds)
+                    if finalize:
+                        finalize_due(session, watermark, self.grace_seconds)
+                        self._last_finalize = self.wall_clock()
                 return
             except OperationalError as error:
                 log.warning(

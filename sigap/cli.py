@@ -105,6 +105,7 @@ def score_writer() -> None:
     writer = ScoreWriter(
         engine=make_engine(settings.database_url),
         consumer=build_consumer(settings),
+        grace_seconds=settings.grace_seconds,
     )
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: writer.stop())
@@ -278,17 +279,19 @@ def _print_replay(summary: dict[str, Any]) -> None:
             str(unit["open_past_target"]["response:1"] + unit["open_past_target"]["resolution:1"]),
         )
     console.print(table)
-    _print_table(summary["daily_scores"])
+    _print_table([s for s in summary["scores"] if s["period"] == "day"])
 
 
-@main.command(help="Print the persisted unit scores.")
+@main.command(help="Print the persisted unit scores (the latest revision of each period).")
 @click.option("--format", "output_format", type=click.Choice(["json", "table"]), default="table")
 @click.option("--unit", "units", multiple=True, help="Only these units (repeatable).")
-def scores(output_format: str, units: tuple[str, ...]) -> None:
+@click.option("--period", type=click.Choice(["day", "week", "month"]), default="day")
+@click.option("--all-revisions", is_flag=True, help="Every revision, not only the latest.")
+def scores(output_format: str, units: tuple[str, ...], period: str, all_revisions: bool) -> None:
     from storage.scores import make_engine, score_rows
 
     settings = load_settings()
-    rows = score_rows(make_engine(settings.database_url), units)
+    rows = score_rows(make_engine(settings.database_url), units, period, all_revisions)
     if output_format == "json":
         click.echo(json.dumps(rows, indent=2))
         return
@@ -390,17 +393,24 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="Unit scores (resolution times in hours)")
-    for column in ("period_start", "unit", "resolved", "p50 h", "p90 h"):
+    table = Table(title="Unit scores (times in hours; met/missed per timer; rev = revision)")
+    columns = ("period", "start", "unit", "rev", "received", "resolved", "p50 h", "p90 h")
+    for column in (*columns, "response", "resolution"):
         table.add_column(column)
     for row in rows:
         p50, p90 = row["resolution_p50_seconds"], row["resolution_p90_seconds"]
+        revision = row.get("revision")
         table.add_row(
+            row["period"],
             row["period_start"],
             row["unit"],
+            "-" if revision is None else ("provisional" if revision == 0 else str(revision)),
+            str(row["received"]),
             str(row["resolved"]),
             "-" if p50 is None else f"{p50 / 3600:.2f}",
             "-" if p90 is None else f"{p90 / 3600:.2f}",
+            f"{row['response_met']}/{row['response_missed']}",
+            f"{row['resolution_met']}/{row['resolution_missed']}",
         )
     Console().print(table)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from core.complaint_state import ComplaintState, changed_views, record_event
 from core.registry import Registry
-from core.scoring import DailyScore, Resolution, daily_scores
+from core.scoring import PeriodScore, ScoreInput, all_period_scores
 from core.totals import RESOLUTION_BUCKETS
 from core.unit_kpis import ALL_CATEGORIES, UnitKpis, UnitSnapshot
 from core.unit_view import UnitView, target_bucket_bounds
@@ -30,7 +30,7 @@ class ReplayResult:
     watermark: float | None = None
     views: list[UnitView] = field(default_factory=list)
     units: dict[str, UnitSnapshot] = field(default_factory=dict)
-    scores: list[DailyScore] = field(default_factory=list)
+    scores: list[PeriodScore] = field(default_factory=list)
 
 
 def replay(
@@ -70,11 +70,10 @@ def replay(
     if watermark is not None:
         units = sorted({*registry.units, *kpis.counters})
         result.units = kpis.snapshot(units, watermark)
-    result.scores = daily_scores(
-        Resolution(view.unit, view.resolved_at, view.resolution_seconds)
-        for view in result.views
-        if view.resolved_at is not None and view.resolution_seconds is not None
-    )
+    if watermark is not None:
+        result.scores = all_period_scores(
+            (ScoreInput.from_view(view) for view in result.views), watermark
+        )
     return result
 
 
@@ -127,7 +126,7 @@ def result_json(result: ReplayResult) -> dict[str, Any]:
             for unit, snapshot in sorted(result.units.items())
             if snapshot.counters.created or snapshot.counters.resolved or snapshot.open_complaints
         ],
-        "daily_scores": [score.as_json() for score in result.scores],
+        "scores": [score.as_json() for score in result.scores],
     }
 
 

@@ -27,10 +27,18 @@ from typing import Any
 
 from core.totals import RESOLUTION_BUCKETS
 from core.unit_view import NEVER, TimerView, UnitView
-from core.windows import RollingWindows, WindowStats
+from core.windows import (
+    PERIOD_KINDS,
+    RollingWindows,
+    WindowStats,
+    period_start,
+    period_start_epoch,
+)
 
 TIMERS = ("response", "resolution")
 THRESHOLDS = (0.5, 0.75, 1.0)
+# Kept beyond the 30-day window so that the current calendar month (up to 31 days) is whole.
+PERIOD_RETENTION_GRACE = 2 * 86400.0
 ALL_CATEGORIES = ""  # the window key of a unit's and timer's windows over all categories
 
 
@@ -191,10 +199,10 @@ class _SortedInstants:
     def at_or_before(self, instant: float) -> int:
         return bisect.bisect_right(self._items, instant)
 
-    def between(self, low_exclusive: float, high_inclusive: float) -> int:
-        return bisect.bisect_right(self._items, high_inclusive) - bisect.bisect_right(
-            self._items, low_exclusive
-        )
+    def between(self, low: float, high_inclusive: float, *, low_inclusive: bool = False) -> int:
+        """How many lie in (low, high], or [low, high] with low_inclusive."""
+        find_low = bisect.bisect_left if low_inclusive else bisect.bisect_right
+        return bisect.bisect_right(self._items, high_inclusive) - find_low(self._items, low)
 
 
 @dataclass
@@ -229,6 +237,8 @@ class UnitSnapshot:
     sla_missed_open: dict[str, int]  # timer -> open timers past deadline not yet counted
     open_past: dict[tuple[str, float], int]  # (timer, threshold) -> open timers past it
     windows: dict[tuple[str, str], dict[str, TimerWindowStats]]  # (timer, category) -> window
+    # The current calendar periods (day, week, month) up to the watermark, per timer.
+    periods: dict[tuple[str, str], TimerWindowStats]
 
 
 class UnitKpis:
@@ -410,10 +420,10 @@ class UnitKpis:
                         windows.stopped.remove(*stopped)
 
     def expire(self, watermark: float) -> None:
-        """Drop window measurements no window can hold any more."""
+        """Drop measurements no window and no current period (a month: 31 days) can hold."""
         for windows in self._windows.values():
-            windows.stopped.expire(watermark)
-            windows.decided.expire(watermark)
+            windows.stopped.expire(watermark, grace_seconds=PERIOD_RETENTION_GRACE)
+            windows.decided.expire(watermark, grace_seconds=PERIOD_RETENTION_GRACE)
 
     # -- export -----------------------------------------------------------------------
 
@@ -459,12 +469,26 @@ class UnitKpis:
                     )
                     for name, width in RollingWindows.WINDOWS.items()
                 }
+        periods: dict[tuple[str, str], TimerWindowStats] = {}
+        for timer in TIMERS:
+            state = self._windows.get((unit, timer, ALL_CATEGORIES), _Windows())
+            open_timers = self._open.get((unit, timer), _OpenTimers())
+            for kind in PERIOD_KINDS:
+                begin = period_start_epoch(kind, period_start(kind, watermark))
+                periods[(timer, kind)] = _window_stats(
+                    state.stopped.stats_between(begin, watermark, low_inclusive=True),
+                    state.decided.stats_between(begin, watermark, low_inclusive=True),
+                    open_timers.uncounted_deadline.between(begin, missed_by, low_inclusive=True)
+                    if missed_by >= begin
+                    else 0,
+                )
         return UnitSnapshot(
             counters=self.counters.get(unit) or self.counters_for(unit),
             open_complaints=self._open_complaints.get(unit, 0),
             sla_missed_open=sla_missed_open,
             open_past=open_past,
             windows=windows,
+            periods=periods,
         )
 
     def units(self) -> Iterator[str]:

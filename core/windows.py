@@ -217,8 +217,13 @@ class RollingWindows:
         except KeyError:
             raise ValueError(f"unknown window {window!r}; known: {list(self.WINDOWS)}") from None
         watermark = _finite("watermark", watermark)
-        low = bisect_right(self._items, watermark - width, key=_decided_at)
-        high = bisect_right(self._items, watermark, key=_decided_at)
+        return self.stats_between(watermark - width, watermark)
+
+    def stats_between(self, low: float, high: float, *, low_inclusive: bool = False) -> WindowStats:
+        """The same statistics over low < decided_at <= high (low <= ... with low_inclusive)."""
+        find_low = bisect_left if low_inclusive else bisect_right
+        low = find_low(self._items, low, key=_decided_at)
+        high = bisect_right(self._items, high, key=_decided_at)
         if low >= high:
             return WindowStats(count=0, p50=None, p90=None, within_target_ratio=None)
         inside = self._items[low:high]

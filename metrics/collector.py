@@ -123,6 +123,17 @@ class SigapCollector(Collector):
             "As complaint_window_within_target_ratio, per complaint category.",
             labels=["unit", "category", "timer", "window"],
         )
+        period_seconds = GaugeMetricFamily(
+            names.PERIOD_SECONDS,
+            "As complaint_window_seconds, over the current calendar day, week and month "
+            "(Asia/Jakarta) up to the watermark.",
+            labels=["unit", "timer", "period", "quantile"],
+        )
+        period_ratio = GaugeMetricFamily(
+            names.PERIOD_WITHIN_TARGET_RATIO,
+            "As complaint_window_within_target_ratio, over the current calendar period.",
+            labels=["unit", "timer", "period"],
+        )
         transfers = CounterMetricFamily(
             names.TRANSFERS, "Transfers away from a unit, by reason.", labels=["unit", "reason"]
         )
@@ -162,6 +173,12 @@ class SigapCollector(Collector):
                         seconds.add_metric([*labels, window, "0.9"], stats.p90)
                     if stats.within_target_ratio is not None:
                         ratio.add_metric([*labels, window], stats.within_target_ratio)
+            for (timer, period), stats in sorted(state.periods.items()):
+                if stats.p50 is not None and stats.p90 is not None:
+                    period_seconds.add_metric([unit, timer, period, "0.5"], stats.p50)
+                    period_seconds.add_metric([unit, timer, period, "0.9"], stats.p90)
+                if stats.within_target_ratio is not None:
+                    period_ratio.add_metric([unit, timer, period], stats.within_target_ratio)
             by_reason: dict[str, int] = dict.fromkeys(names.TRANSFER_REASONS, 0)
             for reason, count in counters.transfers.items():
                 label = transfer_reason_label(reason)
@@ -184,6 +201,8 @@ class SigapCollector(Collector):
             window_ratio,
             category_seconds,
             category_ratio,
+            period_seconds,
+            period_ratio,
             transfers,
             reopened,
             ratings,

@@ -26,6 +26,8 @@ WINDOW_SECONDS: Final = "complaint_window_seconds"  # gauge {unit, timer, window
 WINDOW_WITHIN_TARGET_RATIO: Final = (
     "complaint_window_within_target_ratio"  # gauge {unit,timer,window}
 )
+PERIOD_SECONDS: Final = "complaint_period_seconds"  # gauge {unit, timer, period, quantile}
+PERIOD_WITHIN_TARGET_RATIO: Final = "complaint_period_within_target_ratio"  # {unit,timer,period}
 CATEGORY_WINDOW_SECONDS: Final = "complaint_category_window_seconds"  # + {category}
 CATEGORY_WINDOW_WITHIN_TARGET_RATIO: Final = "complaint_category_window_within_target_ratio"
 TRANSFERS: Final = "complaint_transfers"  # counter {unit, reason}: transfers away from unit

@@ -1,48 +1,183 @@
-"""Realistic complaint traffic for a handful of Surabaya work units (demo and tests).
+"""Realistic complaint traffic for Surabaya's work units (demo and tests).
 
-A seeded model on a simulated clock: complaints arrive per unit as a Poisson process, most
-are resolved after a log-normal time typical of the unit, some stay open. `advance(to)`
-returns every event that falls due up to `to` (epoch seconds), in event-time order. It
+A seeded model on a simulated clock. Complaints arrive per unit as a Poisson process whose
+rate follows the day in Asia/Jakarta: busy office mornings, quiet small hours, lighter
+weekends and public holidays. On arrival each complaint gets its whole lifecycle, drawn
+from its own random stream:
+
+- `created` for the unit the citizen (or the command center) picked;
+- `responded`: the first public answer, within hours for most complaints, given by the
+  unit's duty admins (07:00-22:00 every day; round the clock for damkar/bpbd); some
+  complaints get none before their resolution;
+- `assigned` (reason `not_our_authority`): a share is passed on, during the first unit's
+  working time, to the unit actually in charge, which then answers and resolves;
+- `paused` / `resumed`: the unit waits hours to days for the citizen (missing details);
+- `resolved` after some working hours of the holder, so office units resolve inside their
+  office hours (Mon-Fri 08:00-16:00, national holidays off) and damkar/bpbd at any hour;
+  the log-normal tail, a backlog share and a few never-resolved complaints miss their
+  targets; a small share is categorised `complex` / `very_complex` (and takes longer);
+- `reopened` by the citizen, then `resolved` again; `rated` 1-5 (good ratings are the
+  rule, worse when slow or reopened); `closed` some days after the last resolution.
+
+Events carry no personal data, only the contract's fields. `advance(to)` returns every
+event with occurred_at in [now, to), in event-time order; later ones wait in a heap. It
 never reads the clock itself: the caller decides how simulated time maps to real time.
+
+Determinism: arrivals are handled in global time order whatever the `advance` steps, and
+each unit's arrivals and each complaint's lifecycle have their own seeded random stream,
+so one seed and start give the same events however `advance` is called.
 """
 
 from __future__ import annotations
 
 import heapq
+import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from typing import Any, Final
 
+from core.calendar import WorkingCalendar, indonesian_holidays
 from core.periods import JAKARTA
 
-HOUR = 3600.0
+MINUTE: Final = 60.0
+HOUR: Final = 3600.0
 
 
 @dataclass(frozen=True)
 class UnitProfile:
+    """One work unit's traffic. The first five fields keep their historical order."""
+
     code: str
+    # Weekday average; the hour of day shapes it, weekends and holidays lower it.
     complaints_per_hour: float
+    # Median work to resolve a normal-priority complaint: working hours on the unit's
+    # calendar (office hours), wall hours when always_open.
     median_resolution_hours: float
-    share_resolved: float
+    share_resolved: float  # the rest are never resolved: open past every target
     categories: tuple[str, ...]
+    always_open: bool = False  # damkar/bpbd: answer, work and resolve round the clock
+    median_response_hours: float = 2.5  # duty hours (wall hours when always_open)
+    share_responded: float = 0.93  # the rest get no public response before resolution
+    share_transferred: float = 0.08
+    transfer_to: tuple[str, ...] = ()  # where its misrouted complaints belong
+    share_paused: float = 0.1
+    share_reopened: float = 0.05
+    share_backlog: float = 0.04  # resolved only after sitting in a backlog (~6x the work)
+    share_complex: float = 0.03
+    share_very_complex: float = 0.005
+    quiet_day_factor: float = 0.55  # arrivals on weekends and public holidays
+    daily_swing: float = 1.0  # 0: flat over the day, 1: the full city-wide profile
 
 
+# Packed by hand (fmt: off) so the units' parameters can be compared at a glance.
+# fmt: off
 SURABAYA_UNITS: tuple[UnitProfile, ...] = (
-    UnitProfile("dlh", 3.0, 20.0, 0.9, ("sampah", "taman", "polusi")),
-    UnitProfile("dsda", 2.0, 70.0, 0.8, ("jalan-rusak", "saluran", "banjir")),
-    UnitProfile("dishub", 1.5, 30.0, 0.85, ("lampu-lalu-lintas", "parkir", "angkutan")),
-    UnitProfile("satpol-pp", 1.2, 12.0, 0.9, ("pkl", "reklame", "ketertiban")),
-    UnitProfile("dispendukcapil", 1.0, 40.0, 0.95, ("ktp", "kk", "akta")),
-    UnitProfile("damkar", 0.4, 1.5, 0.97, ("kebakaran", "penyelamatan")),
+    UnitProfile(
+        "dlh", 2.5, 10.0, 0.985, ("sampah", "taman", "polusi", "pohon"),
+        median_response_hours=2.0, share_transferred=0.07,
+        transfer_to=("dsda", "satpol-pp", "dinkes"), share_paused=0.08, share_reopened=0.06,
+    ),
+    UnitProfile(
+        "dsda", 2.0, 20.0, 0.96, ("jalan-rusak", "saluran", "banjir", "trotoar"),
+        median_response_hours=3.5, share_responded=0.9, share_transferred=0.09,
+        transfer_to=("dlh", "dishub"), share_paused=0.12, share_reopened=0.07,
+        share_backlog=0.08, share_complex=0.06, share_very_complex=0.015,
+    ),
+    UnitProfile(
+        "dishub", 1.4, 12.0, 0.98, ("lampu-lalu-lintas", "parkir", "angkutan"),
+        median_response_hours=3.0, share_responded=0.92, share_transferred=0.09,
+        transfer_to=("dsda", "satpol-pp"), share_backlog=0.05, share_complex=0.04,
+        share_very_complex=0.01,
+    ),
+    UnitProfile(
+        "satpol-pp", 1.2, 8.0, 0.985, ("pkl", "reklame", "ketertiban"),
+        median_response_hours=1.5, share_transferred=0.10, transfer_to=("dishub", "dlh"),
+        share_paused=0.06, share_reopened=0.08, share_complex=0.02,
+    ),
+    UnitProfile(
+        "dispendukcapil", 1.0, 9.0, 0.99, ("ktp", "kk", "akta"),
+        median_response_hours=2.5, share_responded=0.95, share_transferred=0.05,
+        transfer_to=("dinkes",), share_paused=0.2, share_reopened=0.03, share_backlog=0.03,
+        share_complex=0.02, share_very_complex=0.0,
+    ),
+    UnitProfile(
+        "dinkes", 0.6, 12.0, 0.985, ("puskesmas", "jentik-nyamuk", "sanitasi-pangan"),
+        median_response_hours=3.0, transfer_to=("dlh", "dispendukcapil"), share_paused=0.12,
+        share_reopened=0.04, share_backlog=0.05,
+    ),
+    UnitProfile(
+        "damkar", 0.35, 2.0, 0.995, ("kebakaran", "penyelamatan", "evakuasi-hewan"),
+        always_open=True, median_response_hours=0.15, share_responded=0.9,
+        share_transferred=0.04, transfer_to=("bpbd", "dlh"), share_paused=0.01,
+        share_reopened=0.01, share_backlog=0.0, share_complex=0.0, share_very_complex=0.0,
+        quiet_day_factor=0.9, daily_swing=0.5,
+    ),
+    UnitProfile(
+        "bpbd", 0.2, 6.0, 0.98, ("genangan", "pohon-tumbang", "bencana"),
+        always_open=True, median_response_hours=0.2, share_transferred=0.06,
+        transfer_to=("damkar", "dsda"), share_paused=0.03, share_reopened=0.03,
+        share_backlog=0.03, share_complex=0.0, share_very_complex=0.0,
+        quiet_day_factor=0.9, daily_swing=0.4,
+    ),
 )
-CHANNELS = ("wargaku", "media-sosial", "command-center-112", "surat")
-PRIORITIES = ("low", "normal", "normal", "normal", "high", "urgent")
+# fmt: on
+
+# City-wide arrivals per hour of day (Asia/Jakarta), relative: busy office mornings, a
+# lunch dip, an evening bump after work, quiet small hours. Normalised to a mean of 1.
+_HOURLY_RAW: Final = (
+    0.25, 0.15, 0.10, 0.10, 0.15, 0.35, 0.70, 1.10, 1.50, 1.75, 1.80, 1.65,
+    1.30, 1.45, 1.55, 1.45, 1.25, 1.05, 0.95, 1.05, 1.05, 0.85, 0.60, 0.40,
+)  # fmt: skip
+HOURLY_PROFILE: Final = tuple(weight * 24 / sum(_HOURLY_RAW) for weight in _HOURLY_RAW)
+
+CHANNELS: Final = ("wargaku", "media-sosial", "command-center-112", "surat")
+_CHANNEL_WEIGHTS: Final = {False: (55, 20, 15, 10), True: (20, 10, 70, 0)}
+PRIORITIES: Final = ("low", "normal", "high", "urgent")
+_PRIORITY_WEIGHTS: Final = {False: (15, 60, 20, 5), True: (0, 30, 35, 35)}
+# Urgent work gets done first: multiplier of the work (and rework) time.
+_PRIORITY_SPEED: Final = {"low": 1.3, "normal": 1.0, "high": 0.7, "urgent": 0.45}
+
+# Work multipliers of complex categories, near the ratio of their targets (14 and 60
+# working days against 5), so they miss about as often as ordinary ones.
+_COMPLEXITY_WORK: Final = {None: 1.0, "complex": 2.6, "very_complex": 10.0}
+# The registry's resolution targets in working hours (8 per office day), for ratings only.
+_TARGET_HOURS: Final = {None: 40.0, "complex": 112.0, "very_complex": 480.0}
+_EMERGENCY_TARGET_HOURS: Final = 24.0
+
+RESPONSE_SIGMA: Final = 1.0
+RESOLUTION_SIGMA: Final = 0.9
+BACKLOG_FACTOR: Final = 6.0
+TRANSFER_MEDIAN_HOURS: Final = {False: 3.0, True: 0.3}  # first unit's working hours
+CITIZEN_REPLY_MEDIAN_HOURS: Final = 20.0  # duty hours while paused (hours to days)
+REOPEN_MEDIAN_HOURS: Final = 15.0  # duty hours after the resolution
+REWORK_MEDIAN_HOURS: Final = 4.0  # working hours to resolve a reopened complaint
+SHARE_RATED: Final = 0.6
+RATING_MEDIAN_HOURS: Final = 5.0  # duty hours after the last resolution
+SHARE_CLOSED: Final = 0.88
+CLOSE_MEDIAN_HOURS: Final = 72.0  # wall: the app closes complaints after ~3 days
+# Rating weights for 1..5 stars by resolution working time over the target.
+_RATING_WEIGHTS: Final = (
+    (0.5, (2, 3, 8, 30, 57)),
+    (1.0, (4, 6, 15, 35, 40)),
+    (math.inf, (18, 22, 28, 20, 12)),
+)
+TRANSFER_REASON: Final = "not_our_authority"
 
 
 def rfc3339(epoch_seconds: float) -> str:
     return datetime.fromtimestamp(epoch_seconds, UTC).astimezone(JAKARTA).isoformat()
+
+
+@lru_cache(maxsize=8)
+def _holidays(first_year: int, last_year: int) -> frozenset[date]:
+    return frozenset(indonesian_holidays(range(first_year, last_year + 1)))
+
+
+def _lognormal(rng: random.Random, median: float, sigma: float) -> float:
+    return rng.lognormvariate(math.log(median), sigma)
 
 
 class TrafficModel:
@@ -53,55 +188,224 @@ class TrafficModel:
         units: Sequence[UnitProfile] = SURABAYA_UNITS,
         rate_scale: float = 1.0,
     ) -> None:
-        self.rng = random.Random(seed)
         self.seed = seed
         self.now = start
         self.units = tuple(units)
         self.rate_scale = rate_scale
         self.sequence = 0
-        self.next_arrival = [start + self._gap(unit) for unit in self.units]
-        self.pending: list[tuple[float, int, dict[str, Any]]] = []
+        self.pending: list[tuple[float, int, int, dict[str, Any]]] = []
+        self._by_code = {unit.code: unit for unit in self.units}
+        # Holidays around the start: enough for any demo; later years just have none.
+        year = datetime.fromtimestamp(start, JAKARTA).year
+        self._holidays = _holidays(year - 1, year + 5)
+        self._office = WorkingCalendar.office_hours("office", self._holidays)
+        self._always_open = WorkingCalendar.always_open("always_open")
+        # Duty admins answer the public and citizens reply in waking hours, every day.
+        self._duty = WorkingCalendar(
+            name="duty",
+            weekly_hours={day: ((time(7), time(22)),) for day in range(7)},
+            holidays=frozenset(),
+        )
+        # Separate streams: a unit's arrivals do not depend on the other units' draws.
+        self._arrival_rngs = [random.Random(f"{seed}/arrivals/{unit.code}") for unit in self.units]
+        self._arrivals: list[tuple[float, int]] = []
+        for index in range(len(self.units)):
+            heapq.heappush(self._arrivals, (self._next_arrival(index, start), index))
 
-    def _gap(self, unit: UnitProfile) -> float:
-        return self.rng.expovariate(unit.complaints_per_hour * self.rate_scale / HOUR)
+    # -- arrivals --------------------------------------------------------------------------
 
-    def _next_id(self) -> int:
-        self.sequence += 1
-        return self.sequence
+    def _quiet_day(self, local: datetime) -> bool:
+        return local.weekday() >= 5 or local.date() in self._holidays
+
+    def _rate_factor(self, unit: UnitProfile, at: float) -> float:
+        local = datetime.fromtimestamp(at, JAKARTA)
+        hourly = 1.0 + unit.daily_swing * (HOURLY_PROFILE[local.hour] - 1.0)
+        return hourly * (unit.quiet_day_factor if self._quiet_day(local) else 1.0)
+
+    def _next_arrival(self, index: int, after: float) -> float:
+        """Next arrival of a non-homogeneous Poisson process, by thinning (Lewis-Shedler)."""
+        unit = self.units[index]
+        peak_factor = (1.0 + unit.daily_swing * (max(HOURLY_PROFILE) - 1.0)) * max(
+            1.0, unit.quiet_day_factor
+        )
+        peak = unit.complaints_per_hour * self.rate_scale * peak_factor / HOUR
+        if peak <= 0:
+            return math.inf
+        rng = self._arrival_rngs[index]
+        at = after
+        while True:
+            at += rng.expovariate(peak)
+            if rng.random() * peak_factor < self._rate_factor(unit, at):
+                # Whole seconds, like the complaint app's timestamps.
+                return float(math.ceil(at))
 
     def advance(self, to: float) -> list[dict[str, Any]]:
         """Events with occurred_at in [now, to), oldest first."""
-        for index, unit in enumerate(self.units):
-            while self.next_arrival[index] < to:
-                self._arrive(unit, self.next_arrival[index])
-                self.next_arrival[index] += self._gap(unit)
+        # Global time order, so complaint numbers do not depend on how time is stepped.
+        while self._arrivals and self._arrivals[0][0] < to:
+            at, index = heapq.heappop(self._arrivals)
+            self._arrive(self.units[index], at)
+            heapq.heappush(self._arrivals, (self._next_arrival(index, at), index))
         due = []
         while self.pending and self.pending[0][0] < to:
-            due.append(heapq.heappop(self.pending)[2])
+            due.append(heapq.heappop(self.pending)[3])
         self.now = to
         return due
 
     def _arrive(self, unit: UnitProfile, at: float) -> None:
-        number = self._next_id()
+        self.sequence += 1
+        number = self.sequence
         complaint_id = f"SBY-{self.seed}-{number:07d}"
-        created = {
-            "event_id": f"sim-{self.seed}-{number}-c",
-            "type": "created",
-            "complaint_id": complaint_id,
-            "occurred_at": rfc3339(at),
-            "unit": unit.code,
-            "category": self.rng.choice(unit.categories),
-            "channel": self.rng.choice(CHANNELS),
-            "priority": self.rng.choice(PRIORITIES),
-        }
-        heapq.heappush(self.pending, (at, number * 2, created))
-        if self.rng.random() < unit.share_resolved:
-            hours = self.rng.lognormvariate(0.0, 0.8) * unit.median_resolution_hours
-            resolved_at = at + max(60.0, hours * HOUR)
-            resolved = {
-                "event_id": f"sim-{self.seed}-{number}-r",
-                "type": "resolved",
+        previous = -math.inf
+        for step, (moment, fields) in enumerate(self._lifecycle(number, unit, at)):
+            # Strictly increasing whole seconds: no same-instant ties inside a complaint.
+            occurred = max(float(math.ceil(moment.timestamp())), previous + MINUTE)
+            previous = occurred
+            event = {
+                "event_id": f"sim-{self.seed}-{number}-{step}",
                 "complaint_id": complaint_id,
-                "occurred_at": rfc3339(resolved_at),
+                "occurred_at": rfc3339(occurred),
+                **fields,
             }
-            heapq.heappush(self.pending, (resolved_at, number * 2 + 1, resolved))
+            heapq.heappush(self.pending, (occurred, number, step, event))
+
+    # -- one complaint's lifecycle ---------------------------------------------------------
+
+    def _work_calendar(self, unit: UnitProfile) -> WorkingCalendar:
+        return self._always_open if unit.always_open else self._office
+
+    def _after_work(self, unit: UnitProfile, start: datetime, hours: float) -> datetime:
+        return self._work_calendar(unit).add_working_seconds(start, hours * HOUR)
+
+    def _after_duty(self, start: datetime, hours: float) -> datetime:
+        return self._duty.add_working_seconds(start, hours * HOUR)
+
+    def _response_time(self, unit: UnitProfile, received: datetime, rng: random.Random) -> datetime:
+        hours = _lognormal(rng, unit.median_response_hours, RESPONSE_SIGMA)
+        if unit.always_open:
+            return received + timedelta(hours=hours)
+        if self._quiet_day(received):
+            hours *= 2.0  # fewer admins on duty at weekends and on holidays
+        return self._after_duty(received, hours)
+
+    def _category(self, unit: UnitProfile, rng: random.Random) -> tuple[str, str | None]:
+        draw = rng.random()
+        if draw < unit.share_very_complex:
+            return "very_complex", "very_complex"
+        if draw < unit.share_very_complex + unit.share_complex:
+            return "complex", "complex"
+        return rng.choice(unit.categories), None
+
+    def _lifecycle(
+        self, number: int, unit: UnitProfile, at: float
+    ) -> list[tuple[datetime, dict[str, Any]]]:
+        """The complaint's events in lifecycle order (also time order, before rounding)."""
+        rng = random.Random(f"{self.seed}/complaint/{number}")
+        created_at = datetime.fromtimestamp(at, JAKARTA)
+        destinations = [self._by_code[code] for code in unit.transfer_to if code in self._by_code]
+        target: UnitProfile | None = None
+        if destinations and rng.random() < unit.share_transferred:
+            target = rng.choice(destinations)
+        holder = target or unit
+        # A misrouted complaint is about the subject of the unit that ends up with it.
+        category, complexity = self._category(holder, rng)
+        priority = rng.choices(PRIORITIES, _PRIORITY_WEIGHTS[unit.always_open])[0]
+        channel = rng.choices(CHANNELS, _CHANNEL_WEIGHTS[unit.always_open])[0]
+        steps: list[tuple[datetime, dict[str, Any]]] = [
+            (
+                created_at,
+                {
+                    "type": "created",
+                    "unit": unit.code,
+                    "category": category,
+                    "channel": channel,
+                    "priority": priority,
+                },
+            )
+        ]
+
+        answered = rng.random() < unit.share_responded
+        response_at = self._response_time(unit, created_at, rng) if answered else None
+        received = created_at
+        if target is not None:
+            hours = _lognormal(rng, TRANSFER_MEDIAN_HOURS[unit.always_open], 0.8)
+            received = self._after_work(unit, created_at, hours)
+            if response_at is not None and response_at < received:
+                # The first unit answered before passing the complaint on.
+                steps.append((response_at, {"type": "responded"}))
+                response_at = None
+            elif response_at is not None:
+                response_at = self._response_time(target, received, rng)
+            steps.append(
+                (received, {"type": "assigned", "unit": target.code, "reason": TRANSFER_REASON})
+            )
+
+        speed = _PRIORITY_SPEED[priority]
+        median_work = holder.median_resolution_hours * speed * _COMPLEXITY_WORK[complexity]
+        work = _lognormal(rng, median_work, RESOLUTION_SIGMA)
+        if rng.random() < holder.share_backlog:
+            work *= _lognormal(rng, BACKLOG_FACTOR, 0.4)
+        resolves = rng.random() < holder.share_resolved
+        calendar = self._work_calendar(holder)
+
+        pause: tuple[datetime, datetime] | None = None
+        resolved_at = self._after_work(holder, received, work)
+        if rng.random() < holder.share_paused:
+            paused_at = self._after_work(holder, received, work * rng.uniform(0.15, 0.7))
+            # The unit asks the citizen for details after its first answer, not before.
+            earliest = max(received, response_at or received) + timedelta(minutes=15)
+            if paused_at < earliest:
+                paused_at = self._after_work(holder, earliest, 0.25)
+            spent = calendar.working_seconds_between(received, paused_at) / HOUR
+            if spent < work:
+                resumed_at = self._after_duty(
+                    paused_at, max(1.0, _lognormal(rng, CITIZEN_REPLY_MEDIAN_HOURS, 0.9))
+                )
+                pause = (paused_at, resumed_at)
+                resolved_at = self._after_work(holder, resumed_at, work - spent)
+        if resolves and response_at is not None and response_at >= resolved_at:
+            response_at = None  # resolved before anyone answered: the resolution is the answer
+        if response_at is not None:
+            steps.append((response_at, {"type": "responded"}))
+        if pause is not None:
+            steps.append((pause[0], {"type": "paused"}))
+            steps.append((pause[1], {"type": "resumed"}))
+        if not resolves:
+            return steps
+
+        steps.append((resolved_at, {"type": "resolved"}))
+        last_resolved = resolved_at
+        reopened = rng.random() < holder.share_reopened
+        if reopened:
+            reopened_at = self._after_duty(resolved_at, _lognormal(rng, REOPEN_MEDIAN_HOURS, 0.8))
+            last_resolved = self._after_work(
+                holder, reopened_at, _lognormal(rng, REWORK_MEDIAN_HOURS * speed, 0.8)
+            )
+            steps.append((reopened_at, {"type": "reopened"}))
+            steps.append((last_resolved, {"type": "resolved"}))
+
+        rated_at: datetime | None = None
+        if rng.random() < SHARE_RATED:
+            worked = calendar.working_seconds_between(received, resolved_at)
+            if pause is not None:
+                worked -= calendar.working_seconds_between(*pause)
+            target_hours = (
+                _EMERGENCY_TARGET_HOURS if holder.always_open else _TARGET_HOURS[complexity]
+            )
+            rated_at = self._after_duty(last_resolved, _lognormal(rng, RATING_MEDIAN_HOURS, 1.0))
+            rating = self._rating(rng, worked / HOUR / target_hours, reopened)
+            steps.append((rated_at, {"type": "rated", "rating": rating}))
+        if rng.random() < SHARE_CLOSED:
+            closed_at = last_resolved + timedelta(hours=_lognormal(rng, CLOSE_MEDIAN_HOURS, 0.35))
+            if rated_at is not None:
+                closed_at = max(closed_at, rated_at + timedelta(minutes=10))
+            steps.append((closed_at, {"type": "closed"}))
+        return steps
+
+    @staticmethod
+    def _rating(rng: random.Random, slowness: float, reopened: bool) -> int:
+        weights = next(weights for bound, weights in _RATING_WEIGHTS if slowness <= bound)
+        rating = rng.choices((1, 2, 3, 4, 5), weights)[0]
+        if reopened and rng.random() < 0.5:
+            rating = max(1, rating - 1)  # it had to be done twice
+        return rating

@@ -29,6 +29,13 @@ from core.unit_view import UnitView, deleted_view, unit_views
 from schemas.events import ComplaintEvent, EventRejected
 
 
+STATE_VERSION = 2
+
+
+class StateVersionError(ValueError):
+    """Stored state written by another version of SIGAP: not silently misread."""
+
+
 @dataclass
 class ComplaintState:
     events: list[ComplaintEvent] = field(default_factory=list)
@@ -36,6 +43,7 @@ class ComplaintState:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "v": STATE_VERSION,
             "e": [event.model_dump(mode="json", exclude_none=True) for event in self.events],
             "h": self.view_hashes,
         }

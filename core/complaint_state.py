@@ -28,7 +28,6 @@ from core.timeline import evaluate_complaint
 from core.unit_view import UnitView, deleted_view, unit_views
 from schemas.events import ComplaintEvent, EventRejected
 
-
 STATE_VERSION = 2
 
 
@@ -52,6 +51,12 @@ class ComplaintState:
     def from_json(cls, data: Mapping[str, Any] | None) -> ComplaintState:
         if not data:
             return cls()
+        if data.get("v") != STATE_VERSION:
+            raise StateVersionError(
+                f"complaint state of format {data.get('v')!r}, this SIGAP reads "
+                f"{STATE_VERSION}: run it under a new SIGAP_APP_ID (fresh changelogs) and "
+                "replay the events topic from the beginning"
+            )
         return cls(
             events=[_event_from_json(item) for item in data["e"]], view_hashes=dict(data["h"])
         )

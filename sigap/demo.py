@@ -1,23 +1,40 @@
 """`sigap demo`: the whole service on one machine, for a first look.
 
 Starts (or reuses) a local Kafka broker, then the worker, the score writer and the traffic
-simulator as child processes; prints where to look; stops everything it started on Ctrl-C
-or after DEMO_SECONDS.
+simulator as child processes, and Prometheus (and Alertmanager) when they are installed;
+prints where to look; stops everything it started on Ctrl-C or after DEMO_SECONDS.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL_KAFKA = ROOT / "deploy" / "kafka" / "local-kafka.sh"
+RULES = ROOT / "deploy" / "prometheus" / "sigap-rules.yml"
+ALERTMANAGER_CONFIG = ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
+PROMETHEUS_DIR = ROOT / ".local" / "demo-prometheus"
+ALERTMANAGER_DIR = ROOT / ".local" / "demo-alertmanager"
+DEFAULT_PROMETHEUS_PORT = 9090
+# Not Alertmanager's usual 9093: the local Kafka broker's controller listens on KAFKA_PORT+1.
+DEFAULT_ALERTMANAGER_PORT = 9094
+PROMETHEUS_INSTALL_HINT = (
+    "Prometheus is not installed, so the demo runs without it "
+    "(to get it: apt-get install prometheus prometheus-alertmanager)"
+)
 
 
 @dataclass
@@ -25,6 +42,8 @@ class Demo:
     env: dict[str, str]
     log_dir: Path
     processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+    # Prometheus and Alertmanager: the demo goes on without them if they stop.
+    optional: set[str] = field(default_factory=set)
     started_broker: bool = False
 
     def say(self, text: str) -> None:
@@ -43,17 +62,25 @@ class Demo:
         self.started_broker = True
 
     def spawn(self, name: str, *args: str) -> None:
+        self.spawn_command(name, [sys.executable, "-m", "sigap", *args])
+
+    def spawn_command(
+        self, name: str, command: list[str], optional: bool = False
+    ) -> subprocess.Popen[bytes]:
         log_path = self.log_dir / f"{name}.log"
         log = log_path.open("wb")
         process = subprocess.Popen(
-            [sys.executable, "-m", "sigap", *args],
+            command,
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches the demo only; it stops children in order
         )
         self.processes.append((name, process))
+        if optional:
+            self.optional.add(name)
         self.say(f"started {name} (pid {process.pid}, log {log_path})")
+        return process
 
     def stop(self) -> None:
         for name, process in reversed(self.processes):
@@ -68,10 +95,148 @@ class Demo:
             subprocess.run(["bash", str(LOCAL_KAFKA), "stop"])
 
     def failed(self) -> str | None:
-        for name, process in self.processes:
-            if process.poll() is not None:
+        for name, process in list(self.processes):
+            if process.poll() is None:
+                continue
+            if name not in self.optional:
                 return name
+            self.say(f"{name} exited; carrying on without it (see {self.log_dir}/{name}.log)")
+            self.processes.remove((name, process))
         return None
+
+    def start_prometheus(
+        self, worker_port: int, prometheus_port: int, alertmanager_port: int
+    ) -> list[str]:
+        """Prometheus (and Alertmanager) on 127.0.0.1 when installed and their ports are
+        free, scraping the worker with the generated rules; the "where to look" lines."""
+        if os.environ.get("SIGAP_DEMO_PROMETHEUS") == "0":
+            return []
+        prometheus = shutil.which("prometheus")
+        if prometheus is None:
+            self.say(PROMETHEUS_INSTALL_HINT)
+            return []
+        if not _port_free(prometheus_port):
+            self.say(
+                f"port {prometheus_port} is taken, so the demo runs without Prometheus "
+                "(set SIGAP_PROMETHEUS_PORT to use another one)"
+            )
+            return []
+        lines: list[str] = []
+        alertmanager_url = self.start_alertmanager(alertmanager_port)
+        PROMETHEUS_DIR.mkdir(parents=True, exist_ok=True)
+        config = PROMETHEUS_DIR / "prometheus.yml"
+        config.write_text(
+            "# Written by `sigap demo` at every start: scrapes this demo's worker.\n"
+            + yaml.safe_dump(
+                _prometheus_config(worker_port, prometheus_port, alertmanager_url),
+                sort_keys=False,
+            )
+        )
+        url = f"http://127.0.0.1:{prometheus_port}"
+        process = self.spawn_command(
+            "prometheus",
+            [
+                prometheus,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={PROMETHEUS_DIR / 'data'}",
+                f"--web.listen-address=127.0.0.1:{prometheus_port}",
+            ],
+            optional=True,
+        )
+        if not _wait_for_url(f"{url}/-/ready", 60, process):
+            self.say(f"Prometheus did not start; see {self.log_dir}/prometheus.log")
+            return lines
+        query = "sum by (unit) (complaints_created_total)"
+        lines.append(
+            f"  prometheus: {url}   (try: {url}/graph?g0.expr="
+            f"{urllib.parse.quote(query)}; alerts: {url}/alerts)"
+        )
+        if alertmanager_url is not None:
+            lines.append(f"  alertmanager: {alertmanager_url}")
+        return lines
+
+    def start_alertmanager(self, port: int) -> str | None:
+        """Alertmanager with the generated routes, when installed; its URL or None."""
+        binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+        if binary is None:
+            return None
+        if not _port_free(port):
+            self.say(
+                f"port {port} is taken, so the demo runs without Alertmanager "
+                "(set SIGAP_ALERTMANAGER_PORT to use another one)"
+            )
+            return None
+        ALERTMANAGER_DIR.mkdir(parents=True, exist_ok=True)
+        url = f"http://127.0.0.1:{port}"
+        process = self.spawn_command(
+            "alertmanager",
+            [
+                binary,
+                f"--config.file={ALERTMANAGER_CONFIG}",
+                f"--storage.path={ALERTMANAGER_DIR / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--cluster.listen-address=",  # one instance: no gossip port
+            ],
+            optional=True,
+        )
+        if not _wait_for_url(f"{url}/-/ready", 30, process):
+            self.say(f"Alertmanager did not start; see {self.log_dir}/alertmanager.log")
+            return None
+        return url
+
+
+def _prometheus_config(
+    worker_port: int, prometheus_port: int, alertmanager_url: str | None
+) -> dict[str, Any]:
+    from monitoring.rules import WORKER_JOB
+
+    config: dict[str, Any] = {
+        # Scraped more often than in production (15s): the simulator fast-forwards.
+        "global": {"scrape_interval": "5s", "evaluation_interval": "15s"},
+        "rule_files": [str(RULES)],
+        "scrape_configs": [
+            {
+                "job_name": WORKER_JOB,
+                "metrics_path": "/metrics",
+                "static_configs": [{"targets": [f"127.0.0.1:{worker_port}"]}],
+            },
+            {
+                "job_name": "prometheus",
+                "static_configs": [{"targets": [f"127.0.0.1:{prometheus_port}"]}],
+            },
+        ],
+    }
+    if alertmanager_url is not None:
+        target = alertmanager_url.removeprefix("http://")
+        config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [target]}]}]}
+    return config
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _wait_for_url(url: str, timeout: float, process: subprocess.Popen[bytes]) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return True
+        except OSError:
+            time.sleep(0.5)
+    return False
+
+
+def _port_setting(name: str, default: int) -> int:
+    value = os.environ.get(name, str(default))
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise SystemExit(f"[demo] {name}={value!r} is not a port number (1-65535)")
+    return int(value)
 
 
 def _wait_for_metrics(url: str, timeout: float) -> bool:
@@ -86,6 +251,8 @@ def _wait_for_metrics(url: str, timeout: float) -> bool:
 
 
 def run_demo(seconds: float | None) -> int:
+    prometheus_port = _port_setting("SIGAP_PROMETHEUS_PORT", DEFAULT_PROMETHEUS_PORT)
+    alertmanager_port = _port_setting("SIGAP_ALERTMANAGER_PORT", DEFAULT_ALERTMANAGER_PORT)
     env = dict(os.environ)
     env.setdefault("SIGAP_STATE_DIR", str(ROOT / ".local" / "demo-state"))
     port = int(os.environ.get("KAFKA_PORT", "9092"))
@@ -109,16 +276,20 @@ def run_demo(seconds: float | None) -> int:
             return created.returncode
         demo.spawn("worker", "worker")
         demo.spawn("score-writer", "score-writer")
-        metrics_url = f"http://127.0.0.1:{env.get('SIGAP_WEB_PORT', '6066')}/metrics"
+        worker_port = int(env.get("SIGAP_WEB_PORT", "6066"))
+        metrics_url = f"http://127.0.0.1:{worker_port}/metrics"
         if not _wait_for_metrics(metrics_url, 90):
             demo.say(f"the worker did not serve {metrics_url}; see {log_dir}/worker.log")
             return 1
+        monitoring = demo.start_prometheus(worker_port, prometheus_port, alertmanager_port)
         demo.spawn("simulator", "simulate")
         database = env.get("DATABASE_URL", "sqlite:///sigap.db")
         demo.say("SIGAP is running.")
         demo.say(f"  metrics:  {metrics_url}   (try: curl -s {metrics_url} | grep ^complaint)")
         demo.say(f"  scores:   {database}   (try: .venv/bin/sigap scores)")
         demo.say(f"  logs:     {log_dir}/")
+        for line in monitoring:
+            demo.say(line)
         demo.say(
             "  stop:     Ctrl-C"
             + (f" (stopping by itself after {seconds:.0f}s)" if seconds else "")

@@ -223,6 +223,7 @@ class _Windows:
 @dataclass(frozen=True)
 class TimerWindowStats:
     count: int  # timers stopped in the window (the quantiles' sample)
+    total: float  # the sum of their values (a summary's _sum)
     p50: float | None
     p90: float | None
     within_target_ratio: float | None  # met / decided, open timers past deadline included
@@ -449,6 +450,7 @@ class UnitKpis:
             for name, width in RollingWindows.WINDOWS.items():
                 per_window[name] = _window_stats(
                     state.stopped.stats(name, watermark),
+                    state.stopped.total_between(watermark - width, watermark),
                     state.decided.stats(name, watermark),
                     # Open timers past their deadline in the window are misses too; only
                     # the all-categories windows know them (the index has no categories).
@@ -464,6 +466,7 @@ class UnitKpis:
                 windows[(timer, ALL_CATEGORIES)] = {
                     name: _window_stats(
                         empty,
+                        0.0,
                         empty,
                         open_timers.uncounted_deadline.between(missed_by - width, missed_by),
                     )
@@ -477,6 +480,7 @@ class UnitKpis:
                 begin = period_start_epoch(kind, period_start(kind, watermark))
                 periods[(timer, kind)] = _window_stats(
                     state.stopped.stats_between(begin, watermark, low_inclusive=True),
+                    state.stopped.total_between(begin, watermark, low_inclusive=True),
                     state.decided.stats_between(begin, watermark, low_inclusive=True),
                     open_timers.uncounted_deadline.between(begin, missed_by, low_inclusive=True)
                     if missed_by >= begin
@@ -495,11 +499,14 @@ class UnitKpis:
         return iter(sorted(self.counters))
 
 
-def _window_stats(stopped: WindowStats, decided: WindowStats, open_missed: int) -> TimerWindowStats:
+def _window_stats(
+    stopped: WindowStats, stopped_total: float, decided: WindowStats, open_missed: int
+) -> TimerWindowStats:
     decided_count = decided.count + open_missed
     met = round((decided.within_target_ratio or 0.0) * decided.count)
     return TimerWindowStats(
         count=stopped.count,
+        total=stopped_total,
         p50=stopped.p50,
         p90=stopped.p90,
         within_target_ratio=met / decided_count if decided_count else None,

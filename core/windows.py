@@ -236,6 +236,14 @@ class RollingWindows:
             within_target_ratio=met / len(values),
         )
 
+    def total_between(self, low: float, high: float, *, low_inclusive: bool = False) -> float:
+        """The sum of the values over the same range as stats_between (math.fsum: exact
+        enough, and independent of order)."""
+        find_low = bisect_left if low_inclusive else bisect_right
+        start = find_low(self._items, low, key=_decided_at)
+        end = bisect_right(self._items, high, key=_decided_at)
+        return math.fsum(m[1] for m in self._items[start:end])
+
     def all_stats(self, watermark: float) -> dict[str, WindowStats]:
         return {window: self.stats(window, watermark) for window in self.WINDOWS}
 

@@ -19,7 +19,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from core.unit_kpis import ALL_CATEGORIES, Histogram, UnitSnapshot
+from core.unit_kpis import ALL_CATEGORIES, Histogram, TimerWindowStats, UnitSnapshot
 from metrics import names
 
 
@@ -47,6 +47,31 @@ def _histogram(family: HistogramMetricFamily, labels: list[str], histogram: Hist
         buckets=[(_bound_text(b), c) for b, c in histogram.cumulative()],
         sum_value=histogram.total,
     )
+
+
+class _QuantileSummary(Metric):
+    """A summary family built from exact quantiles computed elsewhere (the windows)."""
+
+    def __init__(self, name: str, documentation: str, labels: list[str]) -> None:
+        super().__init__(name, documentation, "summary")
+        self.label_names = labels
+
+
+def _summary(name: str, documentation: str, labels: list[str]) -> _QuantileSummary:
+    return _QuantileSummary(name, documentation, labels)
+
+
+def _add_quantiles(
+    family: _QuantileSummary, label_values: list[str], stats: TimerWindowStats
+) -> None:
+    """p50 and p90 with the window's count and sum; nothing for an empty window."""
+    if stats.count == 0 or stats.p50 is None or stats.p90 is None:
+        return
+    labels = dict(zip(family.label_names, label_values, strict=True))
+    family.add_sample(family.name, {**labels, "quantile": "0.5"}, stats.p50)
+    family.add_sample(family.name, {**labels, "quantile": "0.9"}, stats.p90)
+    family.add_sample(family.name + "_count", labels, stats.count)
+    family.add_sample(family.name + "_sum", labels, stats.total)
 
 
 def transfer_reason_label(reason: str) -> str:
@@ -102,32 +127,32 @@ class SigapCollector(Collector):
             "Open timers past a fraction (threshold) of their allowed time.",
             labels=["unit", "timer", "threshold"],
         )
-        window_seconds = GaugeMetricFamily(
+        window_seconds = _summary(
             names.WINDOW_SECONDS,
             "Quantiles (exact nearest-rank) of timers stopped in the window, in the clock "
             "seconds of their target.",
-            labels=["unit", "timer", "window", "quantile"],
+            labels=["unit", "timer", "window"],
         )
         window_ratio = GaugeMetricFamily(
             names.WINDOW_WITHIN_TARGET_RATIO,
             "Share of timers decided in the window that met their target.",
             labels=["unit", "timer", "window"],
         )
-        category_seconds = GaugeMetricFamily(
+        category_seconds = _summary(
             names.CATEGORY_WINDOW_SECONDS,
             "As complaint_window_seconds, per complaint category.",
-            labels=["unit", "category", "timer", "window", "quantile"],
+            labels=["unit", "category", "timer", "window"],
         )
         category_ratio = GaugeMetricFamily(
             names.CATEGORY_WINDOW_WITHIN_TARGET_RATIO,
             "As complaint_window_within_target_ratio, per complaint category.",
             labels=["unit", "category", "timer", "window"],
         )
-        period_seconds = GaugeMetricFamily(
+        period_seconds = _summary(
             names.PERIOD_SECONDS,
             "As complaint_window_seconds, over the current calendar day, week and month "
             "(Asia/Jakarta) up to the watermark.",
-            labels=["unit", "timer", "period", "quantile"],
+            labels=["unit", "timer", "period"],
         )
         period_ratio = GaugeMetricFamily(
             names.PERIOD_WITHIN_TARGET_RATIO,
@@ -168,15 +193,11 @@ class SigapCollector(Collector):
                     else:
                         seconds, ratio = category_seconds, category_ratio
                         labels = [unit, category, timer]
-                    if stats.p50 is not None and stats.p90 is not None:
-                        seconds.add_metric([*labels, window, "0.5"], stats.p50)
-                        seconds.add_metric([*labels, window, "0.9"], stats.p90)
+                    _add_quantiles(seconds, [*labels, window], stats)
                     if stats.within_target_ratio is not None:
                         ratio.add_metric([*labels, window], stats.within_target_ratio)
             for (timer, period), stats in sorted(state.periods.items()):
-                if stats.p50 is not None and stats.p90 is not None:
-                    period_seconds.add_metric([unit, timer, period, "0.5"], stats.p50)
-                    period_seconds.add_metric([unit, timer, period, "0.9"], stats.p90)
+                _add_quantiles(period_seconds, [unit, timer, period], stats)
                 if stats.within_target_ratio is not None:
                     period_ratio.add_metric([unit, timer, period], stats.within_target_ratio)
             by_reason: dict[str, int] = dict.fromkeys(names.TRANSFER_REASONS, 0)

@@ -262,8 +262,8 @@ def test_grafana_is_provisioned_with_prometheus_and_the_dashboards(
 ) -> None:
     every = services(compose)
     binds = bind_mounts(every["grafana"])
-    datasources = binds["/etc/grafana/provisioning/datasources"]
-    provisioned = [yaml.safe_load(path.read_text()) for path in sorted(datasources.glob("*.yml"))]
+    datasource = binds["/etc/grafana/provisioning/datasources/sigap.yml"]
+    provisioned = [yaml.safe_load(datasource.read_text())]
     # The generated datasource, with the URL Prometheus has inside the compose network.
     listen = command_flag(every["prometheus"], "--web.listen-address").rsplit(":", 1)[1]
     url = f"http://prometheus:{listen}"

@@ -48,14 +48,6 @@ SIGAP_FAMILIES = frozenset(
     and value not in (names.UNKNOWN_UNIT, names.OTHER_REASON)
 )
 SAMPLE_SUFFIXES = ("", "_total", "_created", "_bucket", "_sum", "_count")
-# Known and not yet fixed: the window and period quantiles are gauges with a `quantile`
-# label, which promtool reserves for summaries. Renaming the label changes the metrics
-# contract (collector, rules, dashboards, README), so until then the promtool test reports
-# these as an expected failure; any other problem of a SIGAP metric fails it.
-QUANTILE_GAUGES = (names.WINDOW_SECONDS, names.PERIOD_SECONDS, names.CATEGORY_WINDOW_SECONDS)
-KNOWN_PROBLEMS = frozenset(
-    f'{family} non-summary metrics should not have "quantile" label' for family in QUANTILE_GAUGES
-)
 
 
 def at(hours_ago: float) -> str:
@@ -223,12 +215,8 @@ def test_promtool_accepts_the_worker_metrics(scraped: Scraped) -> None:
     # SIGAP's families alone: the exit code agrees with what promtool says.
     alone = run_stdin([promtool, "check", "metrics"], only_sigap(text))
     ours_alone = set(lines(alone))
-    assert (alone.returncode, bool(ours_alone)) in ((0, False), (3, True)), ours_alone
-    assert ours_alone == ours_on_page
-
-    assert ours_on_page <= KNOWN_PROBLEMS, sorted(ours_on_page - KNOWN_PROBLEMS)
-    if ours_on_page:
-        pytest.xfail(f"known lint problems of SIGAP's metrics: {sorted(ours_on_page)}")
+    assert (alone.returncode, ours_alone) == (0, set()), ours_alone
+    assert ours_on_page == set()
 
 
 def lines(checked: subprocess.CompletedProcess[str]) -> list[str]:

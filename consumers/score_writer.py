@@ -13,10 +13,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from kafka import KafkaConsumer
+from kafka.errors import CommitFailedError
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -24,9 +25,10 @@ from sqlalchemy.orm import Session
 from core.settings import Settings
 from core.unit_view import UnitView
 from core.watermarks import SourceWatermarks
-from storage.scores import finalize_due, restored_watermark, upsert_views
+from storage.scores import create_tables, finalize_due, restored_watermark, upsert_views
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class ScoreWriter:
@@ -65,8 +67,9 @@ class ScoreWriter:
         return self._restored if self._restored is not None else float("-inf")
 
     def run(self, on_batch: Callable[[int], None] | None = None) -> None:
-        with Session(self.engine) as session:
-            self._restored = restored_watermark(session)
+        # The database may be down when the writer starts: wait for it like for any write.
+        self._until_database_answers(lambda: create_tables(self.engine))
+        self._restored = self._until_database_answers(self._read_restored_watermark)
         while not self.stopping.is_set():
             batches: Mapping[Any, list[Any]] = self.consumer.poll(
                 timeout_ms=500, max_records=self.max_records
@@ -88,23 +91,25 @@ class ScoreWriter:
                 continue
             self._write_until_done(views, finalize=due)
             if batches:
-                self.consumer.commit()
+                try:
+                    self.consumer.commit()
+                except CommitFailedError:
+                    # The group moved our partitions elsewhere meanwhile (a long database
+                    # outage outlasts max_poll_interval_ms): their new owner rewrites the
+                    # same rows, which is harmless. Carry on with what we are given now.
+                    log.warning("offsets not committed: partitions were reassigned")
             self.written += len(views)
             if on_batch is not None and views:
                 on_batch(len(views))
 
-    def _write_until_done(self, views: list[UnitView], finalize: bool) -> None:
-        # Keep the batch and retry: its offsets stay uncommitted, so even a crash here
-        # loses nothing (the batch is redelivered and the upserts are idempotent).
+    def _read_restored_watermark(self) -> float | None:
+        with Session(self.engine) as session:
+            return restored_watermark(session)
+
+    def _until_database_answers(self, action: Callable[[], T]) -> T:
         while True:
-            watermark = self.watermark()
             try:
-                with Session(self.engine) as session, session.begin():
-                    upsert_views(session, views, watermark, self.grace_seconds)
-                    if finalize:
-                        finalize_due(session, watermark, self.grace_seconds)
-                        self._last_finalize = self.wall_clock()
-                return
+                return action()
             except OperationalError as error:
                 log.warning(
                     "database unavailable (%s); retrying in %.0fs",
@@ -113,6 +118,19 @@ class ScoreWriter:
                 )
                 if self.stopping.wait(self.retry_seconds):
                     raise
+
+    def _write_until_done(self, views: list[UnitView], finalize: bool) -> None:
+        # Keep the batch and retry: its offsets stay uncommitted, so even a crash here
+        # loses nothing (the batch is redelivered and the upserts are idempotent).
+        def write() -> None:
+            watermark = self.watermark()
+            with Session(self.engine) as session, session.begin():
+                upsert_views(session, views, watermark, self.grace_seconds)
+                if finalize:
+                    finalize_due(session, watermark, self.grace_seconds)
+                    self._last_finalize = self.wall_clock()
+
+        self._until_database_answers(write)
 
     def stop(self) -> None:
         self.stopping.set()

@@ -113,6 +113,18 @@ def record_event(state: ComplaintState, event: ComplaintEvent) -> list[tuple[Com
     return dropped
 
 
+def is_redelivery(state: ComplaintState, event: ComplaintEvent) -> bool:
+    """The very event already recorded (a redelivery after a crash, not a producer bug)."""
+    return any(known == event for known in state.events)
+
+
+def current_views(state: ComplaintState, registry: Registry) -> list[UnitView]:
+    """Every unit view of the complaint as it stands (sent again after a redelivery)."""
+    if state.created is None:
+        return []
+    return list(unit_views(evaluate_complaint(state.events, registry), registry).values())
+
+
 def changed_views(state: ComplaintState, registry: Registry) -> list[UnitView]:
     """The complaint's unit views that differ from those last sent (recorded as sent)."""
     if state.created is None:

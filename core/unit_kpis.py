@@ -52,9 +52,9 @@ class Histogram:
         self.counts = [0] * (len(bounds) + 1)
         self.total = 0.0
 
-    def observe(self, value: float) -> None:
-        self.counts[bisect.bisect_left(self.bounds, value)] += 1
-        self.total += value
+    def observe(self, value: float, sign: int = 1) -> None:
+        self.counts[bisect.bisect_left(self.bounds, value)] += sign
+        self.total += sign * value
 
     @property
     def count(self) -> int:
@@ -70,19 +70,10 @@ class Histogram:
     def to_json(self) -> dict[str, Any]:
         return {"b": list(self.bounds), "c": self.counts, "s": self.total}
 
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any] | None, bounds: tuple[float, ...]) -> Histogram:
-        histogram = cls(bounds)
-        # Other bounds (the targets changed): start again; Prometheus sees a counter reset.
-        if data is not None and tuple(data["b"]) == bounds:
-            histogram.counts = list(data["c"])
-            histogram.total = float(data["s"])
-        return histogram
-
 
 @dataclass
 class UnitCounters:
-    """One unit's monotonic counters and histograms (persisted per unit)."""
+    """One unit's monotonic counters and histograms: the sum of its stored contributions."""
 
     response_bounds: tuple[float, ...]
     working_bounds: tuple[float, ...]
@@ -114,55 +105,89 @@ class UnitCounters:
             "hr": self.resolution.to_json(),
         }
 
-    @classmethod
-    def from_json(
-        cls,
-        data: Mapping[str, Any] | None,
-        response_bounds: tuple[float, ...],
-        working_bounds: tuple[float, ...],
-    ) -> UnitCounters:
-        counters = cls(response_bounds, working_bounds)
-        if data:
-            counters.created = data["c"]
-            counters.resolved = data["r"]
-            counters.reopened = data["o"]
-            counters.sla = dict(data["sla"])
-            counters.transfers = dict(data["tr"])
-            counters.ratings = dict(data["rt"])
-            counters.first_response = Histogram.from_json(data["h1"], response_bounds)
-            counters.resolution_working = Histogram.from_json(data["hw"], working_bounds)
-            counters.resolution = Histogram.from_json(data["hr"], RESOLUTION_BUCKETS)
-        return counters
-
 
 @dataclass
 class Counted:
-    """What one (unit, complaint) has already added to the unit's counters."""
+    """Everything one (unit, complaint) has added to the unit's counters, with the values
+    observed. Stored with the view in one table entry, so a view and its contribution are
+    written together: the counters are the sum of the stored contributions, rebuilt from
+    the table after a restart, and never out of step with the views."""
 
     created: bool = False
     resolved: bool = False
+    resolution_seconds: float | None = None  # observed in the resolution histogram
+    resolution_working_seconds: float | None = None
+    response_seconds: float | None = None  # observed in the first-response histogram
     responded: bool = False
     sla: dict[str, str] = field(default_factory=dict)  # timer -> outcome counted
-    transfers: int = 0
+    transfer_reasons: list[str] = field(default_factory=list)
     reopens: int = 0
-    rating: int | None = None
+    ratings: list[int] = field(default_factory=list)  # every rating counted
 
-    def to_json(self) -> list[Any]:
-        return [
+    def copy(self) -> Counted:
+        return Counted(
             self.created,
             self.resolved,
+            self.resolution_seconds,
+            self.resolution_working_seconds,
+            self.response_seconds,
             self.responded,
-            self.sla,
-            self.transfers,
+            dict(self.sla),
+            list(self.transfer_reasons),
             self.reopens,
-            self.rating,
-        ]
+            list(self.ratings),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "c": self.created,
+            "r": self.resolved,
+            "rs": self.resolution_seconds,
+            "rw": self.resolution_working_seconds,
+            "fs": self.response_seconds,
+            "f": self.responded,
+            "sla": self.sla,
+            "tr": self.transfer_reasons,
+            "ro": self.reopens,
+            "rt": self.ratings,
+        }
 
     @classmethod
-    def from_json(cls, data: list[Any] | None) -> Counted:
+    def from_json(cls, data: Mapping[str, Any] | None) -> Counted:
         if not data:
             return cls()
-        return cls(data[0], data[1], data[2], dict(data[3]), data[4], data[5], data[6])
+        return cls(
+            data["c"],
+            data["r"],
+            data["rs"],
+            data["rw"],
+            data["fs"],
+            data["f"],
+            dict(data["sla"]),
+            list(data["tr"]),
+            data["ro"],
+            list(data["rt"]),
+        )
+
+    def add_to(self, counters: UnitCounters, sign: int = 1) -> None:
+        """Add (or, with sign -1, take back) this contribution to the unit's counters."""
+        counters.created += sign * self.created
+        counters.resolved += sign * self.resolved
+        if self.resolution_seconds is not None:
+            counters.resolution.observe(self.resolution_seconds, sign)
+        if self.resolution_working_seconds is not None:
+            counters.resolution_working.observe(self.resolution_working_seconds, sign)
+        if self.response_seconds is not None:
+            counters.first_response.observe(self.response_seconds, sign)
+        for timer, outcome in self.sla.items():
+            key = f"{timer}:{outcome}"
+            counters.sla[key] = counters.sla.get(key, 0) + sign
+        for reason in self.transfer_reasons:
+            counters.transfers[reason] = counters.transfers.get(reason, 0) + sign
+        counters.reopened += sign * self.reopens
+        for rating in self.ratings:
+            key = str(rating)
+            counters.ratings[key] = counters.ratings.get(key, 0) + sign
 
 
 @dataclass
@@ -268,11 +293,6 @@ class UnitKpis:
             self.counters[unit] = counters
         return counters
 
-    def load_counters(self, unit: str, data: Mapping[str, Any] | None) -> None:
-        self.counters[unit] = UnitCounters.from_json(
-            data, self.response_bounds, self.working_bounds
-        )
-
     # -- views ------------------------------------------------------------------------
 
     def apply(self, view: UnitView, previous: StoredView | None, watermark: float) -> StoredView:
@@ -281,17 +301,20 @@ class UnitKpis:
         `watermark` is the unit stage's current event-time watermark: an open timer whose
         deadline it has passed was already exported as missed, so it stays counted missed.
         """
-        counted = Counted() if previous is None else previous.counted
+        before = Counted() if previous is None else previous.counted
         if previous is not None:
             self._unindex(previous)
+        counted = self._count(view, previous, before.copy(), watermark)
         counters = self.counters_for(view.unit)
-        self._count(view, previous, counted, counters, watermark)
+        before.add_to(counters, -1)
+        counted.add_to(counters, +1)
         stored = StoredView(view, counted)
         self._index(stored)
         return stored
 
     def restore(self, stored: StoredView) -> None:
-        """Rebuild the derived state of one stored view (after recovery or assignment)."""
+        """Rebuild the counters and derived state of one stored view (after a rebalance)."""
+        stored.counted.add_to(self.counters_for(stored.view.unit), +1)
         self._index(stored)
 
     def forget_units(self, units: Iterable[str]) -> None:
@@ -304,26 +327,18 @@ class UnitKpis:
         self._windows = {k: v for k, v in self._windows.items() if k[0] not in gone}
 
     def _count(
-        self,
-        view: UnitView,
-        previous: StoredView | None,
-        counted: Counted,
-        counters: UnitCounters,
-        watermark: float,
-    ) -> None:
-        if view.created_here and not counted.created:
+        self, view: UnitView, previous: StoredView | None, counted: Counted, watermark: float
+    ) -> Counted:
+        """What the view adds to what was counted: only ever more (counters never go down)."""
+        if view.created_here:
             counted.created = True
-            counters.created += 1
         if view.resolved_at is not None and not counted.resolved:
             counted.resolved = True
-            counters.resolved += 1
-            if view.resolution_seconds is not None:
-                counters.resolution.observe(view.resolution_seconds)
-            if view.resolution_working_seconds is not None:
-                counters.resolution_working.observe(view.resolution_working_seconds)
+            counted.resolution_seconds = view.resolution_seconds
+            counted.resolution_working_seconds = view.resolution_working_seconds
         if view.response_seconds is not None and not counted.responded:
             counted.responded = True
-            counters.first_response.observe(view.response_seconds)
+            counted.response_seconds = view.response_seconds
         for timer in TIMERS:
             if timer in counted.sla:
                 continue
@@ -334,18 +349,13 @@ class UnitKpis:
             )
             if outcome is not None:
                 counted.sla[timer] = outcome
-                key = f"{timer}:{outcome}"
-                counters.sla[key] = counters.sla.get(key, 0) + 1
-        for _, reason in view.transfers_away[counted.transfers :]:
-            counters.transfers[reason] = counters.transfers.get(reason, 0) + 1
-        counted.transfers = max(counted.transfers, len(view.transfers_away))
-        if view.reopens > counted.reopens:
-            counters.reopened += view.reopens - counted.reopens
-            counted.reopens = view.reopens
-        if view.rating is not None and view.rating != counted.rating:
-            key = str(view.rating)
-            counters.ratings[key] = counters.ratings.get(key, 0) + 1
-            counted.rating = view.rating
+        counted.transfer_reasons += [
+            reason for _, reason in view.transfers_away[len(counted.transfer_reasons) :]
+        ]
+        counted.reopens = max(counted.reopens, view.reopens)
+        if view.rating is not None and (not counted.ratings or counted.ratings[-1] != view.rating):
+            counted.ratings.append(view.rating)
+        return counted
 
     @staticmethod
     def _outcome_to_count(

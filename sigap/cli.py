@@ -103,7 +103,7 @@ def score_writer() -> None:
     settings = load_settings()
     ensure_topics(settings)
     writer = ScoreWriter(
-        engine=make_engine(settings.database_url),
+        engine=make_engine(settings.database_url, create_schema=False),
         consumer=build_consumer(settings),
         grace_seconds=settings.grace_seconds,
     )

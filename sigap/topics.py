@@ -8,12 +8,14 @@ topic with another count is an error that says what to do.
 from __future__ import annotations
 
 import contextlib
+import time
 from dataclasses import dataclass
 
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from core.settings import Settings
+from streams.app import TABLE_NAMES, changelog_topic
 
 
 class TopicMismatch(RuntimeError):
@@ -24,6 +26,7 @@ class TopicMismatch(RuntimeError):
 class TopicSpec:
     name: str
     partitions: int
+    compacted: bool = False
 
 
 def required_topics(settings: Settings) -> list[TopicSpec]:
@@ -32,6 +35,13 @@ def required_topics(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.events_topic, partitions),
         TopicSpec(settings.views_topic, partitions),
         TopicSpec(settings.dead_letter_topic, 1),
+        # The worker's changelogs too: left to Faust, a worker that starts while the broker
+        # is still creating them can see them with 0 partitions and crash-loop
+        # (PartitionsMismatch).
+        *(
+            TopicSpec(changelog_topic(settings.app_id, table), partitions, compacted=True)
+            for table in TABLE_NAMES
+        ),
     ]
 
 
@@ -46,13 +56,29 @@ def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> l
             # Another process may create one meanwhile: the counts are checked below anyway.
             with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(
-                    [NewTopic(spec.name, spec.partitions, 1) for spec in missing],
+                    [
+                        NewTopic(
+                            spec.name,
+                            spec.partitions,
+                            1,
+                            topic_configs={"cleanup.policy": "compact"} if spec.compacted else {},
+                        )
+                        for spec in missing
+                    ],
                     raise_errors=True,
                 )
-        described = {
-            topic["name"]: len(topic["partitions"])
-            for topic in admin.describe_topics([spec.name for spec in specs])
-        }
+        # A topic just created can be described with 0 partitions for a moment: wait
+        # for the metadata before comparing (a worker started on it would crash-loop).
+        deadline = time.monotonic() + 30
+        while True:
+            described = {
+                topic["name"]: len(topic["partitions"])
+                for topic in admin.describe_topics([spec.name for spec in specs])
+            }
+            settled = all(described.get(spec.name) for spec in specs)
+            if settled or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         for spec in specs:
             actual = described.get(spec.name)
             if actual != spec.partitions:

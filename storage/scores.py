@@ -26,10 +26,15 @@ from storage.models import Base, UnitComplaintRow, UnitScore
 PROVISIONAL = 0
 
 
-def make_engine(database_url: str) -> Engine:
+def make_engine(database_url: str, *, create_schema: bool = True) -> Engine:
     engine = create_engine(database_url, pool_pre_ping=True)
-    Base.metadata.create_all(engine)
+    if create_schema:
+        create_tables(engine)
     return engine
+
+
+def create_tables(engine: Engine) -> None:
+    Base.metadata.create_all(engine)
 
 
 def _insert(session: Session, model: type[Base]) -> Any:

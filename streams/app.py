@@ -77,6 +77,18 @@ class SigapApp:
         self._positions: dict[tuple[str, int], int] = {}
 
 
+# The worker's tables; each has a changelog topic `<app id>-<table>-changelog`.
+COMPLAINTS_TABLE = "complaints"
+REJECTIONS_TABLE = "rejections"
+UNIT_VIEWS_TABLE = "unit-views"
+TABLE_NAMES = (COMPLAINTS_TABLE, REJECTIONS_TABLE, UNIT_VIEWS_TABLE)
+
+
+def changelog_topic(app_id: str, table: str) -> str:
+    """Faust's name for a table's changelog topic (app version 1)."""
+    return f"{app_id}-{table}-changelog"
+
+
 def kafka_broker_urls(bootstrap_servers: str) -> list[str]:
     return [f"kafka://{server.strip()}" for server in bootstrap_servers.split(",") if server]
 
@@ -131,20 +143,17 @@ def create_app(settings: Settings, registry: Registry, **faust_overrides: Any) -
     views_topic = app.topic(settings.views_topic, partitions=partitions, internal=False)
     dead_letter_topic = app.topic(settings.dead_letter_topic, partitions=1, internal=False)
     complaints = app.Table(
-        "complaints",
+        COMPLAINTS_TABLE,
         partitions=partitions,
         help="Per complaint_id: its accepted events and the hash of each unit view sent.",
     )
     rejections = app.Table(
-        "rejections", partitions=partitions, help="Per (partition, reason): rejected events."
+        REJECTIONS_TABLE, partitions=partitions, help="Per (partition, reason): rejected events."
     )
     unit_views = app.Table(
-        "unit-views",
+        UNIT_VIEWS_TABLE,
         partitions=partitions,
         help="Per (unit, complaint_id): the latest unit view and what it has counted.",
-    )
-    unit_counters = app.Table(
-        "unit-counters", partitions=partitions, help="Per unit: monotonic counters."
     )
     complaint_stage = ComplaintStage(
         registry=registry,
@@ -156,7 +165,6 @@ def create_app(settings: Settings, registry: Registry, **faust_overrides: Any) -
     unit_stage = UnitStage(
         registry=registry,
         unit_views=unit_views,
-        unit_counters=unit_counters,
         partitions=partitions,
         grace_seconds=settings.grace_seconds,
     )

@@ -16,6 +16,7 @@ This module is the I/O edge: the decisions are all in core.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -25,7 +26,7 @@ from typing import Any
 import orjson
 from aiokafka.partitioner import DefaultPartitioner
 
-from core.complaint_state import ComplaintState, accept_event
+from core.complaint_state import ComplaintState, accept_event, current_views, is_redelivery
 from core.registry import Registry
 from core.totals import RESOLUTION_BUCKETS
 from core.unit_kpis import StoredView, UnitKpis, UnitSnapshot
@@ -75,6 +76,7 @@ class ComplaintStage:
     async def process(self, event: Any) -> None:
         message = event.message
         raw: bytes = event.value if event.value is not None else b""
+        state: ComplaintState | None = None
         try:
             complaint_event = parse_event(raw)
             if event.key is not None and event.key != complaint_event.complaint_id.encode():
@@ -85,6 +87,16 @@ class ComplaintStage:
         except EventRejected as rejected:
             await self.reject(message.partition, event.key, raw, rejected.reason)
             self._last_offset[message.partition] = message.offset
+            if (
+                rejected.reason == "duplicate_event_id"
+                and state is not None
+                and is_redelivery(state, complaint_event)
+            ):
+                # After a crash the state may hold the event while the views it produced
+                # were never sent: send them again (the unit stage ignores what it has).
+                await self._send_views(
+                    current_views(state, self.registry), message.partition, message.offset
+                )
             return
         self.complaints[complaint_event.complaint_id] = state.to_json()
         self.counts.processed += 1
@@ -102,8 +114,11 @@ class ComplaintStage:
         occurred_at = complaint_event.occurred_at.timestamp()
         latest = max(occurred_at, self._latest_event_time.get(partition, occurred_at))
         self._latest_event_time[partition] = latest
-        envelope = self._envelope(partition, message.offset)
-        for view in accepted.views:
+        await self._send_views(accepted.views, partition, message.offset)
+
+    async def _send_views(self, views: list[UnitView], partition: int, offset: int) -> None:
+        envelope = self._envelope(partition, offset)
+        for view in views:
             await self.views_topic.send(
                 key=view.unit.encode(), value=orjson.dumps({**envelope, "v": view.to_json()})
             )
@@ -140,7 +155,14 @@ class ComplaintStage:
         if unit is None or unit in self.registry.units or unit in self._unknown_units_seen:
             return
         self._unknown_units_seen.add(unit)
-        log.warning("unit %r is not in the registry: counted as %r", unit, UNKNOWN_UNIT)
+        # Not the code itself: a producer may put anything in `unit`, even a phone number.
+        digest = hashlib.sha256(unit.encode()).hexdigest()[:12]
+        log.warning(
+            "a unit code not in the registry (sha256 %s..., %d characters) is counted as %r",
+            digest,
+            len(unit),
+            UNKNOWN_UNIT,
+        )
 
     async def reject(self, partition: int, key: bytes | None, raw: bytes, reason: str) -> None:
         counter_key = f"{partition}:{reason}"
@@ -173,14 +195,12 @@ class UnitStage:
         *,
         registry: Registry,
         unit_views: Any,
-        unit_counters: Any,
         partitions: int,
         grace_seconds: float,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.registry = registry
         self.unit_views = unit_views
-        self.unit_counters = unit_counters
         self.partitions = partitions
         self.wall_clock = wall_clock
         bounds = tuple(sorted(set(RESOLUTION_BUCKETS) | set(target_bucket_bounds(registry))))
@@ -207,11 +227,9 @@ class UnitStage:
         key = f"{view.unit}|{view.complaint_id}"
         stored_data = self.unit_views.get(key)
         previous = StoredView.from_json(stored_data) if stored_data else None
-        if view.unit not in self.kpis.counters:
-            self.kpis.load_counters(view.unit, self.unit_counters.get(view.unit))
         stored = self.kpis.apply(view, previous, self.watermark_of(view.unit))
+        # One table entry holds the view and what it counted: written together or not at all.
         self.unit_views[key] = stored.to_json()
-        self.unit_counters[view.unit] = self.kpis.counters[view.unit].to_json()
 
     def rebuild(self, owned_partitions: set[int]) -> None:
         """Derived state from the tables, for the partitions this worker owns now.
@@ -220,9 +238,6 @@ class UnitStage:
         were caught up: it must not fall back, or misses exported before would vanish.
         """
         self.kpis = UnitKpis(self.bucket_bounds, self.bucket_bounds, self.grace_seconds)
-        for unit, data in list(self.unit_counters.items()):
-            if unit_partition(unit, self.partitions) in owned_partitions:
-                self.kpis.load_counters(unit, data)
         latest: dict[int, float] = {}
         for key, data in list(self.unit_views.items()):
             partition = unit_partition(str(key).partition("|")[0], self.partitions)

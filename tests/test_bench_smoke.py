@@ -1,0 +1,81 @@
+"""The benchmark suite runs end to end (bench/run.py --smoke) against the session's broker.
+
+Only the presence and sign of every figure is checked: timings on a shared machine are
+never asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+EXPECTED_FIGURES = {
+    "replay_events_per_second",
+    "bare_aiokafka_events_per_second",
+    "empty_faust_events_per_second",
+    "naive_faust_events_per_second",
+    "worker_events_per_second",
+    "worker_unit_stage_tail_seconds",
+    "worker_vs_empty_faust",
+    "worker_vs_naive",
+    "worker_vs_bare_aiokafka",
+    "latency_p50_seconds",
+    "latency_p99_seconds",
+    "latency_200_p50_seconds",
+    "latency_200_p99_seconds",
+    "restart_to_ready_seconds_backlog_only",
+    "worker_rss_bytes",
+    "state_dir_bytes",
+    "bytes_per_open_complaint",
+    "worker_created_only_events_per_second",
+    "restart_to_ready_seconds",
+    "restart_to_ready_seconds_at_1m",
+}
+
+
+@pytest.mark.kafka
+@pytest.mark.timeout(300)
+def test_bench_smoke_reports_every_figure(kafka_bootstrap: str, tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--smoke", "--out", str(out)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    report = json.loads(out.read_text())
+
+    machine = report["machine"]
+    for field in ("cpu_model", "cores", "python", "kafka_broker", "faust_streaming", "aiokafka"):
+        assert machine[field], field
+    assert report["command"]
+
+    figures = report["figures"]
+    assert set(figures) >= EXPECTED_FIGURES, EXPECTED_FIGURES - set(figures)
+    for name, figure in figures.items():
+        value = figure["value"]
+        assert isinstance(value, int | float) and math.isfinite(value) and value > 0, name
+        assert figure["unit"] and figure["meaning"], name
+        assert figure["machine"] == machine, name
+        assert figure["command"] == report["command"], name
+    assert {row["figure"] for row in report["targets"]} == {
+        "worker_vs_empty_faust",
+        "worker_events_per_second",
+        "worker_vs_naive",
+        "replay_events_per_second",
+        "latency_p99_seconds",
+        "bytes_per_open_complaint",
+        "restart_to_ready_seconds_at_1m",
+    }

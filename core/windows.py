@@ -1,4 +1,5 @@
-"""Event-time KPI state: watermark, rolling windows and finalised calendar periods.
+"""Event-time KPI state: rolling windows and calendar periods (the watermark is
+core.watermarks; finalised period scores with revisions are core.scoring and storage).
 
 Faust's windowed tables expire windows by wall-clock time and lose their expiry tracking after
 a recovery, so SIGAP keeps its own event-time state in plain key-value tables. This module is
@@ -10,33 +11,8 @@ Times are epoch seconds (float). Quantiles are exact nearest-rank (`core.quantil
 
 Rules
 -----
-Watermark (`Watermark.current`):
-  * the latest event time seen (`max_event_time`);
-  * while the worker is caught up it also advances with the wall clock since that event was
-    seen: `max_event_time + (wall_now - wall_at_max)`, so quiet hours still move the windows
-    and close periods;
-  * it is capped at `wall_now`, so one event stamped in the future (a skewed producer clock)
-    cannot close today's periods early;
-  * it never goes backwards: the highest value returned is kept (`high_water`) and wins over
-    the cap if the wall clock itself steps back.
-
 Window membership (`RollingWindows.stats`): a measurement is in window W at watermark w iff
   `w - W < decided_at <= w` (exactly `w - W` is out, exactly `w` is in).
-
-Grace and revisions (`PeriodLedger.due`):
-  * a period [start, end) (Asia/Jakarta calendar day, ISO week from Monday, month) is open
-    until `watermark >= end + grace`; then it is final and emitted once as revision 1;
-  * an accepted event inside a final period marks it changed; the next `due` emits it again
-    as revision N+1 with `late=True` (a restatement) and the aggregate over all its values;
-  * nothing is emitted for a period that did not change; periods without measurements do not
-    exist, so a late event in a previously empty period is its revision 1.
-
-Retention (`PeriodLedger`): a period keeps its values (needed for exact quantiles) until
-  `watermark >= end + retention` (default 35 days), then it is dropped. `add` refuses (returns
-  False, counts `too_late`) an event whose *day* has reached that point: its day ends first of
-  its three periods, so an accepted event always lands in periods that all still hold their
-  values, and day, week and month stay consistent. The caller dead-letters refused events.
-  The ledger's watermark is the highest one passed to `due`.
 
 Rolling-window retention: measurements older than the 30-day window plus the grace period
   before the watermark are dropped by `RollingWindows.expire`.
@@ -48,7 +24,7 @@ import heapq
 import math
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from itertools import pairwise
 from typing import Any, ClassVar, Literal, get_args
@@ -75,55 +51,6 @@ def _finite(name: str, value: float) -> float:
 
 # --------------------------------------------------------------------------------------------
 # 1. Watermark
-
-
-@dataclass
-class Watermark:
-    """Event-time watermark of one partition; see the module docstring for the rules."""
-
-    max_event_time: float | None = None
-    wall_at_max: float | None = None
-    # The highest value `current` has returned; the watermark never drops below it.
-    high_water: float | None = None
-
-    def observe(self, event_time: float, wall_now: float) -> None:
-        """Record an event's time; `wall_now` is the wall clock when it was processed."""
-        event_time = _finite("event_time", event_time)
-        wall_now = _finite("wall_now", wall_now)
-        if self.max_event_time is None or event_time > self.max_event_time:
-            self.max_event_time = event_time
-            self.wall_at_max = wall_now
-
-    def current(self, wall_now: float, caught_up: bool) -> float | None:
-        """The watermark now; None before any event. `caught_up`: the consumer has no lag.
-
-        Pass caught_up=False while the consumer lags or has not yet learnt its lag (e.g. right
-        after a restart), or the wall-clock advance would run ahead of the backlog.
-        """
-        wall_now = _finite("wall_now", wall_now)
-        if self.max_event_time is None or self.wall_at_max is None:
-            return self.high_water
-        candidate = self.max_event_time
-        if caught_up:
-            candidate += max(0.0, wall_now - self.wall_at_max)
-        candidate = min(candidate, wall_now)
-        if self.high_water is not None:
-            candidate = max(candidate, self.high_water)
-        self.high_water = candidate
-        return candidate
-
-    def to_json(self) -> dict[str, Any]:
-        return {"e": self.max_event_time, "w": self.wall_at_max, "h": self.high_water}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any] | None) -> Watermark:
-        if not data:
-            return cls()
-        return cls(max_event_time=data["e"], wall_at_max=data["w"], high_water=data["h"])
-
-
-# --------------------------------------------------------------------------------------------
-# 2. Rolling windows
 
 
 @dataclass(frozen=True)
@@ -335,203 +262,3 @@ def periods_of(moment_epoch: float) -> dict[PeriodKind, date]:
 
 # --------------------------------------------------------------------------------------------
 # 4. Finalised periods and restatements
-
-
-@dataclass(frozen=True)
-class PeriodScore:
-    """One emission of a period's aggregate. `late` is True for restatements (revision > 1)."""
-
-    kind: PeriodKind
-    start: date
-    revision: int
-    count: int
-    met: int
-    sum_seconds: float
-    p50: float | None
-    p90: float | None
-    within_target_ratio: float | None
-    late: bool
-
-    @property
-    def end(self) -> float:
-        return period_end(self.kind, self.start)
-
-
-@dataclass
-class _Period:
-    values: list[float] = field(default_factory=list)  # ascending, for exact quantiles
-    met: int = 0
-    revision: int = 0  # last emitted revision; 0 = never emitted
-    changed: bool = True  # has data not yet in an emission
-
-    def score(self, kind: PeriodKind, start: date, revision: int) -> PeriodScore:
-        count = len(self.values)
-        return PeriodScore(
-            kind=kind,
-            start=start,
-            revision=revision,
-            count=count,
-            met=self.met,
-            # fsum over the sorted values: exact, so independent of arrival order.
-            sum_seconds=math.fsum(self.values),
-            p50=nearest_rank(self.values, 0.5) if count else None,
-            p90=nearest_rank(self.values, 0.9) if count else None,
-            within_target_ratio=self.met / count if count else None,
-            late=revision > 1,
-        )
-
-
-_KIND_ORDER = {kind: index for index, kind in enumerate(PERIOD_KINDS)}
-
-
-@dataclass
-class PeriodLedger:
-    """Per-key calendar-period aggregates with grace, revisions and retention.
-
-    See the module docstring for the rules. `retention_seconds` is configuration, not state:
-    it is not stored in the JSON and is given again to `from_json`.
-    """
-
-    retention_seconds: float = DEFAULT_RETENTION_SECONDS
-    watermark: float | None = None  # highest watermark passed to `due`
-    too_late: int = 0  # events refused by `add` because their values were no longer kept
-    _periods: dict[tuple[PeriodKind, date], _Period] = field(default_factory=dict, repr=False)
-
-    def accepts(self, decided_at: float) -> bool:
-        """Whether `add` would take an event at this time now."""
-        if self.watermark is None:
-            return True
-        day_end = period_end("day", period_start("day", decided_at))
-        return day_end + self.retention_seconds > self.watermark
-
-    def add(self, decided_at: float, value_seconds: float, within_target: bool) -> bool:
-        """Count a measurement in its day, week and month. False (and `too_late` += 1) when
-        its day's values are no longer kept; the caller dead-letters it."""
-        decided_at = _finite("decided_at", decided_at)
-        value_seconds = _finite("value_seconds", value_seconds)
-        if not self.accepts(decided_at):
-            self.too_late += 1
-            return False
-        for kind, start in periods_of(decided_at).items():
-            period = self._periods.setdefault((kind, start), _Period())
-            insort(period.values, value_seconds)
-            period.met += bool(within_target)
-            period.changed = True
-        return True
-
-    def due(
-        self, watermark: float, grace_seconds: float = DEFAULT_GRACE_SECONDS
-    ) -> list[PeriodScore]:
-        """Scores of the periods newly final or changed since their last emission, marked
-        emitted with their next revision; ordered by period end, then day/week/month.
-
-        Then drops periods past retention (they were emitted by then: retention >= grace).
-        """
-        watermark = _finite("watermark", watermark)
-        if not 0.0 <= grace_seconds <= self.retention_seconds:
-            raise ValueError("grace_seconds must be between 0 and the retention period")
-        if self.watermark is None or watermark > self.watermark:
-            self.watermark = watermark
-        now = self.watermark  # never backwards, even if a caller's watermark is
-
-        emitted: list[tuple[float, int, PeriodScore]] = []
-        expired: list[tuple[PeriodKind, date]] = []
-        for (kind, start), period in self._periods.items():
-            end = period_end(kind, start)
-            if period.changed and now >= end + grace_seconds:
-                period.revision += 1
-                period.changed = False
-                emitted.append((end, _KIND_ORDER[kind], period.score(kind, start, period.revision)))
-            if not period.changed and now >= end + self.retention_seconds:
-                expired.append((kind, start))
-        for key in expired:
-            del self._periods[key]
-        emitted.sort(key=lambda item: (item[0], item[1]))
-        return [score for _, _, score in emitted]
-
-    def provisional(self, kind: PeriodKind, start: date) -> PeriodScore | None:
-        """The current aggregate of a period (open or final) without emitting it; revision is
-        the last emitted one (0 if never). None when the period holds nothing."""
-        period = self._periods.get((kind, start))
-        if period is None:
-            return None
-        return period.score(kind, start, period.revision)
-
-    def periods(self) -> list[tuple[PeriodKind, date]]:
-        """The periods whose values are kept, by start then day/week/month."""
-        return sorted(self._periods, key=lambda key: (key[1], _KIND_ORDER[key[0]]))
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "w": self.watermark,
-            "x": self.too_late,
-            "p": {
-                f"{kind}:{start.isoformat()}": {
-                    "v": period.values,
-                    "m": period.met,
-                    "r": period.revision,
-                    "c": int(period.changed),
-                }
-                for (kind, start), period in self._periods.items()
-            },
-        }
-
-    @classmethod
-    def from_json(
-        cls,
-        data: dict[str, Any] | None,
-        retention_seconds: float = DEFAULT_RETENTION_SECONDS,
-    ) -> PeriodLedger:
-        ledger = cls(retention_seconds=retention_seconds)
-        if not data:
-            return ledger
-        ledger.watermark = data["w"]
-        ledger.too_late = int(data["x"])
-        for key, stored in data["p"].items():
-            kind, _, start_text = key.partition(":")
-            if kind not in PERIOD_KINDS:
-                raise ValueError(f"stored period has unknown kind {kind!r}")
-            values = [float(v) for v in stored["v"]]
-            if any(a > b for a, b in pairwise(values)):
-                raise ValueError("stored period values are not sorted")
-            ledger._periods[(kind, date.fromisoformat(start_text))] = _Period(
-                values=values,
-                met=int(stored["m"]),
-                revision=int(stored["r"]),
-                changed=bool(stored["c"]),
-            )
-        return ledger
-
-    @staticmethod
-    def merge(
-        parts: Iterable[PeriodLedger], retention_seconds: float | None = None
-    ) -> PeriodLedger:
-        """One ledger holding every part's values (e.g. one key across partitions).
-
-        Values and counts are unioned, `too_late` summed, the watermark is the highest. A
-        period's revision is the highest of the parts; it is marked changed when any part has
-        unemitted data or the parts disagree on its revision, since the union then differs
-        from what any single part last emitted.
-        """
-        ledgers = list(parts)
-        if retention_seconds is None:
-            retention_seconds = (
-                ledgers[0].retention_seconds if ledgers else DEFAULT_RETENTION_SECONDS
-            )
-        merged = PeriodLedger(retention_seconds=retention_seconds)
-        watermarks = [p.watermark for p in ledgers if p.watermark is not None]
-        merged.watermark = max(watermarks) if watermarks else None
-        merged.too_late = sum(p.too_late for p in ledgers)
-        holders: dict[tuple[PeriodKind, date], list[_Period]] = {}
-        for part in ledgers:
-            for key, period in part._periods.items():
-                holders.setdefault(key, []).append(period)
-        for key, periods in holders.items():
-            revisions = {p.revision for p in periods}
-            merged._periods[key] = _Period(
-                values=list(heapq.merge(*(p.values for p in periods))),
-                met=sum(p.met for p in periods),
-                revision=max(revisions),
-                changed=any(p.changed for p in periods) or len(revisions) > 1,
-            )
-        return merged

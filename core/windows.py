@@ -36,7 +36,6 @@ HOUR = 3600.0
 DAY = 86400.0
 
 DEFAULT_GRACE_SECONDS = 1 * HOUR
-DEFAULT_RETENTION_SECONDS = 35 * DAY
 
 PeriodKind = Literal["day", "week", "month"]
 PERIOD_KINDS: tuple[PeriodKind, ...] = get_args(PeriodKind)
@@ -50,7 +49,7 @@ def _finite(name: str, value: float) -> float:
 
 
 # --------------------------------------------------------------------------------------------
-# 1. Watermark
+# Rolling windows
 
 
 @dataclass(frozen=True)

@@ -80,8 +80,8 @@ event time): the holder's charge has `stopped_at=None`, elapsed clock seconds up
 
 Complaint-wide durations: `response_seconds` and `resolution_seconds` are wall seconds from
 receipt to the timer's stop, pauses excluded (so they equal the sum of the charges'
-`elapsed_wall_seconds`). `resolution_working_seconds` is the sum over the resolution
-charges of the working seconds each holder spent, each on its own calendar, pauses
+`elapsed_wall_seconds`). `response_working_seconds` and `resolution_working_seconds` are the
+sums over the timer's charges of the working seconds each holder spent, each on its own calendar, pauses
 excluded; with one holder it is that unit's working time from receipt to resolution.
 `paused_wall_seconds` is the paused wall time inside the resolution timer (receipt to first
 resolution, or to `as_of` while unresolved).
@@ -201,6 +201,7 @@ class ComplaintOutcome:
     first_response_at: datetime | None  # the response timer's stop (responded or resolved)
     first_resolved_at: datetime | None
     response_seconds: float | None
+    response_working_seconds: float | None
     resolution_seconds: float | None
     resolution_working_seconds: float | None
     reopen_count: int
@@ -575,9 +576,13 @@ class _Replay:
         charges = tuple(charge.result(as_of) for charge in self.charges.values())
         response_stop = self.stopped.get("response")
         resolution_stop = self.stopped.get("resolution")
-        response_seconds = resolution_seconds = resolution_working_seconds = None
+        response_seconds = resolution_seconds = None
+        response_working_seconds = resolution_working_seconds = None
         if response_stop is not None:
             response_seconds = self.wall_seconds_unpaused(response_stop)
+            response_working_seconds = sum(
+                charge.elapsed_working_seconds for charge in charges if charge.timer == "response"
+            )
         if resolution_stop is not None:
             resolution_seconds = self.wall_seconds_unpaused(resolution_stop)
             resolution_working_seconds = sum(
@@ -608,6 +613,7 @@ class _Replay:
             first_response_at=response_stop,
             first_resolved_at=resolution_stop,
             response_seconds=response_seconds,
+            response_working_seconds=response_working_seconds,
             resolution_seconds=resolution_seconds,
             resolution_working_seconds=resolution_working_seconds,
             reopen_count=sum(self.reopens.values()),
@@ -703,6 +709,7 @@ def evaluate_complaint(
             first_response_at=None,
             first_resolved_at=None,
             response_seconds=None,
+            response_working_seconds=None,
             resolution_seconds=None,
             resolution_working_seconds=None,
             reopen_count=0,

@@ -107,6 +107,9 @@ class UnitView:
     rework_seconds: float
     rating: int | None
     deleted: bool = False  # the unit no longer appears in the complaint's history
+    response_working_seconds: float | None = None  # working time on the holders' calendars
+    # Paused wall time of the complaint inside its resolution timer (to resolution or as_of).
+    paused_seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -130,6 +133,8 @@ class UnitView:
             "rk": self.rework_seconds,
             "rt": self.rating,
             "del": self.deleted,
+            "rsw": self.response_working_seconds,
+            "ps": self.paused_seconds,
         }
 
     @classmethod
@@ -155,6 +160,9 @@ class UnitView:
             rework_seconds=data["rk"],
             rating=data["rt"],
             deleted=data["del"],
+            # Absent from views written before these fields existed.
+            response_working_seconds=data.get("rsw"),
+            paused_seconds=data.get("ps", 0.0),
         )
 
 
@@ -280,6 +288,8 @@ def unit_views(outcome: ComplaintOutcome, registry: Registry) -> dict[str, UnitV
             reopens=unit_rework.reopens if unit_rework else 0,
             rework_seconds=unit_rework.rework_seconds if unit_rework else 0.0,
             rating=outcome.rating if outcome.rated_unit == unit else None,
+            response_working_seconds=outcome.response_working_seconds if responded else None,
+            paused_seconds=outcome.paused_wall_seconds,
         )
     return views
 

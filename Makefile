@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 KAFKA := deploy/kafka/local-kafka.sh
 
-.PHONY: install kafka demo test lint typecheck check kafka-start kafka-stop clean
+.PHONY: install kafka system-packages demo test lint typecheck check kafka-start kafka-stop clean
 
 $(INSTALLED): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,10 +21,13 @@ install: $(INSTALLED)
 kafka:
 	bash $(KAFKA) fetch
 
-demo: install kafka
+system-packages:
+	bash deploy/system-packages.sh
+
+demo: install kafka system-packages
 	$(BIN)/sigap demo
 
-test: install kafka
+test: install kafka system-packages
 	$(BIN)/python -m pytest
 
 lint: install

@@ -81,8 +81,9 @@ event time): the holder's charge has `stopped_at=None`, elapsed clock seconds up
 Complaint-wide durations: `response_seconds` and `resolution_seconds` are wall seconds from
 receipt to the timer's stop, pauses excluded (so they equal the sum of the charges'
 `elapsed_wall_seconds`). `response_working_seconds` and `resolution_working_seconds` are the
-sums over the timer's charges of the working seconds each holder spent, each on its own calendar, pauses
-excluded; with one holder it is that unit's working time from receipt to resolution.
+sums over the timer's charges of the working seconds each holder spent, each on its own
+calendar, pauses excluded; with one holder it is that unit's working time from receipt to the
+timer's stop.
 `paused_wall_seconds` is the paused wall time inside the resolution timer (receipt to first
 resolution, or to `as_of` while unresolved).
 """

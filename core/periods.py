@@ -1,11 +1,33 @@
-"""Calendar periods in Asia/Jakarta time, the time zone the city's scores are kept in."""
+"""Calendar periods in Asia/Jakarta time, the time zone the city's scores are kept in.
+
+Period names (`parse_period` / `format_period`):
+
+    day      2026-11-27   the Jakarta calendar day
+    week     2026-W48     the ISO week (Monday to Sunday)
+    month    2026-11
+    quarter  2026-Q4      Q1 = January to March, ... Q4 = October to December
+
+Each period is identified by its kind and its first day (`start`); its instants are from the
+start's Jakarta midnight (inclusive) to the next period's (exclusive), see core.windows.
+"""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import re
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+if TYPE_CHECKING:
+    from core.windows import PeriodKind
+
 JAKARTA = ZoneInfo("Asia/Jakarta")
+
+PERIOD_FORMS = "YYYY-MM-DD (day), YYYY-Www (ISO week), YYYY-MM (month) or YYYY-Qn (quarter)"
+_DAY_RE = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})$")
+_WEEK_RE = re.compile(r"^([0-9]{4})-W([0-9]{2})$")
+_MONTH_RE = re.compile(r"^([0-9]{4})-([0-9]{2})$")
+_QUARTER_RE = re.compile(r"^([0-9]{4})-Q([1-4])$")
 
 
 def jakarta_day(moment: datetime) -> date:
@@ -17,3 +39,96 @@ def jakarta_day(moment: datetime) -> date:
 
 def jakarta_day_of_epoch(epoch_seconds: float) -> date:
     return datetime.fromtimestamp(epoch_seconds, JAKARTA).date()
+
+
+def parse_period(text: str) -> tuple[PeriodKind, date]:
+    """The kind and first day of a period name such as "2026-11" (see the module docstring).
+
+    Raises ValueError naming the text and the accepted forms.
+    """
+    value = text.strip()
+    try:
+        if m := _DAY_RE.match(value):
+            return "day", date(int(m[1]), int(m[2]), int(m[3]))
+        if m := _WEEK_RE.match(value):
+            return "week", date.fromisocalendar(int(m[1]), int(m[2]), 1)
+        if m := _MONTH_RE.match(value):
+            return "month", date(int(m[1]), int(m[2]), 1)
+        if m := _QUARTER_RE.match(value):
+            return "quarter", date(int(m[1]), (int(m[2]) - 1) * 3 + 1, 1)
+    except ValueError as error:  # e.g. 2026-13, 2026-02-30, 2026-W54
+        raise ValueError(f"invalid period {text!r}: {error}; use {PERIOD_FORMS}") from None
+    raise ValueError(f"invalid period {text!r}: use {PERIOD_FORMS}")
+
+
+def format_period(kind: PeriodKind, start: date) -> str:
+    """The name of the period of `kind` beginning on `start` (the inverse of parse_period)."""
+    _check_start(kind, start)
+    if kind == "day":
+        return start.isoformat()
+    if kind == "week":
+        year, week, _ = start.isocalendar()
+        return f"{year:04d}-W{week:02d}"
+    if kind == "month":
+        return f"{start.year:04d}-{start.month:02d}"
+    return f"{start.year:04d}-Q{(start.month - 1) // 3 + 1}"
+
+
+def previous_periods(kind: PeriodKind, start: date, count: int) -> list[date]:
+    """The starts of the `count` periods of `kind` just before the one at `start`, oldest
+    first (the period at `start` itself is not included)."""
+    _check_start(kind, start)
+    if count < 0:
+        raise ValueError(f"count must be >= 0, got {count}")
+    starts: list[date] = []
+    current = start
+    for _ in range(count):
+        current = _previous_start(kind, current)
+        starts.append(current)
+    starts.reverse()
+    return starts
+
+
+def next_start(kind: PeriodKind, start: date) -> date:
+    """The first day of the period after the one of `kind` beginning on `start`."""
+    _check_start(kind, start)
+    if kind == "day":
+        return start + timedelta(days=1)
+    if kind == "week":
+        return start + timedelta(days=7)
+    months = 1 if kind == "month" else 3
+    index = start.year * 12 + start.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def last_day(kind: PeriodKind, start: date) -> date:
+    """The last Jakarta day of the period of `kind` beginning on `start`."""
+    return next_start(kind, start) - timedelta(days=1)
+
+
+def _previous_start(kind: PeriodKind, start: date) -> date:
+    if kind == "day":
+        return start - timedelta(days=1)
+    if kind == "week":
+        return start - timedelta(days=7)
+    months = 1 if kind == "month" else 3
+    index = start.year * 12 + start.month - 1 - months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _check_start(kind: str, start: date) -> None:
+    if kind == "day":
+        return
+    if kind == "week":
+        if start.weekday() != 0:
+            raise ValueError(f"a week starts on a Monday, {start} is not one")
+        return
+    if kind == "month":
+        if start.day != 1:
+            raise ValueError(f"a month starts on its 1st, {start} does not")
+        return
+    if kind == "quarter":
+        if start.day != 1 or start.month % 3 != 1:
+            raise ValueError(f"a quarter starts on 1 January, April, July or October, not {start}")
+        return
+    raise ValueError(f"unknown period kind {kind!r}")

@@ -66,10 +66,15 @@ from core.calendar import (
 
 __all__ = [
     "DEFAULT_CALENDAR",
+    "DEFAULT_IKU_TARGETS",
+    "DEFAULT_MAX_ACHIEVEMENT_PERCENT",
     "DEFAULT_OBJECTIVE",
+    "IKU_INDICATORS",
     "PRIORITIES",
     "UNKNOWN_UNIT",
     "WILDCARD",
+    "IkuSettings",
+    "IkuTargetEntry",
     "Registry",
     "RegistryError",
     "TargetSpec",
@@ -86,6 +91,24 @@ PRIORITIES: Final = ("low", "normal", "high", "urgent")
 CODE_RE: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 DEFAULT_OBJECTIVE: Final = 0.95
 DEFAULT_CALENDAR: Final = "office"
+# IKU (core.iku): achievement is capped at this percentage unless the file says otherwise.
+DEFAULT_MAX_ACHIEVEMENT_PERCENT: Final = 120.0
+# The IKU indicators a target can be set for in the `iku:` section. The two within-target
+# shares default to the unit's objective (as a percentage); the others to these values.
+IKU_INDICATORS: Final = (
+    "response_within_target",
+    "resolution_within_target",
+    "response_p90_working_hours",
+    "resolution_p90_working_hours",
+    "rating_mean",
+)
+DEFAULT_IKU_TARGETS: Final[Mapping[str, float]] = MappingProxyType(
+    {
+        "response_p90_working_hours": 8.0,  # one office day
+        "resolution_p90_working_hours": 40.0,  # five office days
+        "rating_mean": 4.0,
+    }
+)
 # Sibling of the registry file, used when `holiday_overrides` is not set and the file exists.
 DEFAULT_HOLIDAY_OVERRIDES: Final = "holidays-override.yaml"
 _WEEKDAYS: Final = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
@@ -176,6 +199,35 @@ class Unit:
     objective: float
 
 
+@dataclass(frozen=True, slots=True)
+class IkuTargetEntry:
+    """IKU indicator targets for a (unit, category), either part "*"; a subset of
+    IKU_INDICATORS (the others come from less specific entries or the defaults)."""
+
+    unit: str
+    category: str
+    targets: Mapping[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class IkuSettings:
+    """The registry's `iku:` section (all optional)."""
+
+    max_achievement_percent: float = DEFAULT_MAX_ACHIEVEMENT_PERCENT
+    entries: tuple[IkuTargetEntry, ...] = ()
+
+    def explicit_target(self, unit: str, category: str, indicator: str) -> float | None:
+        """The most specific entry's target: (unit, category), (unit, "*"), ("*", category),
+        ("*", "*"); None when no entry sets it."""
+        keys = [(unit, category), (unit, WILDCARD), (WILDCARD, category), (WILDCARD, WILDCARD)]
+        by_key = {(e.unit, e.category): e for e in self.entries}
+        for key in dict.fromkeys(keys):
+            entry = by_key.get(key)
+            if entry is not None and indicator in entry.targets:
+                return entry.targets[indicator]
+        return None
+
+
 _Key = tuple[str, str, str]
 _Timeline = tuple[list[date], list[Targets]]
 
@@ -193,6 +245,7 @@ class Registry:
         "_specs",
         "default_calendar_name",
         "default_objective",
+        "iku",
         "source",
         "units",
         "version",
@@ -208,6 +261,7 @@ class Registry:
         default_calendar_name: str,
         default_objective: float,
         index: Mapping[_Key, _Timeline],
+        iku: IkuSettings | None = None,
     ) -> None:
         self.version: str = version
         self.source: str = source
@@ -225,6 +279,7 @@ class Registry:
             for spec in (t.response, t.resolution)
         )
         self._categories = frozenset(key[1] for key in self._index if key[1] != WILDCARD)
+        self.iku: IkuSettings = iku if iku is not None else IkuSettings()
         self._frozen = True
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -267,6 +322,20 @@ class Registry:
         """The unit's objective; the file's ``default_objective`` for unregistered units."""
         unit = self.units.get(unit_code)
         return self.default_objective if unit is None else unit.objective
+
+    def iku_target(self, unit_code: str, category: str, indicator: str) -> float:
+        """The target of an IKU indicator (IKU_INDICATORS) for a unit and category ("*" for
+        all): the most specific `iku.targets` entry setting it, else the default (the
+        unit's objective x 100 for the within-target shares, DEFAULT_IKU_TARGETS else)."""
+        explicit = self.iku.explicit_target(unit_code, category, indicator)
+        if explicit is not None:
+            return explicit
+        if indicator in ("response_within_target", "resolution_within_target"):
+            return self.objective_for(unit_code) * 100.0
+        try:
+            return DEFAULT_IKU_TARGETS[indicator]
+        except KeyError:
+            raise ValueError(f"unknown IKU indicator {indicator!r}") from None
 
     def targets_for(
         self, unit_code: str, category: str | None, priority: str, created_at: datetime
@@ -461,6 +530,38 @@ class _TargetEntryModel(_Model):
     resolution: _TargetModel
 
 
+_Percent = Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)]
+_Hours = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+_Rating = Annotated[float, Field(ge=1, le=5, allow_inf_nan=False)]
+
+
+def _number(value: object) -> object:
+    # YAML gives an int for `8`: accept it for a float field (strict mode would not).
+    return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class _IkuTargetModel(_Model):
+    unit: str = WILDCARD
+    category: Annotated[str, Field(min_length=1)] = WILDCARD
+    response_within_target: Annotated[_Percent, BeforeValidator(_number)] | None = None
+    resolution_within_target: Annotated[_Percent, BeforeValidator(_number)] | None = None
+    response_p90_working_hours: Annotated[_Hours, BeforeValidator(_number)] | None = None
+    resolution_p90_working_hours: Annotated[_Hours, BeforeValidator(_number)] | None = None
+    rating_mean: Annotated[_Rating, BeforeValidator(_number)] | None = None
+
+    def targets(self) -> dict[str, float]:
+        values = {name: getattr(self, name) for name in IKU_INDICATORS}
+        return {name: float(value) for name, value in values.items() if value is not None}
+
+
+class _IkuModel(_Model):
+    # Below 100 an achieved target could not show as 100%.
+    max_achievement_percent: Annotated[
+        float, Field(ge=100, allow_inf_nan=False), BeforeValidator(_number)
+    ] = DEFAULT_MAX_ACHIEVEMENT_PERCENT
+    targets: list[_IkuTargetModel] = Field(default_factory=list)
+
+
 class _RegistryModel(_Model):
     version: Annotated[str, Field(min_length=1)]
     holiday_overrides: str | None = None
@@ -469,6 +570,7 @@ class _RegistryModel(_Model):
     calendars: Annotated[dict[str, _CalendarModel], Field(min_length=1)]
     units: list[_UnitModel]
     targets: Annotated[list[_TargetEntryModel], Field(min_length=1)]
+    iku: _IkuModel = Field(default_factory=_IkuModel)
 
     @field_validator("calendars")
     @classmethod
@@ -494,6 +596,14 @@ def _show(value: object, limit: int = 60) -> str:
 def _describe_entry(data: Mapping[str, Any], section: str, index: int) -> str:
     """``units[2] (code 'dlh')`` / ``targets[4] (2026-01-01 unit '*' ...)``, from raw data."""
     label = f"{section}[{index}]"
+    if section == "iku.targets":
+        iku = data.get("iku")
+        items = iku.get("targets") if isinstance(iku, Mapping) else None
+        raw_iku = items[index] if isinstance(items, list) and 0 <= index < len(items) else None
+        if not isinstance(raw_iku, Mapping):
+            return label
+        parts = [f"{f} {raw_iku[f]!r}" for f in ("unit", "category") if f in raw_iku]
+        return f"{label} ({', '.join(parts)})" if parts else label
     items = data.get(section)
     if not isinstance(items, list) or not 0 <= index < len(items):
         return label
@@ -555,6 +665,12 @@ def _convert(source: str, data: Mapping[str, Any], exc: ValidationError) -> Regi
         if section in ("units", "targets") and len(loc) >= 2 and isinstance(loc[1], int):
             entry = _describe_entry(data, str(section), loc[1])
             rest = loc[2:]
+        elif section == "iku" and len(loc) >= 3 and loc[1] == "targets" and isinstance(loc[2], int):
+            entry = _describe_entry(data, "iku.targets", loc[2])
+            rest = loc[3:]
+        elif section == "iku":
+            entry = "iku"
+            rest = loc[1:]
         elif section == "calendars" and len(loc) >= 2:
             entry = f"calendars.{loc[1]}"
             rest = loc[2:]
@@ -667,6 +783,27 @@ def parse_registry(data: object, source: str, holidays: frozenset[date]) -> Regi
             f"{_describe_entry(data, 'targets', first)}); add one so every lookup has a target",
         )
 
+    iku_seen: dict[tuple[str, str], int] = {}
+    for i, entry_model in enumerate(model.iku.targets):
+        entry = _describe_entry(data, "iku.targets", i)
+        if entry_model.unit != WILDCARD and entry_model.unit not in units:
+            report(
+                entry, "unit", f"unknown unit code {entry_model.unit!r} (not in units, and not '*')"
+            )
+        iku_key = (entry_model.unit, entry_model.category)
+        if iku_key in iku_seen:
+            report(
+                entry,
+                "unit",
+                f"duplicate of iku.targets[{iku_seen[iku_key]}] (same unit and category)",
+            )
+        else:
+            iku_seen[iku_key] = i
+        if not entry_model.targets():
+            report(
+                entry, None, f"sets no indicator target (set one of {', '.join(IKU_INDICATORS)})"
+            )
+
     calendars: dict[str, WorkingCalendar] = {}
     for name, cal in model.calendars.items():
         try:
@@ -694,6 +831,13 @@ def parse_registry(data: object, source: str, holidays: frozenset[date]) -> Regi
         default_calendar_name=model.default_calendar,
         default_objective=model.default_objective,
         index=index,
+        iku=IkuSettings(
+            max_achievement_percent=model.iku.max_achievement_percent,
+            entries=tuple(
+                IkuTargetEntry(e.unit, e.category, MappingProxyType(e.targets()))
+                for e in model.iku.targets
+            ),
+        ),
     )
 
 

@@ -37,8 +37,19 @@ DAY = 86400.0
 
 DEFAULT_GRACE_SECONDS = 1 * HOUR
 
-PeriodKind = Literal["day", "week", "month"]
-PERIOD_KINDS: tuple[PeriodKind, ...] = get_args(PeriodKind)
+PeriodKind = Literal["day", "week", "month", "quarter"]
+# Every calendar period kind: the persisted scores (core.scoring) use them all.
+SCORE_PERIOD_KINDS: tuple[PeriodKind, ...] = get_args(PeriodKind)
+# The current periods of the live gauges (core.unit_kpis): a quarter is too long for them.
+PERIOD_KINDS: tuple[PeriodKind, ...] = ("day", "week", "month")
+
+
+def period_kind(text: str) -> PeriodKind:
+    """A period kind from text (a database column, a parameter); ValueError otherwise."""
+    for kind in SCORE_PERIOD_KINDS:
+        if text == kind:
+            return kind
+    raise ValueError(f"unknown period kind {text!r}; known: {', '.join(SCORE_PERIOD_KINDS)}")
 
 
 def _finite(name: str, value: float) -> float:
@@ -217,6 +228,8 @@ def period_start(kind: PeriodKind, moment_epoch: float) -> date:
         return day - timedelta(days=day.weekday())  # ISO week: Monday first
     if kind == "month":
         return day.replace(day=1)
+    if kind == "quarter":
+        return date(day.year, (day.month - 1) // 3 * 3 + 1, 1)
     raise ValueError(f"unknown period kind {kind!r}")
 
 
@@ -231,6 +244,10 @@ def _next_start(kind: PeriodKind, start: date) -> date:
         if start.day != 1:
             raise ValueError(f"a month starts on its 1st, {start} does not")
         return date(start.year + start.month // 12, start.month % 12 + 1, 1)
+    if kind == "quarter":
+        if start.day != 1 or start.month % 3 != 1:
+            raise ValueError(f"a quarter starts on 1 January, April, July or October, not {start}")
+        return date(start.year + (start.month + 2) // 12, (start.month + 2) % 12 + 1, 1)
     raise ValueError(f"unknown period kind {kind!r}")
 
 
@@ -250,7 +267,7 @@ def period_start_epoch(kind: PeriodKind, start: date) -> float:
 
 
 def periods_of(moment_epoch: float) -> dict[PeriodKind, date]:
-    """The start of each period kind holding the instant."""
+    """The start of each live period kind (PERIOD_KINDS) holding the instant."""
     day = period_start("day", moment_epoch)
     return {
         "day": day,

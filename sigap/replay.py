@@ -72,7 +72,7 @@ def replay(
         result.units = kpis.snapshot(units, watermark)
     if watermark is not None:
         result.scores = all_period_scores(
-            (ScoreInput.from_view(view) for view in result.views), watermark
+            (ScoreInput.from_view(view) for view in result.views), watermark, registry=registry
         )
     return result
 

@@ -1,13 +1,24 @@
-"""SQLAlchemy 2.0 models of the persisted scores.
+"""SQLAlchemy 2.0 models of the persisted scores (the schema at the Alembic head revision,
+storage/migrations; a test checks that the migrations produce exactly these tables).
 
-Only unit codes, complaint ids, categories and times are stored: no personal data.
+Only unit codes, complaint ids, categories, channels and times are stored: no personal data.
 """
 
 from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import Boolean, Date, Float, Index, Integer, String, Text
+from sqlalchemy import (
+    Boolean,
+    Date,
+    Float,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -28,33 +39,103 @@ class UnitComplaintRow(Base):
     created_at_epoch: Mapped[float] = mapped_column(Float)
     resolved_at_epoch: Mapped[float | None] = mapped_column(Float, nullable=True)
     resolution_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
-    # The latest instant at which the view can count in a period (decisions, deadlines).
+    # The latest instant at which the view can count in an activity column of a period.
     last_instant_epoch: Mapped[float] = mapped_column(Float)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     view_json: Mapped[str] = mapped_column(Text)  # the full view, for audits and reports
+    # The view counts in open_at_end of a period ending at E only if open_from < E and
+    # (open_until is NULL or E <= open_until) (core.scoring.ScoreInput.open_span; NULL
+    # open_from: at no E). Migration 0002 fills a wider span for older rows.
+    open_from_epoch: Mapped[float | None] = mapped_column(Float, nullable=True)
+    open_until_epoch: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class UnitScore(Base):
-    """A unit's score for one period and revision.
+    """A unit's score for one category ("*": all), period and revision.
 
     Revision 0 is provisional (the period is still open) and is updated in place. Once the
     period is final (watermark past its end plus the grace period) its score is revision 1,
     and any later change adds a new revision: rows of revision 1 and up are never updated.
+    The value columns are core.scoring.VALUE_COLUMNS. Rows written before migration 0002
+    have category "*" and NULL in the columns it added (not measured then).
     """
 
     __tablename__ = "unit_scores"
+    __table_args__ = (
+        PrimaryKeyConstraint(
+            "unit", "category", "period", "period_start", "revision", name="pk_unit_scores"
+        ),
+    )
 
-    unit: Mapped[str] = mapped_column(String(64), primary_key=True)
-    period: Mapped[str] = mapped_column(String(16), primary_key=True)
-    period_start: Mapped[date] = mapped_column(Date, primary_key=True)
-    revision: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit: Mapped[str] = mapped_column(String(64))
+    category: Mapped[str] = mapped_column(String(64))
+    period: Mapped[str] = mapped_column(String(16))
+    period_start: Mapped[date] = mapped_column(Date)
+    revision: Mapped[int] = mapped_column(Integer)
     final: Mapped[bool] = mapped_column(Boolean)
     watermark_epoch: Mapped[float] = mapped_column(Float)
+    computed_at_epoch: Mapped[float | None] = mapped_column(Float, nullable=True)
     received: Mapped[int] = mapped_column(Integer)
+    responded: Mapped[int | None] = mapped_column(Integer, nullable=True)
     resolved: Mapped[int] = mapped_column(Integer)
-    resolution_p50_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
-    resolution_p90_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    open_at_end: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    response_p50_wall_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    response_p90_wall_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    response_p50_working_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    response_p90_working_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    resolution_p50_wall_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    resolution_p90_wall_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    resolution_p50_working_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    resolution_p90_working_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
     response_met: Mapped[int] = mapped_column(Integer)
     response_missed: Mapped[int] = mapped_column(Integer)
     resolution_met: Mapped[int] = mapped_column(Integer)
     resolution_missed: Mapped[int] = mapped_column(Integer)
+    response_within_target_share: Mapped[float | None] = mapped_column(Float, nullable=True)
+    resolution_within_target_share: Mapped[float | None] = mapped_column(Float, nullable=True)
+    transfers_away: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reopened: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reopen_rate: Mapped[float | None] = mapped_column(Float, nullable=True)
+    rating_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rating_mean: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class UnitScoreIndicator(Base):
+    """One IKU indicator of a score row (core.iku.IndicatorScore), kept with its revision."""
+
+    __tablename__ = "unit_score_indicators"
+    __table_args__ = (
+        PrimaryKeyConstraint(
+            "unit",
+            "category",
+            "period",
+            "period_start",
+            "revision",
+            "indicator",
+            name="pk_unit_score_indicators",
+        ),
+        ForeignKeyConstraint(
+            ["unit", "category", "period", "period_start", "revision"],
+            [
+                "unit_scores.unit",
+                "unit_scores.category",
+                "unit_scores.period",
+                "unit_scores.period_start",
+                "unit_scores.revision",
+            ],
+            name="fk_unit_score_indicators_score",
+        ),
+    )
+
+    unit: Mapped[str] = mapped_column(String(64))
+    category: Mapped[str] = mapped_column(String(64))
+    period: Mapped[str] = mapped_column(String(16))
+    period_start: Mapped[date] = mapped_column(Date)
+    revision: Mapped[int] = mapped_column(Integer)
+    indicator: Mapped[str] = mapped_column(String(64))
+    direction: Mapped[str] = mapped_column(String(8))
+    unit_of_measure: Mapped[str] = mapped_column(String(16))
+    realisation: Mapped[float | None] = mapped_column(Float, nullable=True)
+    target: Mapped[float] = mapped_column(Float)
+    achievement_percent: Mapped[float | None] = mapped_column(Float, nullable=True)
+    achieved: Mapped[bool | None] = mapped_column(Boolean, nullable=True)

@@ -1,40 +1,140 @@
 """Writing and reading unit scores.
 
 The latest view of each (unit, complaint) is stored once (a redelivered view rewrites the
-same row). The scores of every period a batch touches are recomputed from the stored views
-with core.scoring, so they are exact whatever the order or number of deliveries, and
-written as revisions (storage.models.UnitScore): provisional until the period is final,
-then immutable, a late change adding a new revision.
+same row). The scores of every (unit, category, period) a batch of views touches are
+recomputed from the stored views with core.scoring, so they are exact whatever the order or
+number of deliveries, and written as revisions (storage.models.UnitScore) with their IKU
+indicators (UnitScoreIndicator): provisional until the period is final, then immutable, a
+late change adding a new revision.
+
+The schema is kept by Alembic (storage/migrations): `migrate` upgrades a database to the
+head revision; a database created before Alembic (tables, no version table) is stamped
+with the revision it has first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import date
+import logging
+import math
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, timedelta
+from importlib.resources import files
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, create_engine, delete, func, select, tuple_
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    create_engine,
+    delete,
+    func,
+    inspect,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from core.scoring import PeriodScore, ScoreInput, is_final, period_score, periods_touched
+from core.iku import INDICATORS, IndicatorScore
+from core.periods import jakarta_day_of_epoch
+from core.registry import Registry
+from core.scoring import (
+    ALL,
+    VALUE_COLUMNS,
+    PeriodScore,
+    ScoreInput,
+    ScoreKey,
+    is_empty,
+    is_final,
+    period_score,
+    periods_touched,
+)
 from core.unit_view import UnitView
-from core.windows import PeriodKind, period_end, period_start_epoch
-from storage.models import Base, UnitComplaintRow, UnitScore
+from core.windows import PeriodKind, period_end, period_kind, period_start_epoch
+from storage.models import Base, UnitComplaintRow, UnitScore, UnitScoreIndicator
+
+log = logging.getLogger(__name__)
 
 PROVISIONAL = 0
+# The revision of the schema that shipped before Alembic, and the tables it had.
+BASELINE_REVISION = "0001"
+_BASELINE_TABLES = {"unit_complaint_views", "unit_scores"}
+# The longest period (a quarter) in days, to bound the period starts a span can reach.
+_LONGEST_PERIOD_DAYS = 92
+
+
+# --------------------------------------------------------------------------------------------
+# Schema
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic's configuration for the migrations shipped in this package."""
+    config = Config()
+    config.set_main_option("script_location", str(files("storage") / "migrations"))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def migrate(database: str | Engine) -> None:
+    """Upgrade the database (a URL or an engine) to the head revision (`alembic upgrade
+    head`). Tables made by `create_all` before Alembic was used, without a version table,
+    are stamped first: with the baseline (0001) when they have its shape, with the head
+    when they already have the head's (made from the current models)."""
+    engine = create_engine(database) if isinstance(database, str) else database
+    try:
+        with engine.begin() as connection:
+            _stamp_unversioned(connection)
+            command.upgrade(alembic_config(connection), "head")
+    except Exception:
+        # Another process (the score writer, `sigap scores`) may have migrated meanwhile.
+        if current_revision(engine) != head_revision():
+            raise
+    finally:
+        if isinstance(database, str):
+            engine.dispose()
+
+
+def _stamp_unversioned(connection: Connection) -> None:
+    inspector = inspect(connection)
+    tables = set(inspector.get_table_names())
+    if "alembic_version" in tables or not tables >= _BASELINE_TABLES:
+        return
+    columns = {column["name"] for column in inspector.get_columns("unit_scores")}
+    revision = head_revision() if "category" in columns else BASELINE_REVISION
+    log.warning("score database without a schema version: stamping revision %s", revision)
+    command.stamp(alembic_config(connection), revision)
 
 
 def make_engine(database_url: str, *, create_schema: bool = True) -> Engine:
     engine = create_engine(database_url, pool_pre_ping=True)
     if create_schema:
-        create_tables(engine)
+        migrate(engine)
     return engine
 
 
 def create_tables(engine: Engine) -> None:
-    Base.metadata.create_all(engine)
+    """Bring the schema to the head revision (kept for callers of the old name)."""
+    migrate(engine)
 
 
 def _insert(session: Session, model: type[Base]) -> Any:
@@ -46,25 +146,42 @@ def _insert(session: Session, model: type[Base]) -> Any:
     raise ValueError(f"unsupported database dialect {dialect!r}: use SQLite or PostgreSQL")
 
 
+# --------------------------------------------------------------------------------------------
+# Writing
+
+
 def upsert_views(
-    session: Session, views: Sequence[UnitView], watermark: float, grace_seconds: float
+    session: Session,
+    views: Sequence[UnitView],
+    watermark: float,
+    grace_seconds: float,
+    *,
+    registry: Registry | None = None,
+    wall_clock: Callable[[], float] = time.time,
 ) -> None:
-    """Store the latest views and rewrite the scores of the periods they touch."""
+    """Store the latest views and rewrite the scores of the periods they touch: those where
+    the old or the new view has activity, and the stored scores whose open_at_end the
+    change can alter (a period end inside the old or the new open span, not both)."""
     latest = {(view.unit, view.complaint_id): view for view in views}  # last one wins
     if not latest:
         return
-    touched: set[tuple[str, PeriodKind, date]] = set()
+    touched: set[ScoreKey] = set()
     # A restated view may move a count to another period: rewrite the old periods too.
+    previous: dict[tuple[str, str], ScoreInput] = {}
     for (view_json,) in session.execute(
         select(UnitComplaintRow.view_json).where(
             tuple_(UnitComplaintRow.unit, UnitComplaintRow.complaint_id).in_(list(latest))
         )
     ):
-        touched |= periods_touched(
-            ScoreInput.from_view(UnitView.from_json(orjson.loads(view_json)))
-        )
+        old_view = UnitView.from_json(orjson.loads(view_json))
+        old = ScoreInput.from_view(old_view)
+        previous[(old_view.unit, old_view.complaint_id)] = old
+        touched |= periods_touched(old)
+    # (unit, category) -> ranges of period ends whose open_at_end may change
+    spans: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
     for (unit, complaint_id), view in latest.items():
-        score_input = ScoreInput.from_view(view)
+        entry = ScoreInput.from_view(view)
+        span = entry.open_span()
         values = {
             "unit": unit,
             "complaint_id": complaint_id,
@@ -73,9 +190,11 @@ def upsert_views(
             "created_at_epoch": view.created_at,
             "resolved_at_epoch": view.resolved_at,
             "resolution_seconds": view.resolution_seconds,
-            "last_instant_epoch": max(score_input.instants()),
+            "last_instant_epoch": max(entry.instants(), default=view.created_at),
             "deleted": view.deleted,
             "view_json": orjson.dumps(view.to_json()).decode(),
+            "open_from_epoch": None if span is None else span[0],
+            "open_until_epoch": None if span is None or span[1] == math.inf else span[1],
         }
         statement = _insert(session, UnitComplaintRow).values(**values)
         keys = ("unit", "complaint_id")
@@ -85,20 +204,99 @@ def upsert_views(
                 set_={k: statement.excluded[k] for k in values if k not in keys},
             )
         )
-        touched |= periods_touched(score_input)
+        touched |= periods_touched(entry)
+        for key, ranges in _changed_open_ranges(previous.get((unit, complaint_id)), entry).items():
+            spans[key] += ranges
     session.flush()
-    for unit, kind, start in sorted(touched):
-        write_period(session, unit, kind, start, watermark, grace_seconds)
+    touched |= _stored_keys_in_spans(session, spans)
+    for unit, category, kind, start in sorted(touched):
+        write_period(
+            session,
+            unit,
+            kind,
+            start,
+            watermark,
+            grace_seconds,
+            category=category,
+            registry=registry,
+            wall_clock=wall_clock,
+        )
+
+
+def _changed_open_ranges(
+    old: ScoreInput | None, new: ScoreInput
+) -> dict[tuple[str, str], list[tuple[float, float]]]:
+    """Per (unit, category): ranges (lo, hi] holding every period end at which the view's
+    membership in open_at_end differs between the old and the new version (a superset)."""
+    ranges: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
+    old_span = old.open_span() if old is not None else None
+    new_span = new.open_span()
+    old_categories = {ALL, old.category} if old is not None else set()
+    for category in old_categories | {ALL, new.category}:
+        before = old_span if category in old_categories else None
+        after = new_span if category in (ALL, new.category) else None
+        if before is None or after is None:
+            found = [span for span in (before, after) if span is not None]
+        else:
+            # Two intervals (a1, b1] and (a2, b2]: they differ only between the two starts
+            # and between the two ends.
+            found = [
+                (min(before[0], after[0]), max(before[0], after[0])),
+                (min(before[1], after[1]), max(before[1], after[1])),
+            ]
+        ranges[(new.unit, category)] += [(lo, hi) for lo, hi in found if lo < hi]
+    return ranges
+
+
+def _stored_keys_in_spans(
+    session: Session, spans: dict[tuple[str, str], list[tuple[float, float]]]
+) -> set[ScoreKey]:
+    """The stored (unit, category, period)s whose end falls in one of the spans."""
+    found: set[ScoreKey] = set()
+    for (unit, category), ranges in spans.items():
+        if not ranges:
+            continue
+        lowest = min(since for since, _ in ranges)
+        highest = max(until for _, until in ranges)
+        query = (
+            select(UnitScore.period, UnitScore.period_start)
+            .distinct()
+            .where(
+                UnitScore.unit == unit,
+                UnitScore.category == category,
+                UnitScore.period_start
+                >= jakarta_day_of_epoch(lowest) - timedelta(days=_LONGEST_PERIOD_DAYS),
+            )
+        )
+        if highest != math.inf:
+            query = query.where(UnitScore.period_start <= jakarta_day_of_epoch(highest))
+        for kind_text, start in session.execute(query):
+            kind = period_kind(kind_text)
+            end = period_end(kind, start)
+            if any(since < end <= until for since, until in ranges):
+                found.add((unit, category, kind, start))
+    return found
 
 
 def _inputs(session: Session, unit: str, kind: PeriodKind, start: date) -> list[ScoreInput]:
     begin, end = period_start_epoch(kind, start), period_end(kind, start)
-    # Whatever counts in the period happens between creation and the last instant.
+    # Activity happens between creation and the last instant; open_at_end needs the span.
     rows = session.scalars(
         select(UnitComplaintRow.view_json).where(
             UnitComplaintRow.unit == unit,
-            UnitComplaintRow.created_at_epoch < end,
-            UnitComplaintRow.last_instant_epoch >= begin,
+            or_(
+                and_(
+                    UnitComplaintRow.created_at_epoch < end,
+                    UnitComplaintRow.last_instant_epoch >= begin,
+                ),
+                and_(
+                    UnitComplaintRow.open_from_epoch < end,
+                    or_(
+                        UnitComplaintRow.open_until_epoch.is_(None),
+                        UnitComplaintRow.open_until_epoch >= end,
+                    ),
+                ),
+            ),
         )
     )
     return [ScoreInput.from_view(UnitView.from_json(orjson.loads(text))) for text in rows]
@@ -111,48 +309,74 @@ def write_period(
     start: date,
     watermark: float,
     grace_seconds: float,
+    *,
+    category: str = ALL,
+    registry: Registry | None = None,
+    wall_clock: Callable[[], float] = time.time,
 ) -> None:
-    score = period_score(unit, kind, start, _inputs(session, unit, kind, start), watermark)
-    key = {"unit": unit, "period": kind, "period_start": start}
+    score = period_score(
+        unit,
+        kind,
+        start,
+        _inputs(session, unit, kind, start),
+        watermark,
+        category=category,
+        registry=registry,
+    )
+    key = {"unit": unit, "category": category, "period": kind, "period_start": start}
     last_final = session.execute(
         select(UnitScore)
-        .where(
-            UnitScore.unit == unit,
-            UnitScore.period == kind,
-            UnitScore.period_start == start,
-            UnitScore.revision > PROVISIONAL,
-        )
+        .filter_by(**key)
+        .where(UnitScore.revision > PROVISIONAL)
         .order_by(UnitScore.revision.desc())
         .limit(1)
     ).scalar_one_or_none()
+    _delete_revision(session, key, PROVISIONAL)
     if is_final(kind, start, watermark, grace_seconds):
-        session.execute(delete(UnitScore).filter_by(**key, revision=PROVISIONAL))
         if last_final is None:
             if not score.empty:
-                _add(session, score, 1, True, watermark)
+                _add(session, score, 1, watermark, wall_clock())
         elif _values(last_final) != score.values():
-            _add(session, score, last_final.revision + 1, True, watermark)  # a restatement
+            # A restatement (a late event); an empty one too: the change is the record.
+            _add(session, score, last_final.revision + 1, watermark, wall_clock())
         return
-    statement = _insert(session, UnitScore).values(
-        **key, revision=PROVISIONAL, final=False, watermark_epoch=watermark, **score.values()
-    )
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["unit", "period", "period_start", "revision"],
-            set_={"watermark_epoch": watermark, **score.values()},
-        )
-    )
+    # Kept even when empty: an open timer's deadline in the period may pass the watermark
+    # later, and finalize_due finds the period by this row.
+    _add(session, score, PROVISIONAL, watermark, wall_clock())
 
 
-def finalize_due(session: Session, watermark: float, grace_seconds: float) -> int:
+def _delete_revision(session: Session, key: dict[str, Any], revision: int) -> None:
+    session.execute(delete(UnitScoreIndicator).filter_by(**key, revision=revision))
+    session.execute(delete(UnitScore).filter_by(**key, revision=revision))
+
+
+def finalize_due(
+    session: Session,
+    watermark: float,
+    grace_seconds: float,
+    *,
+    registry: Registry | None = None,
+    wall_clock: Callable[[], float] = time.time,
+) -> int:
     """Turn every provisional period that is now final into its revision 1."""
+    provisional = session.scalars(select(UnitScore).where(UnitScore.revision == PROVISIONAL))
     due = [
-        (row.unit, row.period, row.period_start)
-        for row in session.scalars(select(UnitScore).where(UnitScore.revision == PROVISIONAL))
-        if is_final(row.period, row.period_start, watermark, grace_seconds)  # type: ignore[arg-type]
+        (row.unit, row.category, period_kind(row.period), row.period_start)
+        for row in provisional
+        if is_final(period_kind(row.period), row.period_start, watermark, grace_seconds)
     ]
-    for unit, kind, start in due:
-        write_period(session, unit, kind, start, watermark, grace_seconds)  # type: ignore[arg-type]
+    for unit, category, kind, start in due:
+        write_period(
+            session,
+            unit,
+            kind,
+            start,
+            watermark,
+            grace_seconds,
+            category=category,
+            registry=registry,
+            wall_clock=wall_clock,
+        )
     return len(due)
 
 
@@ -162,67 +386,182 @@ def restored_watermark(session: Session) -> float | None:
 
 
 def _add(
-    session: Session, score: PeriodScore, revision: int, final: bool, watermark: float
+    session: Session, score: PeriodScore, revision: int, watermark: float, computed_at: float
 ) -> None:
+    key = {
+        "unit": score.unit,
+        "category": score.category,
+        "period": score.period,
+        "period_start": score.period_start,
+        "revision": revision,
+    }
     session.add(
         UnitScore(
-            unit=score.unit,
-            period=score.period,
-            period_start=score.period_start,
-            revision=revision,
-            final=final,
+            **key,
+            final=revision > PROVISIONAL,
             watermark_epoch=watermark,
+            computed_at_epoch=computed_at,
             **score.values(),
         )
     )
+    session.flush()  # the score row before its indicators (foreign key)
+    session.add_all(
+        UnitScoreIndicator(
+            **key,
+            indicator=indicator.name,
+            direction=indicator.direction,
+            unit_of_measure=indicator.unit_of_measure,
+            realisation=indicator.realisation,
+            target=indicator.target,
+            achievement_percent=indicator.achievement_percent,
+            achieved=indicator.achieved,
+        )
+        for indicator in score.indicators
+    )
+    session.flush()
 
 
 def _values(row: UnitScore) -> dict[str, Any]:
-    return {
-        "received": row.received,
-        "resolved": row.resolved,
-        "resolution_p50_seconds": row.resolution_p50_seconds,
-        "resolution_p90_seconds": row.resolution_p90_seconds,
-        "response_met": row.response_met,
-        "response_missed": row.response_missed,
-        "resolution_met": row.resolution_met,
-        "resolution_missed": row.resolution_missed,
-    }
+    return {column: getattr(row, column) for column in VALUE_COLUMNS}
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
+
+
+def _indicator_json(row: UnitScoreIndicator) -> dict[str, Any]:
+    return IndicatorScore(
+        name=row.indicator,
+        direction=row.direction,  # type: ignore[arg-type]
+        unit_of_measure=row.unit_of_measure,
+        realisation=row.realisation,
+        target=row.target,
+        achievement_percent=row.achievement_percent,
+        achieved=row.achieved,
+    ).as_json()
 
 
 def score_rows(
     engine: Engine,
     units: Iterable[str] = (),
     period: str = "day",
+    *,
+    category: str | None = ALL,
+    start: date | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    revision: int | None = None,
     all_revisions: bool = False,
 ) -> list[dict[str, Any]]:
-    """Scores of one period kind, oldest first: the latest revision of each period (or every
-    revision), as the `sigap scores --format json` objects. Empty provisional periods are
-    left out."""
+    """Stored scores of one period kind, as the `sigap scores --format json` objects:
+    {"unit", "category", "period", "period_start" (ISO date), "revision", "final",
+    **core.scoring.VALUE_COLUMNS, "indicators": [IndicatorScore.as_json(), ...]}.
+
+    `category`: one category ("*" = the score over all categories), None = every one.
+    `start`: only the period beginning on that day; `date_from`/`date_to`: only periods
+    with date_from <= period_start <= date_to. Each period's latest revision, or the given
+    `revision` (periods without it are left out), or with `all_revisions` every one.
+    Provisional scores with no activity (core.scoring.is_empty) are left out.
+    Sorted by period start, unit, category ("*" first), revision.
+    """
     wanted = sorted(set(units))
     with Session(engine) as session:
         query = select(UnitScore).where(UnitScore.period == period)
         if wanted:
             query = query.where(UnitScore.unit.in_(wanted))
-        rows = list(
-            session.scalars(
-                query.order_by(UnitScore.period_start, UnitScore.unit, UnitScore.revision)
-            )
+        if category is not None:
+            query = query.where(UnitScore.category == category)
+        if start is not None:
+            query = query.where(UnitScore.period_start == start)
+        if date_from is not None:
+            query = query.where(UnitScore.period_start >= date_from)
+        if date_to is not None:
+            query = query.where(UnitScore.period_start <= date_to)
+        if revision is not None:
+            query = query.where(UnitScore.revision == revision)
+        rows = list(session.scalars(query))
+        rows.sort(key=lambda r: (r.period_start, r.unit, r.category != ALL, r.category, r.revision))
+        if not all_revisions:
+            latest: dict[tuple[str, str, date], UnitScore] = {}
+            for row in rows:
+                latest[(row.unit, row.category, row.period_start)] = row  # last revision wins
+            rows = list(latest.values())
+        rows = [row for row in rows if row.final or not is_empty(_values(row))]
+        indicators = _indicators_of(session, rows)
+        return [
+            {
+                "unit": row.unit,
+                "category": row.category,
+                "period": row.period,
+                "period_start": row.period_start.isoformat(),
+                "revision": row.revision,
+                "final": row.final,
+                **_values(row),
+                "indicators": indicators.get(_row_key(row), []),
+            }
+            for row in rows
+        ]
+
+
+def _row_key(row: UnitScore | UnitScoreIndicator) -> tuple[str, str, str, date, int]:
+    return (row.unit, row.category, row.period, row.period_start, row.revision)
+
+
+def _indicators_of(
+    session: Session, rows: list[UnitScore]
+) -> dict[tuple[str, str, str, date, int], list[dict[str, Any]]]:
+    found: dict[tuple[str, str, str, date, int], list[dict[str, Any]]] = defaultdict(list)
+    keys = [_row_key(row) for row in rows]
+    order = {name: index for index, name in enumerate(_INDICATOR_ORDER)}
+    for chunk_start in range(0, len(keys), 500):
+        chunk = keys[chunk_start : chunk_start + 500]
+        query = select(UnitScoreIndicator).where(
+            tuple_(
+                UnitScoreIndicator.unit,
+                UnitScoreIndicator.category,
+                UnitScoreIndicator.period,
+                UnitScoreIndicator.period_start,
+                UnitScoreIndicator.revision,
+            ).in_(chunk)
         )
-    if not all_revisions:
-        latest: dict[tuple[str, date], UnitScore] = {}
-        for row in rows:
-            latest[(row.unit, row.period_start)] = row  # ordered by revision: last wins
-        rows = list(latest.values())
-    return [
-        {
-            "unit": row.unit,
-            "period": row.period,
-            "period_start": row.period_start.isoformat(),
-            "revision": row.revision,
-            "final": row.final,
-            **_values(row),
-        }
-        for row in rows
-        if row.final or any(value for value in _values(row).values())
-    ]
+        for indicator in session.scalars(query):
+            found[_row_key(indicator)].append(_indicator_json(indicator))
+    for listed in found.values():
+        listed.sort(key=lambda item: order.get(item["name"], len(order)))
+    return found
+
+
+_INDICATOR_ORDER = tuple(indicator.name for indicator in INDICATORS)
+
+
+def stored_views(
+    engine: Engine,
+    *,
+    unit: str | None = None,
+    created_before: float | None = None,
+    active_from: float | None = None,
+) -> list[UnitView]:
+    """The stored views (deleted ones included), by unit and complaint id. `created_before`:
+    created before that epoch instant; `active_from`: views that may count in a period
+    beginning at that instant (activity at or after it, or open at some later end)."""
+    with Session(engine) as session:
+        query = select(UnitComplaintRow.view_json)
+        if unit is not None:
+            query = query.where(UnitComplaintRow.unit == unit)
+        if created_before is not None:
+            query = query.where(UnitComplaintRow.created_at_epoch < created_before)
+        if active_from is not None:
+            query = query.where(
+                or_(
+                    UnitComplaintRow.last_instant_epoch >= active_from,
+                    and_(
+                        UnitComplaintRow.open_from_epoch.is_not(None),
+                        or_(
+                            UnitComplaintRow.open_until_epoch.is_(None),
+                            UnitComplaintRow.open_until_epoch > active_from,
+                        ),
+                    ),
+                )
+            )
+        query = query.order_by(UnitComplaintRow.unit, UnitComplaintRow.complaint_id)
+        return [UnitView.from_json(orjson.loads(text)) for text in session.scalars(query)]

@@ -247,8 +247,8 @@ def test_events_to_metrics_and_scores(stack: Stack) -> None:
                 "period": "day",
                 "period_start": day,
                 "resolved": len(durations),
-                "resolution_p50_seconds": nearest_rank(durations, 0.5),
-                "resolution_p90_seconds": nearest_rank(durations, 0.9),
+                "resolution_p50_wall_seconds": nearest_rank(durations, 0.5),
+                "resolution_p90_wall_seconds": nearest_rank(durations, 0.9),
             }
         )
 

@@ -72,7 +72,7 @@ def test_whole_pipeline_over_sasl(sasl_stack: Stack, tmp_path: Path) -> None:
         timeout=60,
         what="the score writer to consume over SASL",
     )
-    assert orjson.loads(scores)[0]["resolution_p50_seconds"] == 3600.0
+    assert orjson.loads(scores)[0]["resolution_p50_wall_seconds"] == 3600.0
     # The password is in no log line.
     assert SASL_PASSWORD not in sasl_stack.worker.log_text()
     assert SASL_PASSWORD not in sasl_stack.score_writer.log_text()

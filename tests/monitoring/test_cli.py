@@ -63,6 +63,7 @@ def test_registry_defaults_to_sigap_registry(
     data = yaml.safe_load(REGISTRY.read_text())
     data["units"] = [u for u in data["units"] if u["code"] == "dlh"]
     data["targets"] = [t for t in data["targets"] if t["unit"] in ("*", "dlh")]
+    data["iku"]["targets"] = [t for t in data["iku"]["targets"] if t["unit"] in ("*", "dlh")]
     data["holiday_overrides"] = str((REGISTRY.parent / data["holiday_overrides"]).resolve())
     small = tmp_path / "registry.yaml"
     small.write_text(yaml.safe_dump(data))

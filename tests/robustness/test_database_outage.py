@@ -110,8 +110,8 @@ def expected_daily(complaints: list[Complaint], resolved: set[str]) -> list[dict
                 "period_start": day,
                 "received": received.get((unit, day), 0),
                 "resolved": len(values),
-                "resolution_p50_seconds": nearest_rank(values, 0.5) if values else None,
-                "resolution_p90_seconds": nearest_rank(values, 0.9) if values else None,
+                "resolution_p50_wall_seconds": nearest_rank(values, 0.5) if values else None,
+                "resolution_p90_wall_seconds": nearest_rank(values, 0.9) if values else None,
             }
         )
     return rows

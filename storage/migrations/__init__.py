@@ -1,0 +1,1 @@
+"""Alembic migrations of the score database (run by storage.scores.migrate)."""

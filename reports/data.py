@@ -1,0 +1,312 @@
+"""What a report shows, gathered from the score database.
+
+Scores are read as persisted (storage.scores.score_rows: the latest revision of each period,
+with its revision number and whether it is final): the report shows the city's official
+numbers, not a recomputation. Two parts are computed here from the stored unit views, with
+the same core functions as the scores: the breakdown by channel (core.scoring.period_score
+with `channel=`), which is not persisted, and the feedback (core.feedback: misses, where
+the time went, overdue complaints). Reports carry complaint ids only, never text or names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from core.feedback import Feedback, unit_feedback
+from core.periods import format_period, previous_periods
+from core.registry import Registry
+from core.scoring import ALL, period_score
+from core.unit_view import UnitView
+from core.windows import PeriodKind, period_end, period_start_epoch
+from storage.scores import restored_watermark, score_rows, stored_views
+
+DEFAULT_TREND_PERIODS = 6
+NO_CHANNEL = "(none)"  # complaints whose `created` event named no channel
+
+# The persisted values shown in the tables, in this order (see core.scoring.PeriodScore).
+COUNT_KEYS: tuple[str, ...] = (
+    "received",
+    "responded",
+    "resolved",
+    "open_at_end",
+    "response_met",
+    "response_missed",
+    "resolution_met",
+    "resolution_missed",
+    "transfers_away",
+    "reopened",
+    "rating_count",
+)
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """One IKU indicator of a score (core.iku.IndicatorScore, as stored)."""
+
+    name: str
+    direction: str
+    unit_of_measure: str
+    realisation: float | None
+    target: float
+    achievement_percent: float | None
+    achieved: bool | None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Indicator:
+        return cls(
+            name=str(row["name"] if "name" in row else row["indicator"]),
+            direction=str(row["direction"]),
+            unit_of_measure=str(row["unit_of_measure"]),
+            realisation=_float_or_none(row.get("realisation")),
+            target=float(row["target"]),
+            achievement_percent=_float_or_none(row.get("achievement_percent")),
+            achieved=None if row.get("achieved") is None else bool(row["achieved"]),
+        )
+
+
+@dataclass(frozen=True)
+class Score:
+    """One period's score of a unit (one category, or one channel)."""
+
+    unit: str
+    subject: str  # "*" (all), a category, or a channel
+    period: str  # the period's name, e.g. "2026-11"
+    start: date
+    revision: int | None  # None: computed for the report (channels), not persisted
+    final: bool | None
+    values: Mapping[str, Any]
+    indicators: tuple[Indicator, ...]
+
+    @property
+    def overall_achievement(self) -> float | None:
+        """The mean achievement % of the indicators that have a realisation (each capped)."""
+        known = [
+            i.achievement_percent for i in self.indicators if i.achievement_percent is not None
+        ]
+        return sum(known) / len(known) if known else None
+
+    @property
+    def achieved_count(self) -> int:
+        return sum(1 for i in self.indicators if i.achieved)
+
+    @property
+    def missed_indicators(self) -> tuple[Indicator, ...]:
+        return tuple(i for i in self.indicators if i.achieved is False)
+
+    def indicator(self, name: str) -> Indicator | None:
+        return next((i for i in self.indicators if i.name == name), None)
+
+    def value(self, key: str) -> Any:
+        return self.values.get(key)
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    period: str
+    start: date
+    score: Score | None  # None: nothing persisted for that period
+
+
+@dataclass(frozen=True)
+class UnitReport:
+    unit: str
+    unit_name: str
+    kind: PeriodKind
+    start: date
+    period: str
+    begin_epoch: float
+    end_epoch: float
+    watermark: float | None  # the latest event time among the stored views
+    score: Score | None  # the period's persisted score over all categories
+    trend: tuple[TrendPoint, ...]  # the previous periods, oldest first, then this one
+    categories: tuple[Score, ...]
+    channels: tuple[Score, ...]
+    feedback: Feedback | None  # None without stored views (nothing to evaluate)
+    indicator_names: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class LeagueRow:
+    rank: int | None  # None: no indicator with a realisation (ranked last, unnumbered)
+    unit: str
+    unit_name: str
+    score: Score | None
+
+
+@dataclass(frozen=True)
+class LeagueReport:
+    kind: PeriodKind
+    start: date
+    period: str
+    rows: tuple[LeagueRow, ...]
+    indicator_names: tuple[str, ...]
+
+
+def _float_or_none(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def score_from_row(row: Mapping[str, Any], kind: PeriodKind, subject: str | None = None) -> Score:
+    start = date.fromisoformat(str(row["period_start"]))
+    return Score(
+        unit=str(row["unit"]),
+        subject=subject if subject is not None else str(row.get("category", ALL)),
+        period=format_period(kind, start),
+        start=start,
+        revision=int(row["revision"]),
+        final=bool(row["final"]),
+        values={k: v for k, v in row.items() if k not in ("indicators",)},
+        indicators=tuple(Indicator.from_row(i) for i in row.get("indicators", ())),
+    )
+
+
+def _computed_score(unit: str, subject: str, kind: PeriodKind, start: date, computed: Any) -> Score:
+    data = computed.as_json()
+    return Score(
+        unit=unit,
+        subject=subject,
+        period=format_period(kind, start),
+        start=start,
+        revision=None,
+        final=None,
+        values={k: v for k, v in data.items() if k != "indicators"},
+        indicators=tuple(Indicator.from_row(i) for i in data.get("indicators", ())),
+    )
+
+
+def _names(scores: Iterable[Score | None]) -> tuple[str, ...]:
+    names: dict[str, None] = {}
+    for score in scores:
+        if score is not None:
+            for indicator in score.indicators:
+                names.setdefault(indicator.name, None)
+    return tuple(names)
+
+
+def channel_scores(
+    unit: str,
+    kind: PeriodKind,
+    start: date,
+    views: Sequence[UnitView],
+    watermark: float,
+    registry: Registry,
+) -> tuple[Score, ...]:
+    """The unit's score per channel over the period, from its stored views."""
+    channels = sorted({view.channel for view in views if view.unit == unit}, key=lambda c: c or "")
+    scores = []
+    for channel in channels:
+        if channel is None:
+            # period_score's channel=None means every channel: select these views by hand.
+            subset = [v for v in views if v.unit == unit and v.channel is None]
+            computed = period_score(unit, kind, start, subset, watermark, registry=registry)
+        else:
+            computed = period_score(
+                unit, kind, start, views, watermark, channel=channel, registry=registry
+            )
+        score = _computed_score(unit, channel or NO_CHANNEL, kind, start, computed)
+        if any(score.values.get(key) for key in COUNT_KEYS):
+            scores.append(score)
+    return tuple(scores)
+
+
+def unit_report(
+    engine: Engine,
+    registry: Registry,
+    unit: str,
+    kind: PeriodKind,
+    start: date,
+    *,
+    trend_periods: int = DEFAULT_TREND_PERIODS,
+) -> UnitReport:
+    begin, end = period_start_epoch(kind, start), period_end(kind, start)
+    trend_starts = [*previous_periods(kind, start, trend_periods), start]
+    rows = score_rows(
+        engine, units=[unit], period=kind, category=None, date_from=trend_starts[0], date_to=start
+    )
+    overall = {
+        date.fromisoformat(str(r["period_start"])): score_from_row(r, kind)
+        for r in rows
+        if r.get("category", ALL) == ALL
+    }
+    categories = tuple(
+        score_from_row(r, kind)
+        for r in sorted(rows, key=lambda r: str(r.get("category")))
+        if r.get("category", ALL) != ALL and date.fromisoformat(str(r["period_start"])) == start
+    )
+    views = stored_views(engine, unit=unit, created_before=end, active_from=begin)
+    watermark = _watermark(engine)
+    feedback = None
+    channels: tuple[Score, ...] = ()
+    if views and watermark is not None:
+        feedback = unit_feedback(views, unit, begin, end, watermark)
+        channels = channel_scores(unit, kind, start, views, watermark, registry)
+    trend = tuple(TrendPoint(format_period(kind, s), s, overall.get(s)) for s in trend_starts)
+    current = overall.get(start)
+    return UnitReport(
+        unit=unit,
+        unit_name=_unit_name(registry, unit),
+        kind=kind,
+        start=start,
+        period=format_period(kind, start),
+        begin_epoch=begin,
+        end_epoch=end,
+        watermark=watermark,
+        score=current,
+        trend=trend,
+        categories=categories,
+        channels=channels,
+        feedback=feedback,
+        indicator_names=_names([current, *overall.values(), *categories, *channels]),
+    )
+
+
+def league_report(
+    engine: Engine, registry: Registry, kind: PeriodKind, start: date
+) -> LeagueReport:
+    """Every unit's score of the period, ranked by overall IKU achievement (best first).
+
+    Units of the registry without a score are listed last, as are scores without any
+    indicator realisation; ties share a rank.
+    """
+    rows = score_rows(engine, period=kind, category=ALL, start=start)
+    scores = {str(r["unit"]): score_from_row(r, kind) for r in rows}
+    units = sorted({*registry.units, *scores})
+
+    def order(unit: str) -> tuple[int, float, str]:
+        score = scores.get(unit)
+        achievement = None if score is None else score.overall_achievement
+        return (achievement is None, -(achievement or 0.0), unit)
+
+    ranked: list[LeagueRow] = []
+    previous: tuple[float | None, int] | None = None
+    for position, unit in enumerate(sorted(units, key=order), start=1):
+        score = scores.get(unit)
+        achievement = None if score is None else score.overall_achievement
+        rank = None
+        if achievement is not None:
+            rank = previous[1] if previous is not None and previous[0] == achievement else position
+            previous = (achievement, rank)
+        ranked.append(LeagueRow(rank, unit, _unit_name(registry, unit), score))
+    return LeagueReport(
+        kind=kind,
+        start=start,
+        period=format_period(kind, start),
+        rows=tuple(ranked),
+        indicator_names=_names(scores.values()),
+    )
+
+
+def _unit_name(registry: Registry, unit: str) -> str:
+    spec = registry.units.get(unit)
+    return spec.name if spec is not None else unit
+
+
+def _watermark(engine: Engine) -> float | None:
+    with Session(engine) as session:
+        return restored_watermark(session)

@@ -1,0 +1,161 @@
+"""The report as CSV: one row per figure ("long" format), for spreadsheets and scripts.
+
+Columns (COLUMNS):
+  report_period  the period reported on, e.g. 2026-11
+  unit           unit code
+  section        kpi | count | trend | category | channel | time_lost | missed | overdue | league
+  period         the period the row is about (the trend's previous periods; else report_period)
+  subject        "*" (all categories), a category, a channel, "missed"/"all" (time_lost), a
+                 complaint id (missed, overdue), or the rank (league)
+  metric         an IKU indicator name, a count name (received, resolved, ...), a time bucket
+                 (before_arrival, before_first_response, after_first_response, paused), a
+                 timer (missed, overdue), or overall_achievement_percent
+  value          the number: an indicator's realisation, a count, or seconds (time_lost,
+                 missed, overdue: wall seconds; overdue means past the deadline)
+  target         the indicator's target (indicators only)
+  achievement_percent, achieved   the indicator's achievement (indicators only)
+  revision, final                 the persisted score's revision and whether it is final
+                                  (empty for figures computed for the report)
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import Any
+
+from core.feedback import BUCKETS
+from reports.data import COUNT_KEYS, LeagueReport, Score, UnitReport
+
+COLUMNS = (
+    "report_period",
+    "unit",
+    "section",
+    "period",
+    "subject",
+    "metric",
+    "value",
+    "target",
+    "achievement_percent",
+    "achieved",
+    "revision",
+    "final",
+)
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+def _score_rows(
+    report_period: str, section: str, score: Score, *, indicators: bool = True, counts: bool
+) -> Iterator[dict[str, Any]]:
+    base = {
+        "report_period": report_period,
+        "unit": score.unit,
+        "section": section,
+        "period": score.period,
+        "subject": score.subject,
+        "revision": score.revision,
+        "final": score.final,
+    }
+    for indicator in score.indicators if indicators else ():
+        yield {
+            **base,
+            "metric": indicator.name,
+            "value": indicator.realisation,
+            "target": indicator.target,
+            "achievement_percent": indicator.achievement_percent,
+            "achieved": indicator.achieved,
+        }
+    if counts:
+        for key in COUNT_KEYS:
+            if key in score.values:
+                yield {**base, "metric": key, "value": score.values[key]}
+
+
+def unit_rows(report: UnitReport) -> Iterator[dict[str, Any]]:
+    period = report.period
+    if report.score is not None:
+        yield from _score_rows(period, "kpi", report.score, counts=False)
+        yield from _score_rows(period, "count", report.score, indicators=False, counts=True)
+    for point in report.trend[:-1]:
+        if point.score is not None:
+            yield from _score_rows(period, "trend", point.score, counts=True)
+    for score in report.categories:
+        yield from _score_rows(period, "category", score, counts=True)
+    for score in report.channels:
+        yield from _score_rows(period, "channel", score, counts=True)
+    feedback = report.feedback
+    if feedback is None:
+        return
+    base = {"report_period": period, "unit": report.unit, "period": period}
+    for subject, lost in (("missed", feedback.time_lost_missed), ("all", feedback.time_lost_all)):
+        for bucket in BUCKETS:
+            yield {
+                **base,
+                "section": "time_lost",
+                "subject": subject,
+                "metric": bucket,
+                "value": lost.seconds[bucket],
+            }
+    for decision in feedback.missed:
+        yield {
+            **base,
+            "section": "missed",
+            "subject": decision.complaint_id,
+            "metric": decision.timer,
+            "value": decision.overdue_seconds,
+        }
+    for overdue in feedback.overdue:
+        yield {
+            **base,
+            "section": "overdue",
+            "subject": overdue.complaint_id,
+            "metric": overdue.timer,
+            "value": overdue.overdue_seconds,
+        }
+
+
+def league_rows(report: LeagueReport) -> Iterator[dict[str, Any]]:
+    for row in report.rows:
+        score = row.score
+        base = {
+            "report_period": report.period,
+            "unit": row.unit,
+            "section": "league",
+            "period": report.period,
+            "subject": "" if row.rank is None else row.rank,
+            "revision": None if score is None else score.revision,
+            "final": None if score is None else score.final,
+        }
+        yield {
+            **base,
+            "metric": "overall_achievement_percent",
+            "value": None if score is None else score.overall_achievement,
+        }
+        if score is not None:
+            for r in _score_rows(report.period, "league", score, counts=False):
+                yield {**r, "subject": base["subject"]}
+
+
+def _write(rows: Iterator[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({column: _cell(row.get(column)) for column in COLUMNS})
+    return buffer.getvalue()
+
+
+def render_unit(report: UnitReport) -> str:
+    return _write(unit_rows(report))
+
+
+def render_league(report: LeagueReport) -> str:
+    return _write(league_rows(report))

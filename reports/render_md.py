@@ -1,0 +1,213 @@
+"""The report as Markdown: plain tables, readable in a terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from core.feedback import BUCKETS, TimeLost
+from reports.data import COUNT_KEYS, LeagueReport, Score, UnitReport
+from reports.text import (
+    BUCKET_LABELS,
+    COUNT_LABELS,
+    MISSING,
+    TIMER_LABELS,
+    achieved,
+    hours,
+    indicator_cell,
+    indicator_label,
+    measure,
+    moment,
+    percent,
+    revision_text,
+)
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+
+    return [line(header), "|" + "|".join("---" for _ in header) + "|", *map(line, rows), ""]
+
+
+def _kpi_rows(score: Score) -> list[list[str]]:
+    return [
+        [
+            indicator_label(i.name),
+            measure(i.realisation, i.unit_of_measure),
+            measure(i.target, i.unit_of_measure),
+            percent(i.achievement_percent),
+            achieved(i.achieved),
+        ]
+        for i in score.indicators
+    ]
+
+
+def _score_table(title: str, scores: Sequence[Score], names: Sequence[str]) -> list[str]:
+    if not scores:
+        return [f"### {title}", "", "Nothing in this period.", ""]
+    header = ["", "received", "resolved", *(indicator_label(n) for n in names)]
+    rows = []
+    for score in scores:
+        cells = [score.subject, str(score.value("received")), str(score.value("resolved"))]
+        for name in names:
+            indicator = score.indicator(name)
+            cells.append(indicator_cell(indicator))
+        rows.append(cells)
+    return [f"### {title}", "", *_table(header, rows)]
+
+
+def _percent_of(share: float | None) -> float | None:
+    return None if share is None else 100 * share
+
+
+def _time_lost(title: str, lost: TimeLost) -> list[str]:
+    lines = [f"**{title}** ({lost.complaints} complaint(s))", ""]
+    if not lost.complaints:
+        return [*lines, "None.", ""]
+    rows = [
+        [
+            BUCKET_LABELS[b],
+            hours(lost.seconds[b]),
+            hours(lost.mean_seconds(b)),
+            percent(_percent_of(lost.share(b))),
+        ]
+        for b in BUCKETS
+    ]
+    return [*lines, *_table(["where", "total", "mean per complaint", "share"], rows)]
+
+
+def render_unit(report: UnitReport) -> str:
+    score = report.score
+    lines = [
+        f"# SIGAP report: {report.unit_name} ({report.unit}), {report.period}",
+        "",
+        f"Period {report.period} ({report.kind}, from {moment(report.begin_epoch)} to "
+        f"{moment(report.end_epoch)}). Score: {revision_text(score)}. Data up to "
+        f"{moment(report.watermark)}.",
+        "",
+        "## KPIs against targets (IKU)",
+        "",
+    ]
+    if score is None:
+        lines += ["No score is persisted for this unit and period.", ""]
+    else:
+        achievement = score.overall_achievement
+        lines += [
+            f"Overall achievement: {percent(achievement)}; "
+            f"{score.achieved_count} of {len(score.indicators)} indicators achieved.",
+            "",
+            *_table(
+                ["indicator", "realisation", "target", "achievement", "achieved"],
+                _kpi_rows(score),
+            ),
+            *_table(
+                ["count", "value"],
+                [[COUNT_LABELS[k], str(score.value(k))] for k in COUNT_KEYS if k in score.values],
+            ),
+        ]
+    lines += ["## Trend", ""]
+    trend_header = ["period", "revision", "received", "resolved"]
+    trend_header += [indicator_label(n) for n in report.indicator_names]
+    trend_rows = []
+    for point in report.trend:
+        s = point.score
+        cells = [
+            point.period,
+            MISSING if s is None else f"{s.revision}{'' if s.final else ' (provisional)'}",
+            MISSING if s is None else str(s.value("received")),
+            MISSING if s is None else str(s.value("resolved")),
+        ]
+        for name in report.indicator_names:
+            indicator = None if s is None else s.indicator(name)
+            cells.append(MISSING if indicator is None else percent(indicator.achievement_percent))
+        trend_rows.append(cells)
+    lines += [
+        "Achievement % of each indicator, previous periods first.",
+        "",
+        *_table(trend_header, trend_rows),
+    ]
+    lines += [
+        "## Breakdown",
+        "",
+        *_score_table("By category", report.categories, report.indicator_names),
+        *_score_table("By channel", report.channels, report.indicator_names),
+    ]
+    lines += ["## Missed targets and where the time went", ""]
+    if score is not None and score.missed_indicators:
+        names = ", ".join(indicator_label(i.name) for i in score.missed_indicators)
+        lines += [f"Indicators not achieved: {names}.", ""]
+    elif score is not None:
+        lines += ["Every indicator with a realisation was achieved.", ""]
+    feedback = report.feedback
+    if feedback is None:
+        lines += ["No complaint views are stored for this unit and period.", ""]
+        return "\n".join(lines)
+    lines += [
+        f"{len(feedback.missed)} timer(s) missed in the period; "
+        f"{feedback.transfers_away} transfer(s) away.",
+        "",
+        *_time_lost("Complaints with a missed target", feedback.time_lost_missed),
+        *_time_lost("All complaints decided in the period", feedback.time_lost_all),
+    ]
+    if feedback.missed:
+        lines += [
+            "### Missed targets, most overdue first",
+            "",
+            *_table(
+                ["complaint id", "timer", "deadline", "overdue"],
+                [
+                    [
+                        d.complaint_id,
+                        TIMER_LABELS[d.timer],
+                        moment(d.deadline),
+                        hours(d.overdue_seconds),
+                    ]
+                    for d in feedback.missed[:20]
+                ],
+            ),
+        ]
+    lines += ["### Longest-overdue open complaints", ""]
+    if feedback.overdue:
+        lines += _table(
+            ["complaint id", "timer", "deadline", "overdue"],
+            [
+                [
+                    o.complaint_id,
+                    TIMER_LABELS[o.timer],
+                    moment(o.deadline),
+                    hours(o.overdue_seconds),
+                ]
+                for o in feedback.overdue
+            ],
+        )
+    else:
+        lines += ["None: no open complaint past its target.", ""]
+    return "\n".join(lines)
+
+
+def render_league(report: LeagueReport) -> str:
+    lines = [
+        f"# SIGAP league table, {report.period}",
+        "",
+        f"Units ranked by overall IKU achievement (the mean achievement % of their indicators) "
+        f"over {report.period} ({report.kind}).",
+        "",
+    ]
+    header = ["rank", "unit", "name", "overall", "achieved", "revision"]
+    header += [indicator_label(n) for n in report.indicator_names]
+    rows = []
+    for row in report.rows:
+        s = row.score
+        cells = [
+            MISSING if row.rank is None else str(row.rank),
+            row.unit,
+            row.unit_name,
+            percent(None if s is None else s.overall_achievement),
+            MISSING if s is None else f"{s.achieved_count}/{len(s.indicators)}",
+            revision_text(s),
+        ]
+        for name in report.indicator_names:
+            indicator = None if s is None else s.indicator(name)
+            cells.append(indicator_cell(indicator))
+        rows.append(cells)
+    return "\n".join([*lines, *_table(header, rows)])

@@ -27,14 +27,25 @@ class TopicSpec:
     name: str
     partitions: int
     compacted: bool = False
+    # The events topic is the record every score is verified against (`sigap verify`), and
+    # the dead letters wait for a human: neither may expire after the broker's default 7 days.
+    kept_forever: bool = False
+
+    def configs(self) -> dict[str, str]:
+        configs = {}
+        if self.compacted:
+            configs["cleanup.policy"] = "compact"
+        if self.kept_forever:
+            configs["retention.ms"] = "-1"
+        return configs
 
 
 def required_topics(settings: Settings) -> list[TopicSpec]:
     partitions = settings.topic_partitions
     return [
-        TopicSpec(settings.events_topic, partitions),
+        TopicSpec(settings.events_topic, partitions, kept_forever=True),
         TopicSpec(settings.views_topic, partitions),
-        TopicSpec(settings.dead_letter_topic, 1),
+        TopicSpec(settings.dead_letter_topic, 1, kept_forever=True),
         # The worker's changelogs too: left to Faust, a worker that starts while the broker
         # is still creating them can see them with 0 partitions and crash-loop
         # (PartitionsMismatch).
@@ -57,12 +68,7 @@ def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> l
             with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(
                     [
-                        NewTopic(
-                            spec.name,
-                            spec.partitions,
-                            1,
-                            topic_configs={"cleanup.policy": "compact"} if spec.compacted else {},
-                        )
+                        NewTopic(spec.name, spec.partitions, 1, topic_configs=spec.configs())
                         for spec in missing
                     ],
                     raise_errors=True,

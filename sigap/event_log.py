@@ -1,0 +1,117 @@
+"""Reading the events topic from its beginning to its current end (kafka-python).
+
+The event log is the source of truth of every score: `sigap verify` recomputes scores from
+it. The reader is a fresh consumer without a group: it assigns every partition itself,
+commits nothing and leaves the service's consumer groups alone. It stops at the end
+offsets found when it starts, so events published meanwhile are not read (they may not be
+in the stored scores yet either). Events deleted by the topic's retention are gone: the
+report says so (`truncated`), as the periods they belong to cannot be recomputed.
+
+Each message goes through the worker's own admission checks before it is yielded (see
+streams.processor.ComplaintStage.process): it must parse as a contract event, its key (when
+it has one) must be its complaint_id, and its event time must pass `check_event_time`
+against the Kafka record's timestamp. Messages that fail are counted by reason (never
+logged with their content) and skipped, as the worker dead-letters them. The checks that
+need the complaint's other events (duplicates, events before `created`) are replay's, in
+core.complaint_state, fed in the same per-partition offset order the worker sees.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from kafka import KafkaConsumer, TopicPartition
+
+from core.settings import Settings
+from schemas.events import ComplaintEvent, EventRejected, check_event_time, parse_event
+
+
+class EventLogError(RuntimeError):
+    """The topic cannot be read to its end: missing, or no progress for too long."""
+
+
+@dataclass
+class TopicReport:
+    """What was read; complete only once the iterator is exhausted."""
+
+    topic: str
+    messages: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    end_offsets: dict[int, int] = field(default_factory=dict)
+    # The first offset still on the broker, per partition: above 0, older events were
+    # deleted (retention) and cannot be recomputed.
+    start_offsets: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def truncated(self) -> bool:
+        return any(offset > 0 for offset in self.start_offsets.values())
+
+
+def admit(key: bytes | None, value: bytes | None, timestamp_ms: int) -> ComplaintEvent:
+    """The event of one message, or EventRejected with the worker's reason."""
+    event = parse_event(value if value is not None else b"")
+    if key is not None and key != event.complaint_id.encode():
+        raise EventRejected("key_mismatch")
+    check_event_time(event, timestamp_ms / 1000.0)
+    return event
+
+
+def read_topic_events(
+    settings: Settings,
+    report: TopicReport,
+    *,
+    idle_timeout_seconds: float = 60.0,
+) -> Iterator[ComplaintEvent]:
+    """Every admitted event of `report.topic`, partition by partition in offset order
+    (interleaved across partitions, which is harmless: a complaint lives in one)."""
+    consumer = KafkaConsumer(
+        **settings.kafka_python_config(),
+        group_id=None,
+        enable_auto_commit=False,
+        client_id="sigap-verify",
+    )
+    try:
+        partitions = consumer.partitions_for_topic(report.topic)
+        if not partitions:
+            raise EventLogError(
+                f"topic {report.topic!r} does not exist on {settings.kafka_bootstrap_servers} "
+                "(check SIGAP_EVENTS_TOPIC)"
+            )
+        assigned = [TopicPartition(report.topic, p) for p in sorted(partitions)]
+        consumer.assign(assigned)
+        consumer.seek_to_beginning(*assigned)
+        end_offsets: dict[TopicPartition, int] = consumer.end_offsets(assigned)
+        start_offsets: dict[TopicPartition, int] = consumer.beginning_offsets(assigned)
+        report.start_offsets = {tp.partition: start for tp, start in start_offsets.items()}
+        report.end_offsets = {tp.partition: end for tp, end in end_offsets.items()}
+        remaining = {tp for tp in assigned if consumer.position(tp) < end_offsets[tp]}
+        last_progress = time.monotonic()
+        while remaining:
+            batches = consumer.poll(timeout_ms=1000)
+            for tp, records in batches.items():
+                for record in records:
+                    if record.offset >= end_offsets[tp]:
+                        continue  # published after the reading started
+                    report.messages += 1
+                    try:
+                        event = admit(record.key, record.value, record.timestamp)
+                    except EventRejected as rejected:
+                        report.rejected[rejected.reason] += 1
+                        continue
+                    yield event
+            if batches:
+                last_progress = time.monotonic()
+            for tp in list(remaining):
+                if consumer.position(tp) >= end_offsets[tp]:
+                    remaining.discard(tp)
+            if remaining and time.monotonic() - last_progress > idle_timeout_seconds:
+                behind = ", ".join(str(tp.partition) for tp in sorted(remaining))
+                raise EventLogError(
+                    f"topic {report.topic!r}: no progress for {idle_timeout_seconds:.0f}s "
+                    f"before the end of partition(s) {behind}"
+                )
+    finally:
+        consumer.close()

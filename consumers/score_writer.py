@@ -1,5 +1,6 @@
 """The score writer: a kafka-python consumer of the unit views topic that keeps the views
-and the per-unit period scores (day, week, month; with revisions) in SQL.
+and the per-unit and per-category period scores (day, week, month, quarter; with revisions
+and IKU indicators) in SQL.
 
 Outside the Faust event loop on purpose: a slow or unreachable database must not stall
 event processing. At-least-once and exact: each batch is upserted and committed to the
@@ -17,11 +18,12 @@ from typing import Any, TypeVar
 
 import orjson
 from kafka import KafkaConsumer
-from kafka.errors import CommitFailedError
+from kafka.errors import CommitFailedError, KafkaError, KafkaTimeoutError
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from core.registry import Registry
 from core.settings import Settings
 from core.unit_view import UnitView
 from core.watermarks import SourceWatermarks
@@ -42,8 +44,10 @@ class ScoreWriter:
         retry_seconds: float = 2.0,
         finalize_every_seconds: float = 10.0,
         wall_clock: Callable[[], float] = time.time,
+        registry: Registry | None = None,
     ) -> None:
         self.engine = engine
+        self.registry = registry  # the IKU targets of the scores (defaults without one)
         self.consumer = consumer
         self.grace_seconds = grace_seconds
         self.max_records = max_records
@@ -80,10 +84,11 @@ class ScoreWriter:
                     # The complaint stage's envelope: progress stamps, and the view under
                     # "v" (watermark heartbeats carry none).
                     envelope = orjson.loads(record.value)
-                    source = self.watermarks.setdefault(tp.partition, SourceWatermarks())
-                    source.observe(
-                        envelope["src"], envelope["wm"], envelope["cu"], self.wall_clock()
-                    )
+                    if envelope.get("wm") is not None:  # older workers could send null
+                        source = self.watermarks.setdefault(tp.partition, SourceWatermarks())
+                        source.observe(
+                            envelope["src"], envelope["wm"], envelope["cu"], self.wall_clock()
+                        )
                     if "v" in envelope:
                         views.append(UnitView.from_json(envelope["v"]))
             due = self.wall_clock() - self._last_finalize >= self.finalize_every_seconds
@@ -98,6 +103,15 @@ class ScoreWriter:
                     # outage outlasts max_poll_interval_ms): their new owner rewrites the
                     # same rows, which is harmless. Carry on with what we are given now.
                     log.warning("offsets not committed: partitions were reassigned")
+                except KafkaError as error:
+                    # The broker is unreachable or restarting (kafka-python's commit gives up
+                    # after request_timeout_ms with KafkaTimeoutError): the rows are in the
+                    # database already; the next commit covers these offsets, and a batch
+                    # read again meanwhile rewrites the same rows. Only a non-retriable error
+                    # (authorisation, say) stops the writer.
+                    if not (isinstance(error, KafkaTimeoutError) or error.retriable):
+                        raise
+                    log.warning("offsets not committed (%s); retrying", type(error).__name__)
             self.written += len(views)
             if on_batch is not None and views:
                 on_batch(len(views))
@@ -125,9 +139,22 @@ class ScoreWriter:
         def write() -> None:
             watermark = self.watermark()
             with Session(self.engine) as session, session.begin():
-                upsert_views(session, views, watermark, self.grace_seconds)
+                upsert_views(
+                    session,
+                    views,
+                    watermark,
+                    self.grace_seconds,
+                    registry=self.registry,
+                    wall_clock=self.wall_clock,
+                )
                 if finalize:
-                    finalize_due(session, watermark, self.grace_seconds)
+                    finalize_due(
+                        session,
+                        watermark,
+                        self.grace_seconds,
+                        registry=self.registry,
+                        wall_clock=self.wall_clock,
+                    )
                     self._last_finalize = self.wall_clock()
 
         self._until_database_answers(write)

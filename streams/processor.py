@@ -94,6 +94,14 @@ class ComplaintStage:
             ):
                 # After a crash the state may hold the event while the views it produced
                 # were never sent: send them again (the unit stage ignores what it has).
+                # The event was accepted before, so it counts towards its partition's
+                # progress: without this, the first views sent after a restart or a
+                # rebalance carried no event time ("wm": null) and crashed the unit stage.
+                self._note_event_time(message.partition, complaint_event.occurred_at.timestamp())
+                # Written again so that its changelog catches up: a SIGKILL can keep a
+                # write in the local RocksDB whose changelog record was never produced,
+                # and a worker recovering this partition from the changelog would miss it.
+                self.complaints[complaint_event.complaint_id] = state.to_json()
                 await self._send_views(
                     current_views(state, self.registry), message.partition, message.offset
                 )
@@ -111,10 +119,12 @@ class ComplaintStage:
                 reason,
             )
         partition = message.partition
-        occurred_at = complaint_event.occurred_at.timestamp()
+        self._note_event_time(partition, complaint_event.occurred_at.timestamp())
+        await self._send_views(accepted.views, partition, message.offset)
+
+    def _note_event_time(self, partition: int, occurred_at: float) -> None:
         latest = max(occurred_at, self._latest_event_time.get(partition, occurred_at))
         self._latest_event_time[partition] = latest
-        await self._send_views(accepted.views, partition, message.offset)
 
     async def _send_views(self, views: list[UnitView], partition: int, offset: int) -> None:
         envelope = self._envelope(partition, offset)
@@ -218,8 +228,9 @@ class UnitStage:
 
     async def process(self, event: Any) -> None:
         envelope = orjson.loads(event.value)
-        source = self.watermarks.setdefault(event.message.partition, SourceWatermarks())
-        source.observe(envelope["src"], envelope["wm"], envelope["cu"], self.wall_clock())
+        if envelope.get("wm") is not None:  # a stamp without an event time moves nothing
+            source = self.watermarks.setdefault(event.message.partition, SourceWatermarks())
+            source.observe(envelope["src"], envelope["wm"], envelope["cu"], self.wall_clock())
         if "v" in envelope:  # else a heartbeat: only the watermark moves
             self.apply(UnitView.from_json(envelope["v"]))
 

@@ -246,6 +246,20 @@ def metrics_url(env: dict[str, str]) -> str:
     return f"http://127.0.0.1:{env['SIGAP_WEB_PORT']}/metrics"
 
 
+# Faust logs an agent that raised as "Crashed reason=..." and restarts it: the message it was
+# processing is lost while the process keeps running and serving /metrics. Such a line fails
+# a fault test whatever the totals say (it is how the "wm": null bug showed itself).
+CRASH_MARKERS = ("Crashed reason=", "Traceback (most recent call last)")
+
+
+def crash_lines(process: SigapProcess) -> list[str]:
+    return [
+        line
+        for line in process.log_text().splitlines()
+        if any(marker in line for marker in CRASH_MARKERS)
+    ]
+
+
 @dataclass
 class Worker:
     """A `sigap worker` process that can be killed and started again on the same state."""
@@ -285,6 +299,10 @@ class Worker:
     def wait_serving(self, timeout: float = 60) -> None:
         text = wait_for(self.scrape, lambda t: "complaints_created_total" in t, timeout, "up")
         assert "complaints_created_total" in text, self.logs()
+
+    def crashes(self) -> list[str]:
+        """Agent crashes and tracebacks logged by any run of this worker."""
+        return [line for run in self.runs for line in crash_lines(run)]
 
     def logs(self) -> str:
         return "\n".join(

@@ -11,6 +11,7 @@ import pytest
 from tests.faults.helpers import (
     Sample,
     Worker,
+    crash_lines,
     create_topics,
     differences,
     expected_counts,
@@ -49,8 +50,13 @@ def processes(tmp_path: Path) -> Iterator[list[SigapProcess | Worker]]:
 # (complaint state, unit view, per-unit counters), and a SIGKILL could keep some and lose
 # others for good. Now each unit view is stored with its own contribution to the counters,
 # and a redelivered event the state already holds sends its views again.
+# Open: under extra CPU load (two busy loops on the 2-core machine) about one run in three
+# still ends with the crashed run far short of the clean one (e.g. 4 of 16 first responses
+# for a unit) although no agent crashed; in one such run the group had no committed offset
+# at all and the complaints changelog lacked the states of 96 events. The "wm": null crash
+# that failed most runs before is fixed (test_redelivery.py); this one is not understood yet.
 @pytest.mark.xfail(
-    reason="totals after SIGKILL restarts differ in some runs (open bug)",
+    reason="SIGKILL restarts under heavy CPU load: totals still short in some runs (open)",
     strict=False,
 )
 def test_sigkill_mid_stream_loses_and_doubles_nothing(
@@ -63,8 +69,11 @@ def test_sigkill_mid_stream_loses_and_doubles_nothing(
     clean = Worker(clean_env, tmp_path, "clean")
     crashed = Worker(crash_env, tmp_path, "crashed")
     processes.extend([clean, crashed])
-    for env, name in ((clean_env, "clean"), (crash_env, "crashed")):
-        processes.append(SigapProcess(["score-writer"], env, tmp_path / f"{name}-writer.log"))
+    writers = [
+        SigapProcess(["score-writer"], env, tmp_path / f"{name}-writer.log")
+        for env, name in ((clean_env, "clean"), (crash_env, "crashed"))
+    ]
+    processes.extend(writers)
     clean.start()
     crashed.start()
 
@@ -102,6 +111,7 @@ def test_sigkill_mid_stream_loses_and_doubles_nothing(
         "the clean run",
     )
     assert subset_differences(clean_found, expected) == []
+    assert clean.crashes() == [] and crashed.crashes() == [], crashed.crashes()[:5]
     final = wait_for(
         lambda: kpi_samples(crashed.scrape()),
         lambda found: not differences(found, clean_found),
@@ -124,4 +134,8 @@ def test_sigkill_mid_stream_loses_and_doubles_nothing(
         lambda: scores(crash_env), lambda rows: rows == clean_scores, 60, "the scores"
     )
     assert crash_scores == clean_scores
+    assert clean.crashes() == [] and crashed.crashes() == [], crashed.crashes()[:5]
+    for writer in writers:
+        assert writer.process.poll() is None, "a score writer exited:\n" + writer.log_text()[-3000:]
+        assert crash_lines(writer) == []
     assert crashed.stop() == 0, "worker did not stop cleanly on SIGTERM"

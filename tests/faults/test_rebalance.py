@@ -47,7 +47,13 @@ def owners(workers: list[Worker]) -> dict[str, list[str]]:
     return found
 
 
-@pytest.mark.xfail(reason="fails in some runs under CI load (open, not understood)", strict=False)
+def split_problems(seen: dict[str, list[str]]) -> list[str]:
+    """Both workers own some unit: the first alone owning all of them (the second started
+    serving /metrics but has not joined the group yet) is not the two-worker state."""
+    owning = {name for names in seen.values() for name in names}
+    return [f"{name} owns no unit yet" for name in ("first", "second") if name not in owning]
+
+
 def test_rebalance_keeps_totals_and_single_owner(kafka_bootstrap: str, tmp_path: Path) -> None:
     env = fresh_env(kafka_bootstrap, tmp_path, "a", SIGAP_TOPIC_PARTITIONS="4")
     env_b = {
@@ -80,6 +86,7 @@ def test_rebalance_keeps_totals_and_single_owner(kafka_bootstrap: str, tmp_path:
             lambda: (
                 check([first, second], seen)
                 + [f"{u} unowned" for u, names in owners([first, second]).items() if not names]
+                + split_problems(owners([first, second]))
             ),
             lambda p: not p,
             60,
@@ -92,6 +99,7 @@ def test_rebalance_keeps_totals_and_single_owner(kafka_bootstrap: str, tmp_path:
         assert first.stop() == 0, "the first worker did not stop cleanly"
         publish(kafka_bootstrap, env["SIGAP_EVENTS_TOPIC"], PARTS[2])
         problems = wait_for(lambda: check([second], EVENTS), lambda p: not p, 60, "all parts")
+        assert first.crashes() == [] and second.crashes() == [], second.crashes()[:5]
         assert problems == []
         assert all(names == ["second"] for names in owners([second]).values())
         assert doubles == []

@@ -1,14 +1,14 @@
 # SIGAP: the two commands of the README's quick start, and the checks.
 #   make demo   run the whole service locally (Ctrl-C stops it; DEMO_SECONDS=N stops after N s)
 #   make test   run all the tests (starts its own Kafka broker on a free port)
-#   make check  lint, type-check and test: everything CI runs
+#   make check  lint, type-check, audit and test: everything CI runs
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 KAFKA := deploy/kafka/local-kafka.sh
 
-.PHONY: install kafka system-packages demo test lint typecheck check kafka-start kafka-stop clean
+.PHONY: install kafka system-packages demo test lint typecheck audit check kafka-start kafka-stop clean
 
 $(INSTALLED): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +37,12 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-check: lint typecheck test
+# Known vulnerabilities in the pinned dependencies (pip-audit; skipped with a message when no
+# vulnerability service is reachable, see .ci/audit).
+audit: install
+	bash .ci/audit
+
+check: lint typecheck audit test
 
 kafka-start: kafka
 	bash $(KAFKA) start

@@ -106,6 +106,7 @@ def score_writer() -> None:
         engine=make_engine(settings.database_url, create_schema=False),
         consumer=build_consumer(settings),
         grace_seconds=settings.grace_seconds,
+        registry=load_unit_registry(settings),
     )
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: writer.stop())
@@ -279,19 +280,70 @@ def _print_replay(summary: dict[str, Any]) -> None:
             str(unit["open_past_target"]["response:1"] + unit["open_past_target"]["resolution:1"]),
         )
     console.print(table)
-    _print_table([s for s in summary["scores"] if s["period"] == "day"])
+    _print_table([s for s in summary["scores"] if s["period"] == "day" and s["category"] == "*"])
 
 
-@main.command(help="Print the persisted unit scores (the latest revision of each period).")
+@main.command(
+    help="Print the persisted unit scores: the latest revision of each period (--revision N "
+    "or --all-revisions for the history), over all categories unless --category is given."
+)
 @click.option("--format", "output_format", type=click.Choice(["json", "table"]), default="table")
 @click.option("--unit", "units", multiple=True, help="Only these units (repeatable).")
-@click.option("--period", type=click.Choice(["day", "week", "month"]), default="day")
+@click.option("--period", type=click.Choice(["day", "week", "month", "quarter"]), default="day")
+@click.option(
+    "--category",
+    default="*",
+    show_default=True,
+    help="One category's scores; '*' is the score over all categories, 'all' lists every one.",
+)
+@click.option(
+    "--from",
+    "date_from",
+    default=None,
+    help="Only periods starting on or after this period (e.g. 2026-11-01, 2026-W45, 2026-11).",
+)
+@click.option(
+    "--to",
+    "date_to",
+    default=None,
+    help="Only periods starting on or before the last day of this period.",
+)
+@click.option("--revision", type=click.IntRange(min=0), default=None, help="This revision only.")
 @click.option("--all-revisions", is_flag=True, help="Every revision, not only the latest.")
-def scores(output_format: str, units: tuple[str, ...], period: str, all_revisions: bool) -> None:
+def scores(
+    output_format: str,
+    units: tuple[str, ...],
+    period: str,
+    category: str,
+    date_from: str | None,
+    date_to: str | None,
+    revision: int | None,
+    all_revisions: bool,
+) -> None:
+    from core.periods import last_day, parse_period
     from storage.scores import make_engine, score_rows
 
+    bounds = {}
+    for name, value in (("--from", date_from), ("--to", date_to)):
+        if value is not None:
+            try:
+                kind, start = parse_period(value)
+            except ValueError as error:
+                raise click.BadParameter(str(error), param_hint=name) from None
+            bounds[name] = start if name == "--from" else last_day(kind, start)
+    if revision is not None and all_revisions:
+        raise click.UsageError("give either --revision or --all-revisions")
     settings = load_settings()
-    rows = score_rows(make_engine(settings.database_url), units, period, all_revisions)
+    rows = score_rows(
+        make_engine(settings.database_url),
+        units,
+        period,
+        category=None if category == "all" else category,
+        date_from=bounds.get("--from"),
+        date_to=bounds.get("--to"),
+        revision=revision,
+        all_revisions=all_revisions,
+    )
     if output_format == "json":
         click.echo(json.dumps(rows, indent=2))
         return
@@ -382,6 +434,165 @@ def schema(check: bool) -> None:
     sys.stdout.write(text)
 
 
+class VerifyError(click.ClickException):
+    """`sigap verify` could not run: exit 2 like a usage error (1 means differences)."""
+
+    exit_code = 2
+
+
+@main.command(
+    help="Recompute a period's scores from the event log (the events topic from its "
+    "beginning, or an event file) and compare them with the stored scores. Exit status 0: "
+    "identical; 1: differences (listed); 2: usage or configuration error."
+)
+@click.option(
+    "--period",
+    "period_text",
+    required=True,
+    help="The period: a day 2026-11-27, an ISO week 2026-W48, a month 2026-11, a quarter 2026-Q4.",
+)
+@click.option(
+    "--source",
+    default="topic",
+    show_default=True,
+    help="'topic' (SIGAP_EVENTS_TOPIC, read without a consumer group), or an event file: "
+    ".jsonl, or .csv with --mapping.",
+)
+@click.option(
+    "--mapping",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Column mapping for a CSV --source (see deploy/csv-mappings/).",
+)
+@click.option("--format", "output_format", type=click.Choice(["json", "table"]), default="table")
+def verify(period_text: str, source: str, mapping: Path | None, output_format: str) -> None:
+    from kafka.errors import KafkaError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from core.periods import parse_period
+    from sigap.event_log import EventLogError
+    from sigap.replay_sources import SourceError
+    from sigap.verify import (
+        TOPIC_SOURCE,
+        StoredScoresChanging,
+        load_log,
+        load_stored,
+        print_table,
+        verify_period,
+    )
+    from storage.scores import make_engine
+
+    try:
+        kind, start = parse_period(period_text)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--period") from None
+    if source == TOPIC_SOURCE and mapping is not None:
+        raise click.UsageError("--mapping applies to a CSV --source, not to the topic")
+    settings = load_settings()
+    try:
+        registry = load_unit_registry(settings)
+    except click.ClickException as error:
+        raise VerifyError(error.message) from None
+    try:
+        engine = make_engine(settings.database_url, create_schema=False)
+        stored = load_stored(engine, kind, start)
+    except SQLAlchemyError as error:
+        reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+        raise VerifyError(
+            f"score database {_safe_url(settings.database_url)}: {type(error).__name__}: "
+            f"{reason} (check DATABASE_URL)"
+        ) from None
+    except StoredScoresChanging as error:
+        raise VerifyError(str(error)) from None
+    try:
+        log = load_log(source, mapping, settings, registry)
+    except (SourceError, EventLogError) as error:
+        raise VerifyError(str(error)) from None
+    except KafkaError as error:
+        raise VerifyError(
+            f"Kafka at {settings.kafka_bootstrap_servers} ({settings.kafka_security_protocol}): "
+            f"{type(error).__name__}: {error}. Check KAFKA_BOOTSTRAP_SERVERS, "
+            "KAFKA_SECURITY_PROTOCOL and the KAFKA_SASL_* / KAFKA_SSL_* settings."
+        ) from None
+    result = verify_period(period_text, kind, start, log, stored, registry, settings.grace_seconds)
+    if output_format == "json":
+        click.echo(json.dumps(result.as_json(), indent=2))
+    else:
+        print_table(result)
+    sys.exit(1 if result.differences else 0)
+
+
+@main.command(
+    help="Evaluation and feedback report of one unit (--unit) or of every unit (--all-units) "
+    "for a period: KPIs against targets, trend, breakdowns, missed targets and overdue "
+    "complaints, from the persisted scores (DATABASE_URL)."
+)
+@click.option("--unit", default=None, help="The unit code, e.g. dlh.")
+@click.option("--all-units", is_flag=True, help="A city-wide league table instead of one unit.")
+@click.option(
+    "--period",
+    "period_text",
+    required=True,
+    help="2026-11-27 (day), 2026-W48 (ISO week), 2026-11 (month) or 2026-Q4 (quarter).",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["html", "md", "csv"]),
+    default="html",
+    show_default=True,
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write to this file (default: standard output).",
+)
+@click.option(
+    "--trend", "trend_periods", default=6, show_default=True, help="Previous periods shown."
+)
+def report(
+    unit: str | None,
+    all_units: bool,
+    period_text: str,
+    output_format: str,
+    output: Path | None,
+    trend_periods: int,
+) -> None:
+    from core.periods import parse_period
+    from core.registry import UNKNOWN_UNIT
+    from reports.render import render_report
+
+    if all_units == (unit is not None):
+        raise click.UsageError("give either --unit UNIT or --all-units")
+    try:
+        kind, start = parse_period(period_text)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--period") from None
+    settings = load_settings()
+    registry = load_unit_registry(settings)
+    if unit is not None and unit not in registry.units and unit != UNKNOWN_UNIT:
+        raise click.BadParameter(
+            f"{unit!r} is not a unit of the registry ({', '.join(sorted(registry.units))}, "
+            f"or {UNKNOWN_UNIT})",
+            param_hint="--unit",
+        )
+    text = render_report(
+        settings.database_url,
+        registry,
+        unit=unit,
+        kind=kind,
+        start=start,
+        output_format=output_format,
+        trend_periods=trend_periods,
+    )
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    output.write_text(text, encoding="utf-8")
+    click.echo(f"wrote the {output_format} report to {output}", err=True)
+
+
 def _safe_url(url: str) -> str:
     """The database URL without its password, for logs."""
     from sqlalchemy.engine import make_url
@@ -393,17 +604,21 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="Unit scores (times in hours; met/missed per timer; rev = revision)")
-    columns = ("period", "start", "unit", "rev", "received", "resolved", "p50 h", "p90 h")
-    for column in (*columns, "response", "resolution"):
+    table = Table(
+        title="Unit scores (resolution times in wall hours; met/missed per timer; "
+        "rev = revision; category * = all)"
+    )
+    columns = ("period", "start", "unit", "category", "rev", "received", "resolved")
+    for column in (*columns, "p50 h", "p90 h", "response", "resolution"):
         table.add_column(column)
     for row in rows:
-        p50, p90 = row["resolution_p50_seconds"], row["resolution_p90_seconds"]
+        p50, p90 = row["resolution_p50_wall_seconds"], row["resolution_p90_wall_seconds"]
         revision = row.get("revision")
         table.add_row(
             row["period"],
             row["period_start"],
             row["unit"],
+            row["category"],
             "-" if revision is None else ("provisional" if revision == 0 else str(revision)),
             str(row["received"]),
             str(row["resolved"]),

@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry, disable_created_metrics
 from core.registry import Registry
 from core.settings import Settings
 from metrics.collector import MetricsSnapshot, SigapCollector
+from streams.api import register_api
 from streams.processor import ComplaintStage, UnitStage
 
 # Series such as complaints_created_created only double the series count for nothing.
@@ -37,8 +38,8 @@ class SigapApp:
 
     def snapshot(self) -> MetricsSnapshot:
         settings = self.settings
-        view_partitions = self.owned_partitions(settings.views_topic)
-        event_partitions = self.owned_partitions(settings.events_topic)
+        view_partitions = self.exported_partitions(settings.views_topic)
+        event_partitions = self.exported_partitions(settings.events_topic)
         watermark, units = self.unit_stage.snapshot(view_partitions)
         return MetricsSnapshot(
             watermark=watermark,
@@ -47,6 +48,12 @@ class SigapApp:
             processed=self.complaint_stage.counts.processed,
             lag_by_partition=self.lag(settings.events_topic),
         )
+
+    def exported_partitions(self, topic: str) -> set[int]:
+        """The owned partitions whose state may be shown: none between a revocation and the
+        end of the recovery that follows it, so that no unit is ever exported by two workers
+        at once, nor with half-recovered values (counters that would seem to reset)."""
+        return self.owned_partitions(topic) if self.state_ready else set()
 
     def lag(self, topic: str) -> dict[int, int]:
         """Messages behind (highwater - next offset), per owned partition of `topic` that
@@ -75,6 +82,9 @@ class SigapApp:
 
     def __post_init__(self) -> None:
         self._positions: dict[tuple[str, int], int] = {}
+        # False from a partition revocation until the unit state is rebuilt after the
+        # recovery that follows it (streams.app.create_app).
+        self.state_ready = True
 
 
 # The worker's tables; each has a changelog topic `<app id>-<table>-changelog`.
@@ -136,6 +146,13 @@ def create_app(settings: Settings, registry: Registry, **faust_overrides: Any) -
         key_serializer="raw",
         value_serializer="raw",
         consumer_auto_offset_reset="earliest",
+        # No standby replicas. Seen in the rebalance test: a standby promoted to active
+        # started its recovery at the changelog's end while its RocksDB held none of the
+        # records (faust-streaming 0.15.3 advances a standby's offset when it reads a record
+        # and writes records in batches of 1,000; cf. faust-streaming #212), so the new owner
+        # processed events on empty complaint states and totals came out short. A partition
+        # that moves is recovered from its changelog instead: slower, always complete.
+        table_standby_replicas=0,
         **faust_overrides,
     )
     partitions = settings.topic_partitions
@@ -200,8 +217,15 @@ def create_app(settings: Settings, registry: Registry, **faust_overrides: Any) -
     async def rebuild_unit_state() -> None:
         # After every rebalance and table recovery: the units this worker owns now.
         unit_stage.rebuild(sigap.owned_partitions(settings.views_topic))
+        sigap.state_ready = True
 
     unit_views.on_recover(rebuild_unit_state)
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode types it as sync
+    async def stop_exporting_units(_sender: Any, *_: Any, **__: Any) -> None:
+        # Kafka's (eager) group protocol revokes every partition here, before any worker
+        # is assigned them: stopping now means a unit is never exported by two workers.
+        sigap.state_ready = False
 
     @app.timer(interval=settings.heartbeat_seconds)  # type: ignore[untyped-decorator]
     async def send_watermark_heartbeats() -> None:
@@ -216,4 +240,5 @@ def create_app(settings: Settings, registry: Registry, **faust_overrides: Any) -
     setup_prometheus_sensors(
         app, pattern="/metrics", registry=registry_metrics, name_prefix="faust"
     )
+    register_api(sigap)  # the read-only JSON API (streams/api.py)
     return sigap

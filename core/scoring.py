@@ -186,15 +186,16 @@ def all_period_scores(
     items: Iterable[ScoreInput], watermark: float, kinds: Iterable[PeriodKind] = PERIOD_KINDS
 ) -> list[PeriodScore]:
     """Every period with something in it, oldest first, then by unit and kind."""
-    materialised = list(items)
-    by_unit: dict[str, list[ScoreInput]] = defaultdict(list)
-    keys: set[tuple[str, PeriodKind, date]] = set()
+    # An input can count only in the periods holding one of its instants: each period is
+    # scored from those inputs alone, not from all of its unit's.
+    by_period: dict[tuple[str, PeriodKind, date], list[ScoreInput]] = defaultdict(list)
     kinds = tuple(kinds)
-    for item in materialised:
-        by_unit[item.unit].append(item)
-        keys |= periods_touched(item, kinds)
+    for item in items:
+        for key in periods_touched(item, kinds):
+            by_period[key].append(item)
     scores = [
-        period_score(unit, kind, start, by_unit[unit], watermark) for unit, kind, start in keys
+        period_score(unit, kind, start, inputs, watermark)
+        for (unit, kind, start), inputs in by_period.items()
     ]
     # Periods where nothing counted (e.g. an open timer whose deadline is still ahead) go.
     return sorted(

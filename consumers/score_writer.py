@@ -78,7 +78,7 @@ class ScoreWriter:
             for tp, batch in batches.items():
                 for record in batch:
                     # The complaint stage's envelope: progress stamps, and the view under
-                    # "v" (watermark heartbeats carry none).
+                    # "v" or the views under "vs" (watermark heartbeats carry none).
                     envelope = orjson.loads(record.value)
                     source = self.watermarks.setdefault(tp.partition, SourceWatermarks())
                     source.observe(
@@ -86,6 +86,8 @@ class ScoreWriter:
                     )
                     if "v" in envelope:
                         views.append(UnitView.from_json(envelope["v"]))
+                    # A batch of the complaint stage: many views in one record.
+                    views.extend(UnitView.from_json(view) for view in envelope.get("vs", ()))
             due = self.wall_clock() - self._last_finalize >= self.finalize_every_seconds
             if not batches and not due:
                 continue

@@ -80,8 +80,9 @@ def worker(loglevel: str) -> None:
     from faust import Worker
 
     from sigap.topics import ensure_topics
-    from streams.app import create_app
+    from streams.app import create_app, install_event_loop
 
+    install_event_loop()
     settings = load_settings()
     registry = load_unit_registry(settings)
     ensure_topics(settings)

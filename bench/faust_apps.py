@@ -11,8 +11,11 @@ machine and topic. VARIANT says with which settings (the settings sweep of bench
   defaults  Faust's defaults (raw key/value serializers, earliest offsets, rocksdb store),
             asyncio loop, `stream.events()`, no sensors (the previous run's ceiling);
   uvloop    + the uvloop event loop;
-  tuned     + streams.app.FAUST_TUNING (poll, fetch, buffer and producer sizes);
-  take      + iterating with `stream.take_events` as the complaint agent does;
+  tuned     + streams.app.FAUST_TUNING (poll, fetch, buffer and producer sizes) and no
+            progress spinner (streams.app.quiet_debug_logging);
+  take      + Faust's `stream.take_events(1000, within=0.02)` instead of `stream.events()`;
+  batch     + batches as the complaint agent takes them (streams.app.event_batches: what has
+            arrived, up to 1000, acknowledged after the batch) instead of take_events;
   worker    the worker's own settings, all of the above (streams.app.faust_settings) plus the
             Prometheus sensors the worker installs: the ceiling the worker is compared with.
 
@@ -40,21 +43,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.settings import Settings
 from streams.app import (
-    BATCH_MAX,
-    BATCH_WITHIN,
     FAUST_TUNING,
+    event_batches,
     faust_settings,
     install_event_loop,
+    quiet_debug_logging,
 )
 
 MODE = sys.argv[1]
 VARIANT = sys.argv[2] if len(sys.argv) > 2 else "defaults"
-VARIANTS = ("defaults", "uvloop", "tuned", "take", "worker")
+VARIANTS = ("defaults", "uvloop", "tuned", "take", "batch", "worker")
 if VARIANT not in VARIANTS:
     raise SystemExit(f"unknown variant {VARIANT!r}; known: {VARIANTS}")
 USE_UVLOOP = VARIANT != "defaults"
-TUNED = VARIANT in ("tuned", "take", "worker")
-TAKE = VARIANT in ("take", "worker")
+TUNED = VARIANT in ("tuned", "take", "batch", "worker")
+TAKE = VARIANT == "take"
+BATCHES = VARIANT in ("batch", "worker")
 ENV = os.environ
 TOPIC = ENV["BENCH_TOPIC"]
 PARTITIONS = int(ENV["BENCH_PARTITIONS"])
@@ -110,8 +114,18 @@ def count_stage1() -> None:
 if MODE == "empty" and TAKE:
 
     @app.agent(events_topic, name="empty")
+    async def empty_take_agent(stream: Any) -> None:
+        async for events in stream.take_events(1000, within=0.02):
+            for _event in events:
+                count_stage1()
+            if state["t_target"] is not None:
+                finish({"variant": VARIANT})
+
+elif MODE == "empty" and BATCHES:
+
+    @app.agent(events_topic, name="empty")
     async def empty_batch_agent(stream: Any) -> None:
-        async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN):
+        async for events in event_batches(stream):
             for _event in events:
                 count_stage1()
             if state["t_target"] is not None:
@@ -196,4 +210,7 @@ else:
 if __name__ == "__main__":
     from faust import Worker
 
-    Worker(app, loglevel="warning").execute_from_commandline()
+    worker = Worker(app, loglevel="warning")
+    if TUNED:
+        quiet_debug_logging(worker)
+    worker.execute_from_commandline()

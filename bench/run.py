@@ -50,7 +50,7 @@ NAIVE_TABLES = (
 WORKER_TABLES = ("complaints", "rejections", "unit-views")
 # The empty-agent settings sweep (bench/faust_apps.py): Faust's defaults, then one change at a
 # time, up to the worker's own settings (the ceiling the worker is compared with).
-EMPTY_VARIANTS = ("defaults", "uvloop", "tuned", "take", "worker")
+EMPTY_VARIANTS = ("defaults", "uvloop", "tuned", "take", "batch", "worker")
 UNITS = ("dlh", "dsda", "dishub", "satpol-pp", "dispendukcapil", "dinkes", "damkar", "bpbd")
 
 MODES: dict[str, dict[str, Any]] = {
@@ -624,7 +624,7 @@ class Bench:
                     "events/s",
                     "ceiling (b): an empty Faust agent with the worker's own settings "
                     "(streams.app.faust_settings: raw serializers, rocksdb store, uvloop, "
-                    "FAUST_TUNING, take_events batches, Prometheus sensors)",
+                    "FAUST_TUNING, streams.app.event_batches, Prometheus sensors)",
                 )
             else:
                 self.figure(
@@ -632,7 +632,7 @@ class Bench:
                     empty["events_per_second"],
                     "events/s",
                     f"settings sweep: empty Faust agent, variant {variant!r} "
-                    "(bench/faust_apps.py: each variant adds one change to the previous)",
+                    "(bench/faust_apps.py: defaults, then one change at a time)",
                 )
         naive = self.faust_app_phase("naive")
         self.figure(

@@ -1,9 +1,10 @@
 """The two stages of the worker, as plain classes the Faust agents call per event.
 
-Complaint stage (`ComplaintStage`, source: the events topic, keyed by complaint_id):
-parse, validate, keep each complaint's events in the `complaints` table, evaluate the
-complaint (core.timeline) and send each unit's changed view to the views topic, keyed by
-unit. Rejected messages go to the dead-letter topic with a reason.
+Complaint stage (`ComplaintStage`, source: the events topic, keyed by complaint_id), per
+batch of events: parse, validate, keep each complaint's events in the `complaints` table,
+evaluate each complaint of the batch once (core.timeline) and send the changed unit views to
+the views topic, on each unit's partition: one record per (source, views) partition holding
+the batch's views. Rejected messages go to the dead-letter topic with a reason.
 
 Unit stage (`UnitStage`, source: the views topic, keyed by unit): keep the latest view of
 each (unit, complaint) in the `unit-views` table and each unit's monotonic counters in the
@@ -341,15 +342,19 @@ class UnitStage:
         self.kpis = UnitKpis(self.bucket_bounds, self.bucket_bounds, self.grace_seconds)
         self._stored.clear()
         latest: dict[int, float] = {}
-        for key, data in list(self.unit_views.items()):
-            partition = unit_partition(str(key).partition("|")[0], self.partitions)
-            if partition not in owned_partitions:
-                continue
-            stored = StoredView.from_json(
-                orjson.loads(data) if isinstance(data, bytes | bytearray) else data
-            )
-            self.kpis.restore(stored)
-            latest[partition] = max(latest.get(partition, 0.0), stored.view.as_of)
+
+        def owned_views() -> Iterator[StoredView]:
+            for key, data in self.unit_views.items():
+                partition = unit_partition(str(key).partition("|")[0], self.partitions)
+                if partition not in owned_partitions:
+                    continue
+                stored = StoredView.from_json(
+                    orjson.loads(data) if isinstance(data, bytes | bytearray) else data
+                )
+                latest[partition] = max(latest.get(partition, 0.0), stored.view.as_of)
+                yield stored
+
+        self.kpis.restore_all(owned_views())
         wall_now = self.wall_clock()
         for partition, as_of in latest.items():
             source = self.watermarks.setdefault(partition, SourceWatermarks())

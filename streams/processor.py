@@ -106,6 +106,7 @@ class ComplaintStage:
         # Recently used complaint states, so that most events need no table read and decode.
         self.cache_size = cache_size
         self._states: dict[str, ComplaintState] = {}
+        self._in_batch = False
         # Set by the app: the highwater mark of an events-topic partition, if known.
         self.highwater: Callable[[int], int | None] = lambda partition: None
 
@@ -116,6 +117,13 @@ class ComplaintStage:
         """Validate and record each event in order; then evaluate each complaint the batch
         touched once, write its state once, and send its changed views: one views-topic
         record per (source partition, views partition) holding them all."""
+        self._in_batch = True
+        try:
+            await self._process_batch(events)
+        finally:
+            self._in_batch = False
+
+    async def _process_batch(self, events: Sequence[Any]) -> None:
         touched: dict[str, _Touched] = {}
         last_offset: dict[int, int] = {}
         for event in events:
@@ -218,6 +226,9 @@ class ComplaintStage:
         one that receives none from a busy source would keep an old watermark, and its
         deadlines would never pass. Sent after the views already sent, so never ahead.
         """
+        if self._in_batch:
+            # The batch's views are still being sent: a stamp now could overtake them.
+            return
         for partition, latest in list(self._latest_event_time.items()):
             offset = self._last_offset.get(partition)
             if offset is None:

@@ -16,8 +16,8 @@ machine and topic. VARIANT says with which settings (the settings sweep of bench
   take      + Faust's `stream.take_events(1000, within=0.02)` instead of `stream.events()`;
   batch     + batches as the complaint agent takes them (streams.app.event_batches: what has
             arrived, up to 1000, acknowledged after the batch) instead of take_events;
-  worker    the worker's own settings, all of the above (streams.app.faust_settings) plus the
-            Prometheus sensors the worker installs: the ceiling the worker is compared with.
+  worker    the worker's own settings: tuned + batch, plus the Prometheus sensors the worker
+            installs (streams.app.setup_sensors): the ceiling the worker is compared with.
 
 `naive`: the obvious Faust way to count the main KPIs: stage 1 (keyed by complaint_id) parses
 the JSON, keeps each complaint's created time and unit in a plain table, and forwards
@@ -48,6 +48,7 @@ from streams.app import (
     faust_settings,
     install_event_loop,
     quiet_debug_logging,
+    setup_sensors,
 )
 
 MODE = sys.argv[1]
@@ -79,10 +80,9 @@ if not TUNED:
     settings = {name: value for name, value in settings.items() if name not in FAUST_TUNING}
 app = faust.App(ENV["BENCH_APP_ID"], **settings)
 if VARIANT == "worker":
-    from faust.sensors.prometheus import setup_prometheus_sensors
     from prometheus_client import CollectorRegistry
 
-    setup_prometheus_sensors(app, pattern="/metrics", registry=CollectorRegistry(), name_prefix="f")
+    setup_sensors(app, CollectorRegistry())
 events_topic = app.topic(TOPIC, partitions=PARTITIONS, internal=False)
 
 state: dict[str, Any] = {"n": 0, "t_first": None, "t_target": None, "n2": 0, "forwarded": 0}

@@ -683,6 +683,14 @@ class Bench:
             expected_created=self.expected_created,
             counted_created=total(self.worker.scrape(), "complaints_created_total"),
         )
+        tail = self.figures["worker_unit_stage_tail_seconds"]["value"]
+        self.figure(
+            "worker_all_stages_events_per_second",
+            result["measured_events"] / (result["measured_seconds"] + tail),
+            "events/s",
+            "as worker_events_per_second, but until the unit stage had counted them too "
+            "(measured events / (measured seconds + unit stage tail))",
+        )
         self.figure(
             "worker_vs_empty_faust",
             result["events_per_second"] / self.figures["empty_faust_events_per_second"]["value"],

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import faust
-from faust.sensors.prometheus import setup_prometheus_sensors
-from faust.types import TP
+from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor, setup_prometheus_sensors
+from faust.types import TP, CollectionT, EventT, Message, StreamT
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
 from core.registry import Registry
@@ -75,6 +75,48 @@ class SigapApp:
 
     def __post_init__(self) -> None:
         self._positions: dict[tuple[str, int], int] = {}
+
+
+class LeanPrometheusMonitor(PrometheusMonitor):
+    """Faust's Prometheus sensor without the per-operation series no dashboard or alert uses
+    (table operations, messages sent and received per topic, events per stream): each costs
+    a labels() lookup per message or table write (bench/RESULTS.md, "Faust settings").
+    Every series the pipeline dashboard reads is kept, with the same names."""
+
+    def on_message_in(self, tp: TP, offset: int, message: Message) -> None:
+        super(PrometheusMonitor, self).on_message_in(tp, offset, message)
+        self._metrics.messages_received.inc()
+        self._metrics.active_messages.inc()
+
+    def on_stream_event_in(
+        self, tp: TP, offset: int, stream: StreamT[Any], event: EventT[Any]
+    ) -> dict[str, Any] | None:
+        state = super(PrometheusMonitor, self).on_stream_event_in(tp, offset, stream, event)
+        self._metrics.total_events.inc()
+        self._metrics.total_active_events.inc()
+        return state
+
+    def on_table_get(self, table: CollectionT, key: Any) -> None:
+        pass
+
+    def on_table_set(self, table: CollectionT, key: Any, value: Any) -> None:
+        pass
+
+    def on_table_del(self, table: CollectionT, key: Any) -> None:
+        pass
+
+    def on_send_initiated(self, *args: Any, **kwargs: Any) -> Any:
+        return super(PrometheusMonitor, self).on_send_initiated(*args, **kwargs)
+
+    def on_send_completed(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+def setup_sensors(app: faust.App, registry: CollectorRegistry) -> None:
+    """Faust's own sensor metrics (milliseconds, faust_ prefix) on the /metrics page."""
+    setup_prometheus_sensors(app, pattern="/metrics", registry=registry, name_prefix="faust")
+    metrics: FaustMetrics = app.monitor._metrics  # type: ignore[attr-defined]
+    app.monitor = LeanPrometheusMonitor(metrics=metrics)
 
 
 # The worker's tables; each has a changelog topic `<app id>-<table>-changelog`.
@@ -297,8 +339,5 @@ def create_app(settings: Settings, registry: Registry, **faust_overrides: Any) -
         unit_stage.expire()
 
     registry_metrics.register(SigapCollector(sigap.snapshot))
-    # Faust's own sensor metrics (milliseconds, faust_ prefix) on the same /metrics page.
-    setup_prometheus_sensors(
-        app, pattern="/metrics", registry=registry_metrics, name_prefix="faust"
-    )
+    setup_sensors(app, registry_metrics)
     return sigap

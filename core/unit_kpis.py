@@ -484,7 +484,11 @@ class UnitKpis:
     def snapshot(self, units: Iterable[str], watermark: float) -> dict[str, UnitSnapshot]:
         return {unit: self.unit_snapshot(unit, watermark) for unit in units}
 
-    def unit_snapshot(self, unit: str, watermark: float) -> UnitSnapshot:
+    def unit_snapshot(
+        self, unit: str, watermark: float, reuse: UnitSnapshot | None = None
+    ) -> UnitSnapshot:
+        """The unit's state at `watermark`; with `reuse`, its window and period statistics
+        (the costly part: quantiles over up to 30 days) are taken from that snapshot."""
         missed_by = watermark - self.grace_seconds  # deadlines up to here count as missed
         sla_missed_open: dict[str, int] = {}
         open_past: dict[tuple[str, float], int] = {}
@@ -494,6 +498,24 @@ class UnitKpis:
             open_past[(timer, 0.5)] = open_timers.half.at_or_before(watermark)
             open_past[(timer, 0.75)] = open_timers.three_quarters.at_or_before(watermark)
             open_past[(timer, 1.0)] = open_timers.deadline.at_or_before(watermark)
+        if reuse is None:
+            windows, periods = self._window_stats(unit, watermark, missed_by)
+        else:
+            windows, periods = reuse.windows, reuse.periods
+        return UnitSnapshot(
+            counters=self.counters.get(unit) or self.counters_for(unit),
+            open_complaints=self._open_complaints.get(unit, 0),
+            sla_missed_open=sla_missed_open,
+            open_past=open_past,
+            windows=windows,
+            periods=periods,
+        )
+
+    def _window_stats(
+        self, unit: str, watermark: float, missed_by: float
+    ) -> tuple[
+        dict[tuple[str, str], dict[str, TimerWindowStats]], dict[tuple[str, str], TimerWindowStats]
+    ]:
         windows: dict[tuple[str, str], dict[str, TimerWindowStats]] = {}
         for (window_unit, timer, category), state in self._windows.items():
             if window_unit != unit:
@@ -539,14 +561,7 @@ class UnitKpis:
                     if missed_by >= begin
                     else 0,
                 )
-        return UnitSnapshot(
-            counters=self.counters.get(unit) or self.counters_for(unit),
-            open_complaints=self._open_complaints.get(unit, 0),
-            sla_missed_open=sla_missed_open,
-            open_past=open_past,
-            windows=windows,
-            periods=periods,
-        )
+        return windows, periods
 
     def units(self) -> Iterator[str]:
         return iter(sorted(self.counters))

@@ -49,6 +49,9 @@ log = logging.getLogger(__name__)
 
 REASON_HEADER = "sigap-reason"
 RESTORED_SOURCE = -1  # the source partition standing for "as restored from the table"
+# How long /metrics may show window and period statistics before recomputing them: far
+# below Prometheus' scrape interval, and a scrape no longer stalls the agents each time.
+WINDOW_STATS_SECONDS = 5.0
 
 
 @dataclass
@@ -298,6 +301,8 @@ class UnitStage:
         # Recently applied views with what they counted: most views need no table read.
         self.cache_size = cache_size
         self._stored: dict[str, StoredView] = {}
+        # Per unit: when its window statistics were computed, in the snapshot holding them.
+        self._window_stats: dict[str, tuple[float, UnitSnapshot]] = {}
         self.partitions = partitions
         self.wall_clock = wall_clock
         bounds = tuple(sorted(set(RESOLUTION_BUCKETS) | set(target_bucket_bounds(registry))))
@@ -352,6 +357,7 @@ class UnitStage:
         """
         self.kpis = UnitKpis(self.bucket_bounds, self.bucket_bounds, self.grace_seconds)
         self._stored.clear()
+        self._window_stats.clear()
         latest: dict[int, float] = {}
 
         def owned_views() -> Iterator[StoredView]:
@@ -391,8 +397,23 @@ class UnitStage:
         )
 
     def snapshot(self, owned_partitions: set[int]) -> tuple[float | None, dict[str, UnitSnapshot]]:
-        """Per-unit snapshots, and the lowest watermark of the owned partitions."""
+        """Per-unit snapshots, and the lowest watermark of the owned partitions.
+
+        The window and period statistics (quantiles over up to 30 days: tens of ms per unit
+        with a large state, on the event loop) are recomputed at most every
+        WINDOW_STATS_SECONDS; counters, open and past-target counts are always current.
+        """
         units = self.owned_units(owned_partitions)
-        snapshots = {unit: self.kpis.unit_snapshot(unit, self.watermark_of(unit)) for unit in units}
+        wall_now = self.wall_clock()
+        snapshots = {}
+        for unit in units:
+            cached = self._window_stats.get(unit)
+            reuse = None
+            if cached is not None and wall_now - cached[0] < WINDOW_STATS_SECONDS:
+                reuse = cached[1]
+            snapshot = self.kpis.unit_snapshot(unit, self.watermark_of(unit), reuse)
+            if reuse is None:
+                self._window_stats[unit] = (wall_now, snapshot)
+            snapshots[unit] = snapshot
         marks = [self.watermark_of(unit) for unit in units if self.watermark_of(unit) > 0]
         return (min(marks) if marks else None), snapshots

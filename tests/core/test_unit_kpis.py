@@ -170,3 +170,22 @@ def test_restore_all_gives_the_state_of_restoring_one_by_one() -> None:
             for name in ("open_complaints", "sla_missed_open", "open_past", "windows", "periods"):
                 assert getattr(mine, name) == getattr(theirs, name), name
     assert bulk.unit_snapshot("dlh", watermark).open_complaints > 0
+
+
+def test_a_snapshot_can_reuse_window_statistics_but_counts_stay_current() -> None:
+    kpis = UnitKpis((), (), grace_seconds=0)
+    resolved = views(
+        ("e1", "created", MONDAY_9, {"unit": "dlh"}),
+        ("e2", "resolved", MONDAY_9 + timedelta(hours=1), {}),
+    )
+    feed(kpis, resolved, -math.inf)
+    watermark = (MONDAY_9 + timedelta(hours=2)).timestamp()
+    first = kpis.unit_snapshot("dlh", watermark)
+    assert first.windows[("resolution", ALL_CATEGORIES)]["1h"].count == 0
+    assert first.windows[("resolution", ALL_CATEGORIES)]["24h"].count == 1
+    feed(kpis, views(("e9", "created", MONDAY_9, {"unit": "dlh"})), -math.inf)
+    # A new complaint: the counters move at once, the reused window statistics do not.
+    reused = kpis.unit_snapshot("dlh", watermark, reuse=first)
+    assert reused.counters.created == 2 and reused.open_complaints == 1
+    assert reused.windows is first.windows and reused.periods is first.periods
+    assert kpis.unit_snapshot("dlh", watermark).windows == first.windows

@@ -1,14 +1,23 @@
 """Faust apps the benchmark compares the worker with (run as subprocesses by bench/run.py).
 
-    python bench/faust_apps.py empty|naive
+    python bench/faust_apps.py empty|naive [VARIANT]
 
 Configuration from the environment (set by bench/run.py):
   BENCH_BOOTSTRAP, BENCH_TOPIC, BENCH_PARTITIONS, BENCH_APP_ID, BENCH_STATE_DIR,
   BENCH_WEB_PORT, BENCH_TARGET (events to consume), BENCH_RESULT (JSON file written at the end).
 
-`empty`: the worker's own Faust settings (streams/app.py create_app: raw key/value serializers,
-earliest offsets, same topic_partitions, rocksdb store) and one agent that only iterates
-`stream.events()`: the ceiling of Faust itself on this machine and topic.
+`empty`: one agent that does nothing with its events: the ceiling of Faust itself on this
+machine and topic. VARIANT says with which settings (the settings sweep of bench/RESULTS.md):
+  defaults  Faust's defaults (raw key/value serializers, earliest offsets, rocksdb store),
+            asyncio loop, `stream.events()`, no sensors (the previous run's ceiling);
+  uvloop    + the uvloop event loop;
+  tuned     + streams.app.FAUST_TUNING (poll, fetch, buffer and producer sizes) and no
+            progress spinner (streams.app.quiet_debug_logging);
+  take      + Faust's `stream.take_events(1000, within=0.02)` instead of `stream.events()`;
+  batch     + batches as the complaint agent takes them (streams.app.event_batches: what has
+            arrived, up to 1000, acknowledged after the batch) instead of take_events;
+  worker    the worker's own settings: tuned + batch, plus the Prometheus sensors the worker
+            installs (streams.app.setup_sensors): the ceiling the worker is compared with.
 
 `naive`: the obvious Faust way to count the main KPIs: stage 1 (keyed by complaint_id) parses
 the JSON, keeps each complaint's created time and unit in a plain table, and forwards
@@ -30,27 +39,50 @@ from typing import Any
 import faust
 import orjson
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from core.settings import Settings
+from streams.app import (
+    FAUST_TUNING,
+    event_batches,
+    faust_settings,
+    install_event_loop,
+    quiet_debug_logging,
+    setup_sensors,
+)
+
 MODE = sys.argv[1]
+VARIANT = sys.argv[2] if len(sys.argv) > 2 else "defaults"
+VARIANTS = ("defaults", "uvloop", "tuned", "take", "batch", "worker")
+if VARIANT not in VARIANTS:
+    raise SystemExit(f"unknown variant {VARIANT!r}; known: {VARIANTS}")
+USE_UVLOOP = VARIANT != "defaults"
+TUNED = VARIANT in ("tuned", "take", "batch", "worker")
+TAKE = VARIANT == "take"
+BATCHES = VARIANT in ("batch", "worker")
 ENV = os.environ
 TOPIC = ENV["BENCH_TOPIC"]
 PARTITIONS = int(ENV["BENCH_PARTITIONS"])
 TARGET = int(ENV["BENCH_TARGET"])
 RESULT = Path(ENV["BENCH_RESULT"])
 
-app = faust.App(
-    ENV["BENCH_APP_ID"],
-    broker=[f"kafka://{server}" for server in ENV["BENCH_BOOTSTRAP"].split(",") if server],
-    store="rocksdb://",
-    datadir=ENV["BENCH_STATE_DIR"],
-    topic_partitions=PARTITIONS,
-    web_bind="127.0.0.1",
-    web_host="127.0.0.1",
-    web_port=int(ENV["BENCH_WEB_PORT"]),
-    autodiscover=False,
-    key_serializer="raw",
-    value_serializer="raw",
-    consumer_auto_offset_reset="earliest",
+if USE_UVLOOP:
+    install_event_loop()
+settings = faust_settings(
+    Settings(
+        kafka_bootstrap_servers=ENV["BENCH_BOOTSTRAP"],
+        topic_partitions=PARTITIONS,
+        state_dir=ENV["BENCH_STATE_DIR"],
+        web_port=int(ENV["BENCH_WEB_PORT"]),
+    )
 )
+if not TUNED:
+    settings = {name: value for name, value in settings.items() if name not in FAUST_TUNING}
+app = faust.App(ENV["BENCH_APP_ID"], **settings)
+if VARIANT == "worker":
+    from prometheus_client import CollectorRegistry
+
+    setup_sensors(app, CollectorRegistry())
 events_topic = app.topic(TOPIC, partitions=PARTITIONS, internal=False)
 
 state: dict[str, Any] = {"n": 0, "t_first": None, "t_target": None, "n2": 0, "forwarded": 0}
@@ -79,14 +111,34 @@ def count_stage1() -> None:
         state["t_target"] = now
 
 
-if MODE == "empty":
+if MODE == "empty" and TAKE:
+
+    @app.agent(events_topic, name="empty")
+    async def empty_take_agent(stream: Any) -> None:
+        async for events in stream.take_events(1000, within=0.02):
+            for _event in events:
+                count_stage1()
+            if state["t_target"] is not None:
+                finish({"variant": VARIANT})
+
+elif MODE == "empty" and BATCHES:
+
+    @app.agent(events_topic, name="empty")
+    async def empty_batch_agent(stream: Any) -> None:
+        async for events in event_batches(stream):
+            for _event in events:
+                count_stage1()
+            if state["t_target"] is not None:
+                finish({"variant": VARIANT})
+
+elif MODE == "empty":
 
     @app.agent(events_topic, name="empty")
     async def empty_agent(stream: Any) -> None:
         async for _event in stream.events():
             count_stage1()
             if state["t_target"] is not None:
-                finish({})
+                finish({"variant": VARIANT})
 
 elif MODE == "naive":
     units_topic = app.topic(ENV["BENCH_UNITS_TOPIC"], partitions=PARTITIONS, internal=False)
@@ -158,4 +210,7 @@ else:
 if __name__ == "__main__":
     from faust import Worker
 
-    Worker(app, loglevel="warning").execute_from_commandline()
+    worker = Worker(app, loglevel="warning")
+    if TUNED:
+        quiet_debug_logging(worker)
+    worker.execute_from_commandline()

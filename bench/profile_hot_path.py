@@ -60,30 +60,36 @@ def events(days_back: float, rate_scale: float) -> list[bytes]:
     return [orjson.dumps(event) for event in model.advance(now - 60)]
 
 
-async def drive(raw: list[bytes], registry: Any) -> tuple[float, float, int]:
+async def drive(
+    raw: list[bytes], registry: Any, batch: int = 1000
+) -> tuple[float, float, int, int]:
+    """Both stages, the complaint stage in batches of `batch` events (as the agent takes them
+    from a backlog); returns the seconds of each stage, the views and the view records."""
     views, dlq = Topic(), Topic()
     complaint = ComplaintStage(
         registry=registry, complaints={}, rejections={}, views_topic=views, dead_letter_topic=dlq
     )
     complaint.views_partitions = 4
-    unit = UnitStage(
-        registry=registry, unit_views={}, unit_counters={}, partitions=4, grace_seconds=600
-    )
+    unit = UnitStage(registry=registry, unit_views={}, partitions=4, grace_seconds=600)
     now = time.time()
     t_complaint = t_unit = 0.0
-    view_offset = 0
-    for offset, value in enumerate(raw):
-        key = orjson.loads(value)["complaint_id"].encode()
+    view_offset = view_count = 0
+    for start in range(0, len(raw), batch):
+        events = [
+            Event(orjson.loads(value)["complaint_id"].encode(), value, Message(0, offset, now))
+            for offset, value in enumerate(raw[start : start + batch], start)
+        ]
         t0 = time.perf_counter()
-        await complaint.process(Event(key, value, Message(0, offset, now)))
+        await complaint.process_batch(events)
         t1 = time.perf_counter()
         for view_key, view_value in views.sent:
+            view_count += len(orjson.loads(view_value).get("vs", ()))
             await unit.process(Event(view_key, view_value, Message(0, view_offset, now)))
             view_offset += 1
         views.sent.clear()
         t_complaint += t1 - t0
         t_unit += time.perf_counter() - t1
-    return t_complaint, t_unit, view_offset
+    return t_complaint, t_unit, view_count, view_offset
 
 
 def main() -> None:
@@ -91,22 +97,25 @@ def main() -> None:
     parser.add_argument("--days-back", type=float, default=7)
     parser.add_argument("--rate-scale", type=float, default=6.0)
     parser.add_argument("--html", type=Path, default=None)
+    parser.add_argument("--batch", type=int, default=1000, help="events per complaint batch")
     args = parser.parse_args()
     registry = load_registry(ROOT / "deploy" / "registry.yaml")
     raw = events(args.days_back, args.rate_scale)
     print(f"{len(raw)} events")
 
     # Unprofiled timing first (pyinstrument's sampling adds a little overhead).
-    t_complaint, t_unit, views = asyncio.run(drive(raw, registry))
-    print(
-        f"complaint stage: {len(raw) / t_complaint:,.0f} events/s ({t_complaint:.2f} s); "
-        f"unit stage: {views:,} views in {t_unit:.2f} s ({views / t_unit:,.0f} views/s); "
-        f"both: {len(raw) / (t_complaint + t_unit):,.0f} events/s"
-    )
+    for batch in sorted({1, args.batch}):
+        t_complaint, t_unit, views, records = asyncio.run(drive(raw, registry, batch))
+        print(
+            f"batches of {batch}: complaint stage: {len(raw) / t_complaint:,.0f} events/s "
+            f"({t_complaint:.2f} s); unit stage: {views:,} views in {records:,} records, "
+            f"{t_unit:.2f} s ({views / t_unit:,.0f} views/s); "
+            f"both: {len(raw) / (t_complaint + t_unit):,.0f} events/s"
+        )
 
     profiler = Profiler(interval=0.0005)
     profiler.start()
-    asyncio.run(drive(raw, registry))
+    asyncio.run(drive(raw, registry, args.batch))
     profiler.stop()
     print(profiler.output_text(unicode=False, color=False, show_all=False))
     if args.html:

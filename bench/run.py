@@ -47,7 +47,10 @@ NAIVE_TABLES = (
     "ressum-1h",
     "ressum-1d",
 )
-WORKER_TABLES = ("complaints", "rejections", "unit-views", "unit-counters")
+WORKER_TABLES = ("complaints", "rejections", "unit-views")
+# The empty-agent settings sweep (bench/faust_apps.py): Faust's defaults, then one change at a
+# time, up to the worker's own settings (the ceiling the worker is compared with).
+EMPTY_VARIANTS = ("defaults", "uvloop", "tuned", "take", "batch", "worker")
 UNITS = ("dlh", "dsda", "dishub", "satpol-pp", "dispendukcapil", "dinkes", "damkar", "bpbd")
 
 MODES: dict[str, dict[str, Any]] = {
@@ -473,6 +476,7 @@ class Bench:
             [
                 (self.events_topic, self.partitions),
                 (self.views_topic, self.partitions),
+                (f"{self.views_topic}2", self.partitions),
                 (f"{self.events_topic}.dlq", 1),
                 (f"{self.run_id}-naive-units", self.partitions),
                 # The naive app's changelogs, up front: Faust's own creation of seven changelog
@@ -483,8 +487,9 @@ class Bench:
                 ),
                 # The worker's changelogs too: its first start hit the same race (see RESULTS.md).
                 *(
-                    (f"{self.run_id}-w-{table}-changelog", self.partitions)
+                    (f"{self.run_id}-{app}-{table}-changelog", self.partitions)
                     for table in WORKER_TABLES
+                    for app in ("w", "w2")
                 ),
             ],
         )
@@ -563,24 +568,24 @@ class Bench:
             seconds=result["seconds"],
         )
 
-    def faust_app_phase(self, mode: str) -> dict[str, Any]:
-        result_path = self.workdir / f"{mode}.json"
+    def faust_app_phase(self, mode: str, variant: str = "defaults") -> dict[str, Any]:
+        result_path = self.workdir / f"{mode}-{variant}.json"
         env = {
             **os.environ,
             "BENCH_BOOTSTRAP": self.bootstrap,
             "BENCH_TOPIC": self.events_topic,
             "BENCH_UNITS_TOPIC": f"{self.run_id}-naive-units",
             "BENCH_PARTITIONS": str(self.partitions),
-            "BENCH_APP_ID": f"{self.run_id}-{mode}",
-            "BENCH_STATE_DIR": str(self.workdir / f"state-{mode}"),
+            "BENCH_APP_ID": f"{self.run_id}-{mode}" + ("" if mode == "naive" else f"-{variant}"),
+            "BENCH_STATE_DIR": str(self.workdir / f"state-{mode}-{variant}"),
             "BENCH_WEB_PORT": str(free_port()),
             "BENCH_TARGET": str(self.n),
             "BENCH_RESULT": str(result_path),
         }
-        log_path = self.workdir / f"faust-{mode}.log"
+        log_path = self.workdir / f"faust-{mode}-{variant}.log"
         with open(log_path, "wb") as out:
             process = subprocess.Popen(
-                [PY, str(ROOT / "bench" / "faust_apps.py"), mode],
+                [PY, str(ROOT / "bench" / "faust_apps.py"), mode, variant],
                 env=env,
                 cwd=ROOT,
                 stdout=out,
@@ -608,14 +613,27 @@ class Bench:
         return max(120.0, self.n / 300.0)
 
     def ceilings_and_baseline(self) -> None:
-        empty = self.faust_app_phase("empty")
-        self.figure(
-            "empty_faust_events_per_second",
-            empty["events_per_second"],
-            "events/s",
-            "ceiling (b): faust.App with the worker's settings (raw serializers, "
-            "rocksdb store) and one agent that only iterates stream.events()",
-        )
+        # The sweep is skipped in --smoke (time): only the worker's settings are measured.
+        variants = ("worker",) if self.mode == "smoke" else EMPTY_VARIANTS
+        for variant in variants:
+            empty = self.faust_app_phase("empty", variant)
+            if variant == "worker":
+                self.figure(
+                    "empty_faust_events_per_second",
+                    empty["events_per_second"],
+                    "events/s",
+                    "ceiling (b): an empty Faust agent with the worker's own settings "
+                    "(streams.app.faust_settings: raw serializers, rocksdb store, uvloop, "
+                    "FAUST_TUNING, streams.app.event_batches, Prometheus sensors)",
+                )
+            else:
+                self.figure(
+                    f"empty_faust_{variant}_events_per_second",
+                    empty["events_per_second"],
+                    "events/s",
+                    f"settings sweep: empty Faust agent, variant {variant!r} "
+                    "(bench/faust_apps.py: defaults, then one change at a time)",
+                )
         naive = self.faust_app_phase("naive")
         self.figure(
             "naive_faust_events_per_second",
@@ -665,6 +683,14 @@ class Bench:
             expected_created=self.expected_created,
             counted_created=total(self.worker.scrape(), "complaints_created_total"),
         )
+        tail = self.figures["worker_unit_stage_tail_seconds"]["value"]
+        self.figure(
+            "worker_all_stages_events_per_second",
+            result["measured_events"] / (result["measured_seconds"] + tail),
+            "events/s",
+            "as worker_events_per_second, but until the unit stage had counted them too "
+            "(measured events / (measured seconds + unit stage tail))",
+        )
         self.figure(
             "worker_vs_empty_faust",
             result["events_per_second"] / self.figures["empty_faust_events_per_second"]["value"],
@@ -682,6 +708,55 @@ class Bench:
             result["events_per_second"] / self.figures["bare_aiokafka_events_per_second"]["value"],
             "ratio",
             "worker / bare aiokafka consumer, same run",
+        )
+
+    def two_workers_phase(self) -> None:
+        """Two `sigap worker` processes in one consumer group (their own app id and views
+        topic) on the same backlog, while the single worker is stopped; then it restarts."""
+        single = self.worker
+        single.stop()
+        pair = [Worker(self, "w2a"), Worker(self, "w2b")]
+        for worker in pair:
+            worker.env = {
+                **worker.env,
+                "SIGAP_APP_ID": f"{self.run_id}-w2",
+                "SIGAP_VIEWS_TOPIC": f"{self.views_topic}2",
+            }
+            worker.start()
+        try:
+            result = watch_throughput(
+                lambda: sum(consumed(worker.scrape()) for worker in pair),
+                self.n,
+                timeout=self.timeout(),
+                interval=0.5,
+            )
+        finally:
+            for worker in pair:
+                worker.stop()
+        self.figure(
+            "two_workers_events_per_second",
+            result["events_per_second"],
+            "events/s",
+            "two `sigap worker` processes in one group on the same backlog (2 partitions "
+            "each), same machine: the sum of their processed + rejected counters",
+            measured_seconds=result["measured_seconds"],
+            startup_seconds=result["startup_seconds"],
+        )
+        self.figure(
+            "two_workers_vs_one",
+            result["events_per_second"] / self.figures["worker_events_per_second"]["value"],
+            "ratio",
+            "two workers / one worker, same run",
+        )
+        restarted = Worker(self, "w")
+        restarted.port, restarted.env = single.port, single.env
+        restarted.start()
+        self.worker = restarted
+        wait_for(
+            lambda: total(restarted.scrape(), "complaints_created_total") >= self.expected_created,
+            timeout=300,
+            interval=0.5,
+            what="the single worker again, with its state",
         )
 
     def latency_phase(self, rate: float = 1000.0, prefix: str = "latency") -> None:
@@ -1034,6 +1109,8 @@ def main() -> None:
         bench.bare_consumer_phase()
         bench.ceilings_and_baseline()
         bench.worker_phase()
+        if bench.mode != "smoke":
+            bench.two_workers_phase()
         bench.latency_phase()
         bench.latency_phase(rate=200.0, prefix="latency_200")
         bench.restart_baseline_phase()

@@ -82,7 +82,7 @@ class ScoreWriter:
             for tp, batch in batches.items():
                 for record in batch:
                     # The complaint stage's envelope: progress stamps, and the view under
-                    # "v" (watermark heartbeats carry none).
+                    # "v" or the views under "vs" (watermark heartbeats carry none).
                     envelope = orjson.loads(record.value)
                     if envelope.get("wm") is not None:  # older workers could send null
                         source = self.watermarks.setdefault(tp.partition, SourceWatermarks())
@@ -91,6 +91,8 @@ class ScoreWriter:
                         )
                     if "v" in envelope:
                         views.append(UnitView.from_json(envelope["v"]))
+                    # A batch of the complaint stage: many views in one record.
+                    views.extend(UnitView.from_json(view) for view in envelope.get("vs", ()))
             due = self.wall_clock() - self._last_finalize >= self.finalize_every_seconds
             if not batches and not due:
                 continue

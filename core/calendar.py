@@ -39,6 +39,9 @@ MICROS_PER_DAY = 86_400 * MICROS_PER_SECOND
 # An interval end of time(0) stands for 24:00, the end of the day; `time` cannot hold 24:00.
 END_OF_DAY = time(0)
 
+# Entries a calendar remembers before it forgets them all (about 200 bytes each).
+_MEMO_LIMIT = 200_000
+
 WeeklyHours = Mapping[int, tuple[tuple[time, time], ...]]
 
 
@@ -250,6 +253,9 @@ class WorkingCalendar:
     holidays: frozenset[date]
     tz: ZoneInfo = JAKARTA
     _index: _WeekIndex = field(init=False, repr=False, compare=False)
+    # Results by argument: a complaint is re-evaluated at each of its events, with the same
+    # receipt, deadlines and event instants every time. Bounded: cleared when it grows large.
+    _memo: dict[Any, Any] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.tz, ZoneInfo):
@@ -266,6 +272,14 @@ class WorkingCalendar:
         object.__setattr__(self, "holidays", holidays)
         object.__setattr__(self, "weekly_hours", weekly_hours)
         object.__setattr__(self, "_index", _WeekIndex(weekly_hours, holidays))
+        object.__setattr__(self, "_memo", {})
+
+    def _remember(self, key: Any, value: Any) -> Any:
+        memo = self._memo
+        if len(memo) >= _MEMO_LIMIT:
+            memo.clear()
+        memo[key] = value
+        return value
 
     def __hash__(self) -> int:
         # The generated hash would fail on the Mapping field; hash its normalized items.
@@ -309,15 +323,21 @@ class WorkingCalendar:
 
     def _position(self, moment: datetime) -> tuple[int, int, int]:
         """(working microseconds since 0001-01-01, local date ordinal, local time of day)."""
+        # Aware datetimes hash and compare by instant, which is all the result depends on.
+        known: tuple[int, int, int] | None = self._memo.get(moment)
+        if known is not None:
+            return known
         local = moment.astimezone(self.tz)
         ordinal = local.toordinal()
         micros_of_day = _micros_of_day(local)
         index = self._index
-        return (
+        position = (
             index.micros.cumulative(ordinal) + index.worked_before(ordinal, micros_of_day),
             ordinal,
             micros_of_day,
         )
+        self._remember(moment, position)
+        return position
 
     def _local_instant(self, ordinal: int, micros_of_day: int) -> datetime:
         midnight = datetime.fromordinal(ordinal).replace(tzinfo=self.tz)
@@ -349,12 +369,17 @@ class WorkingCalendar:
         budget = round(seconds * MICROS_PER_SECOND)
         if budget == 0:
             return start.astimezone(self.tz)
+        memo_key = ("add", start, budget)
+        known: datetime | None = self._memo.get(memo_key)
+        if known is not None:
+            return known
         start_position = self._position(start)[0]
         index = self._index
         target = start_position + budget
         day = index.micros.day_reaching(target)
         micros_of_day = index.time_reaching(day, target - index.micros.cumulative(day))
-        return self._local_instant(day, micros_of_day)
+        result: datetime = self._remember(memo_key, self._local_instant(day, micros_of_day))
+        return result
 
     def working_days_deadline(self, start: datetime, days: int) -> datetime:
         """Close of the `days`-th working day for a complaint received at `start`.
@@ -375,6 +400,10 @@ class WorkingCalendar:
         index = self._index
         if index.always_open:
             return start.astimezone(self.tz) + timedelta(days=days)
+        memo_key = ("days", start, days)
+        known: datetime | None = self._memo.get(memo_key)
+        if known is not None:
+            return known
         _, ordinal, micros_of_day = self._position(start)
         opening = index.opening[_weekday_of_ordinal(ordinal)]
         received_before_opening = (
@@ -384,7 +413,8 @@ class WorkingCalendar:
         last_day = index.days.day_reaching(index.days.cumulative(first_candidate) + days)
         closing = index.closing[_weekday_of_ordinal(last_day)]
         assert closing is not None  # day_reaching only lands on working days
-        return self._local_instant(last_day, closing)
+        result: datetime = self._remember(memo_key, self._local_instant(last_day, closing))
+        return result
 
 
 # --- Holidays -------------------------------------------------------------------------------

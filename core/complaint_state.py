@@ -39,13 +39,19 @@ class StateVersionError(ValueError):
 class ComplaintState:
     events: list[ComplaintEvent] = field(default_factory=list)
     view_hashes: dict[str, str] = field(default_factory=dict)  # unit -> last view sent
+    # The stored form of each event, by event_id: an event is encoded once, not at every
+    # write of the state (the state is written after each of the complaint's events).
+    encoded: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "v": STATE_VERSION,
-            "e": [event.model_dump(mode="json", exclude_none=True) for event in self.events],
-            "h": self.view_hashes,
-        }
+        encoded = self.encoded
+        stored = []
+        for event in self.events:
+            data = encoded.get(event.event_id)
+            if data is None:
+                data = encoded[event.event_id] = event.model_dump(mode="json", exclude_none=True)
+            stored.append(data)
+        return {"v": STATE_VERSION, "e": stored, "h": self.view_hashes}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | None) -> ComplaintState:
@@ -57,8 +63,11 @@ class ComplaintState:
                 f"{STATE_VERSION}: run it under a new SIGAP_APP_ID (fresh changelogs) and "
                 "replay the events topic from the beginning"
             )
+        stored = data["e"]
         return cls(
-            events=[_event_from_json(item) for item in data["e"]], view_hashes=dict(data["h"])
+            events=[_event_from_json(item) for item in stored],
+            view_hashes=dict(data["h"]),
+            encoded={item["event_id"]: item for item in stored},
         )
 
     @property
@@ -80,8 +89,12 @@ class Accepted:
 
 
 def view_hash(view: UnitView) -> str:
-    encoded = orjson.dumps(view.to_json(), option=orjson.OPT_SORT_KEYS)
-    return hashlib.blake2b(encoded, digest_size=8).hexdigest()
+    return encoded_view_hash(view.to_json())
+
+
+def encoded_view_hash(encoded: dict[str, Any]) -> str:
+    """The digest of a view's JSON form (UnitView.to_json: its keys come in a fixed order)."""
+    return hashlib.blake2b(orjson.dumps(encoded), digest_size=8).hexdigest()
 
 
 def accept_event(state: ComplaintState, event: ComplaintEvent, registry: Registry) -> Accepted:
@@ -127,17 +140,28 @@ def current_views(state: ComplaintState, registry: Registry) -> list[UnitView]:
 
 def changed_views(state: ComplaintState, registry: Registry) -> list[UnitView]:
     """The complaint's unit views that differ from those last sent (recorded as sent)."""
+    return [view for view, _ in changed_encoded_views(state, registry)]
+
+
+def changed_encoded_views(
+    state: ComplaintState, registry: Registry, *, every_view: bool = False
+) -> list[tuple[UnitView, dict[str, Any]]]:
+    """As changed_views, each with its JSON form; `every_view`: the unchanged ones too (to
+    send again after a redelivery)."""
     if state.created is None:
         return []
     outcome = evaluate_complaint(state.events, registry)
     views = unit_views(outcome, registry)
     changed = []
+    hashes = state.view_hashes
     for unit, view in views.items():
-        digest = view_hash(view)
-        if state.view_hashes.get(unit) != digest:
-            state.view_hashes[unit] = digest
-            changed.append(view)
-    for unit in sorted(set(state.view_hashes) - set(views)):
-        del state.view_hashes[unit]
-        changed.append(deleted_view(unit, outcome.complaint_id, outcome.as_of.timestamp()))
+        encoded = view.to_json()
+        digest = encoded_view_hash(encoded)
+        if hashes.get(unit) != digest or every_view:
+            hashes[unit] = digest
+            changed.append((view, encoded))
+    for unit in sorted(set(hashes) - set(views)):
+        del hashes[unit]
+        gone = deleted_view(unit, outcome.complaint_id, outcome.as_of.timestamp())
+        changed.append((gone, gone.to_json()))
     return changed

@@ -64,19 +64,21 @@ class TimerView:
 
     @classmethod
     def from_json(cls, data: list[Any]) -> TimerView:
+        # Positional, in field order: a restart decodes a million of these.
+        half, three_quarters = data[10], data[11]
         return cls(
-            received_at=data[0],
-            deadline=data[1],
-            clock=data[2],
-            allowed_seconds=data[3],
-            elapsed_seconds=data[4],
-            outcome=data[5],
-            decided_at=data[6],
-            stopped_at=data[7],
-            transferred_away=data[8],
-            running=data[9],
-            half_at=NEVER if data[10] is None else data[10],
-            three_quarters_at=NEVER if data[11] is None else data[11],
+            data[0],
+            data[1],
+            data[2],
+            data[3],
+            data[4],
+            data[5],
+            data[6],
+            data[7],
+            data[8],
+            data[9],
+            NEVER if half is None else half,
+            NEVER if three_quarters is None else three_quarters,
         )
 
     @property

@@ -128,6 +128,19 @@ class RollingWindows:
             ),
         )
 
+    def append_unsorted(self, decided_at: float, value_seconds: float, within_target: bool) -> None:
+        """As `add`, without keeping the order: call `sort` before any query (bulk restore)."""
+        self._items.append(
+            (
+                _finite("decided_at", decided_at),
+                _finite("value_seconds", value_seconds),
+                bool(within_target),
+            )
+        )
+
+    def sort(self) -> None:
+        self._items.sort()
+
     def remove(self, decided_at: float, value_seconds: float, within_target: bool) -> bool:
         """Remove one measurement equal to the given one (a restated view); False if absent."""
         item = (decided_at, value_seconds, bool(within_target))

@@ -80,8 +80,9 @@ def worker(loglevel: str) -> None:
     from faust import Worker
 
     from sigap.topics import ensure_topics
-    from streams.app import create_app
+    from streams.app import create_app, install_event_loop, quiet_debug_logging
 
+    install_event_loop()
     settings = load_settings()
     registry = load_unit_registry(settings)
     ensure_topics(settings)
@@ -90,7 +91,9 @@ def worker(loglevel: str) -> None:
         f"sigap worker: metrics at http://{settings.web_host}:{settings.web_port}/metrics",
         err=True,
     )
-    Worker(sigap_app.faust_app, loglevel=loglevel).execute_from_commandline()
+    faust_worker = Worker(sigap_app.faust_app, loglevel=loglevel)
+    quiet_debug_logging(faust_worker)
+    faust_worker.execute_from_commandline()
 
 
 @main.command("score-writer", help="Consume measured resolutions and upsert daily unit scores.")

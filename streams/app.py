@@ -7,13 +7,13 @@ the CLI each get their own app with their own topics and store.
 from __future__ import annotations
 
 import ssl
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import faust
-from faust.sensors.prometheus import setup_prometheus_sensors
-from faust.types import TP
+from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor, setup_prometheus_sensors
+from faust.types import TP, CollectionT, EventT, Message, StreamT
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
 from core.registry import Registry
@@ -87,6 +87,48 @@ class SigapApp:
         self.state_ready = True
 
 
+class LeanPrometheusMonitor(PrometheusMonitor):
+    """Faust's Prometheus sensor without the per-operation series no dashboard or alert uses
+    (table operations, messages sent and received per topic, events per stream): each costs
+    a labels() lookup per message or table write (bench/RESULTS.md, "Faust settings").
+    Every series the pipeline dashboard reads is kept, with the same names."""
+
+    def on_message_in(self, tp: TP, offset: int, message: Message) -> None:
+        super(PrometheusMonitor, self).on_message_in(tp, offset, message)
+        self._metrics.messages_received.inc()
+        self._metrics.active_messages.inc()
+
+    def on_stream_event_in(
+        self, tp: TP, offset: int, stream: StreamT[Any], event: EventT[Any]
+    ) -> dict[str, Any] | None:
+        state = super(PrometheusMonitor, self).on_stream_event_in(tp, offset, stream, event)
+        self._metrics.total_events.inc()
+        self._metrics.total_active_events.inc()
+        return state
+
+    def on_table_get(self, table: CollectionT, key: Any) -> None:
+        pass
+
+    def on_table_set(self, table: CollectionT, key: Any, value: Any) -> None:
+        pass
+
+    def on_table_del(self, table: CollectionT, key: Any) -> None:
+        pass
+
+    def on_send_initiated(self, *args: Any, **kwargs: Any) -> Any:
+        return super(PrometheusMonitor, self).on_send_initiated(*args, **kwargs)
+
+    def on_send_completed(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+def setup_sensors(app: faust.App, registry: CollectorRegistry) -> None:
+    """Faust's own sensor metrics (milliseconds, faust_ prefix) on the /metrics page."""
+    setup_prometheus_sensors(app, pattern="/metrics", registry=registry, name_prefix="faust")
+    metrics: FaustMetrics = app.monitor._metrics  # type: ignore[attr-defined]
+    app.monitor = LeanPrometheusMonitor(metrics=metrics)
+
+
 # The worker's tables; each has a changelog topic `<app id>-<table>-changelog`.
 COMPLAINTS_TABLE = "complaints"
 REJECTIONS_TABLE = "rejections"
@@ -129,47 +171,126 @@ def _assigned_partitions(app: faust.App) -> Callable[[str], set[int]]:
     return owned
 
 
-def create_app(settings: Settings, registry: Registry, **faust_overrides: Any) -> SigapApp:
-    app = faust.App(
-        settings.app_id,
-        broker=kafka_broker_urls(settings.kafka_bootstrap_servers),
-        broker_credentials=broker_credentials(settings),
-        store=settings.store_url,
-        datadir=settings.state_dir,
-        topic_partitions=settings.topic_partitions,
-        web_bind=settings.web_host,
-        web_host=settings.web_host,
-        web_port=settings.web_port,
-        autodiscover=False,
+# Faust settings that moved the worker's throughput in bench/RESULTS.md ("Faust settings").
+# The empty-agent ceiling of the benchmark (bench/faust_apps.py) uses the same ones.
+FAUST_TUNING: dict[str, Any] = {
+    # Bigger fetches and polls: fewer round trips to the broker while catching up.
+    "broker_max_poll_records": 2000,
+    "consumer_max_fetch_size": 4 * 1024**2,
+    "stream_buffer_maxsize": 16384,
+    # The changelog and views records of a batch leave in a few produce requests.
+    "producer_linger": 0.005,
+    "producer_max_batch_size": 256 * 1024,
+}
+# RocksDB of each table partition (Faust's defaults: 64 MB memtables x 3 and a 2 GB block
+# cache, per partition and table): memory that grows with the data written, not needed here.
+ROCKSDB_OPTIONS: dict[str, Any] = {
+    "write_buffer_size": 4 * 1024**2,
+    "max_write_buffer_number": 2,
+    "block_cache_size": 16 * 1024**2,
+}
+# In-memory copies of recently used table entries, per stage (a miss costs a table read).
+CACHE_SIZE = 4000
+
+# The complaint agent handles up to this many events at a time (see event_batches).
+BATCH_MAX = 1000
+
+
+async def event_batches(stream: Any, max_size: int = BATCH_MAX) -> AsyncIterator[list[Any]]:
+    """The stream's events in batches: whatever has already arrived, up to `max_size`.
+
+    A batch ends when the stream's buffer is empty, so a quiet stream waits for nothing
+    (batches of one) and a backlog comes in batches of `max_size`. The events are
+    acknowledged only once the caller has processed their batch (asked for the next one),
+    so offsets are never committed past an event not yet processed. Faust's own
+    `stream.take_events` does the same with a timer, and measured half the throughput of
+    plain iteration (bench/RESULTS.md).
+    """
+    stream.enable_acks = False
+    queue = stream.channel.queue
+    batch: list[Any] = []
+    async for event in stream.events():
+        batch.append(event)
+        if len(batch) < max_size and not queue.empty():
+            continue
+        yield batch
+        for done in batch:
+            await stream.ack(done)
+        batch = []
+
+
+def install_event_loop() -> None:
+    """uvloop for the worker's process (before the app touches a loop): a faster loop."""
+    import mode.loop
+
+    mode.loop.use("uvloop")
+
+
+def quiet_debug_logging(worker: Any) -> None:
+    """No progress spinner: with one, faust.Worker sets the root logger to DEBUG for good,
+    and every debug call of aiokafka and Faust (several per message) then builds a log
+    record only to drop it (about 6% of the worker's time, bench/RESULTS.md)."""
+    worker.spinner = None
+
+
+def faust_settings(settings: Settings) -> dict[str, Any]:
+    """The faust.App settings of the worker (also the benchmark's empty-agent ceiling)."""
+    return {
+        "broker": kafka_broker_urls(settings.kafka_bootstrap_servers),
+        "broker_credentials": broker_credentials(settings),
+        "store": settings.store_url,
+        "datadir": settings.state_dir,
+        "topic_partitions": settings.topic_partitions,
+        "web_bind": settings.web_host,
+        "web_host": settings.web_host,
+        "web_port": settings.web_port,
+        "autodiscover": False,
         # Events are parsed by schemas.events (strict validation, dead-lettering); Faust
         # passes the bytes through untouched.
-        key_serializer="raw",
-        value_serializer="raw",
-        consumer_auto_offset_reset="earliest",
+        "key_serializer": "raw",
+        "value_serializer": "raw",
+        "consumer_auto_offset_reset": "earliest",
         # No standby replicas. Seen in the rebalance test: a standby promoted to active
         # started its recovery at the changelog's end while its RocksDB held none of the
         # records (faust-streaming 0.15.3 advances a standby's offset when it reads a record
         # and writes records in batches of 1,000; cf. faust-streaming #212), so the new owner
         # processed events on empty complaint states and totals came out short. A partition
         # that moves is recovered from its changelog instead: slower, always complete.
-        table_standby_replicas=0,
-        **faust_overrides,
-    )
+        "table_standby_replicas": 0,
+        # The web server serves /metrics and the read-only API only: Faust's table pages
+        # would show the stored complaint states, and its router is not used.
+        "web_tables_enabled": False,
+        "web_router_enabled": False,
+        **FAUST_TUNING,
+    }
+
+
+def create_app(settings: Settings, registry: Registry, **faust_overrides: Any) -> SigapApp:
+    app = faust.App(settings.app_id, **{**faust_settings(settings), **faust_overrides})
     partitions = settings.topic_partitions
+    store_options = ROCKSDB_OPTIONS if settings.store_url.startswith("rocksdb") else None
     events_topic = app.topic(settings.events_topic, partitions=partitions, internal=False)
     views_topic = app.topic(settings.views_topic, partitions=partitions, internal=False)
     dead_letter_topic = app.topic(settings.dead_letter_topic, partitions=1, internal=False)
+    # The two big tables hold JSON the stages encode themselves (orjson), as raw bytes.
     complaints = app.Table(
         COMPLAINTS_TABLE,
         partitions=partitions,
+        value_type=bytes,  # Faust's "raw" codec
+        options=store_options,
         help="Per complaint_id: its accepted events and the hash of each unit view sent.",
     )
     rejections = app.Table(
-        REJECTIONS_TABLE, partitions=partitions, help="Per (partition, reason): rejected events."
+        REJECTIONS_TABLE,
+        partitions=partitions,
+        options=store_options,
+        help="Per (partition, reason): rejected events.",
     )
     unit_views = app.Table(
         UNIT_VIEWS_TABLE,
         partitions=partitions,
+        value_type=bytes,  # Faust's "raw" codec
+        options=store_options,
         help="Per (unit, complaint_id): the latest unit view and what it has counted.",
     )
     complaint_stage = ComplaintStage(
@@ -178,12 +299,14 @@ def create_app(settings: Settings, registry: Registry, **faust_overrides: Any) -
         rejections=rejections,
         views_topic=views_topic,
         dead_letter_topic=dead_letter_topic,
+        cache_size=CACHE_SIZE,
     )
     unit_stage = UnitStage(
         registry=registry,
         unit_views=unit_views,
         partitions=partitions,
         grace_seconds=settings.grace_seconds,
+        cache_size=CACHE_SIZE,
     )
     registry_metrics = CollectorRegistry(auto_describe=True)
     sigap = SigapApp(
@@ -199,13 +322,15 @@ def create_app(settings: Settings, registry: Registry, **faust_overrides: Any) -
 
     # Concurrency 1 (the default): offsets are never committed past an event still being
     # processed (faust-streaming #606), and a complaint's events apply in order.
+    # event_batches acknowledges a batch's events only after the batch is processed.
     @app.agent(events_topic, name="complaints")
     async def complaints_agent(stream: Any) -> None:
-        async for event in stream.events():
-            await complaint_stage.process(event)
-            sigap.note_position(
-                settings.events_topic, event.message.partition, event.message.offset
-            )
+        async for events in event_batches(stream):
+            await complaint_stage.process_batch(events)
+            for event in events:
+                sigap.note_position(
+                    settings.events_topic, event.message.partition, event.message.offset
+                )
 
     @app.agent(views_topic, name="units")
     async def units_agent(stream: Any) -> None:
@@ -221,11 +346,15 @@ def create_app(settings: Settings, registry: Registry, **faust_overrides: Any) -
 
     unit_views.on_recover(rebuild_unit_state)
 
-    @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode types it as sync
-    async def stop_exporting_units(_sender: Any, *_: Any, **__: Any) -> None:
+    @app.on_partitions_revoked.connect
+    def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         # Kafka's (eager) group protocol revokes every partition here, before any worker
-        # is assigned them: stopping now means a unit is never exported by two workers.
+        # is assigned them: stopping the export now means a unit is never exported by two
+        # workers (until rebuild_unit_state after the recovery).
         sigap.state_ready = False
+        # The in-memory copies of table entries: the tables are the truth after a rebalance.
+        complaint_stage.forget_cached_states()
+        unit_stage.forget_cached_views()
 
     @app.timer(interval=settings.heartbeat_seconds)  # type: ignore[untyped-decorator]
     async def send_watermark_heartbeats() -> None:
@@ -236,9 +365,6 @@ def create_app(settings: Settings, registry: Registry, **faust_overrides: Any) -
         unit_stage.expire()
 
     registry_metrics.register(SigapCollector(sigap.snapshot))
-    # Faust's own sensor metrics (milliseconds, faust_ prefix) on the same /metrics page.
-    setup_prometheus_sensors(
-        app, pattern="/metrics", registry=registry_metrics, name_prefix="faust"
-    )
+    setup_sensors(app, registry_metrics)
     register_api(sigap)  # the read-only JSON API (streams/api.py)
     return sigap

@@ -1,9 +1,10 @@
 """The two stages of the worker, as plain classes the Faust agents call per event.
 
-Complaint stage (`ComplaintStage`, source: the events topic, keyed by complaint_id):
-parse, validate, keep each complaint's events in the `complaints` table, evaluate the
-complaint (core.timeline) and send each unit's changed view to the views topic, keyed by
-unit. Rejected messages go to the dead-letter topic with a reason.
+Complaint stage (`ComplaintStage`, source: the events topic, keyed by complaint_id), per
+batch of events: parse, validate, keep each complaint's events in the `complaints` table,
+evaluate each complaint of the batch once (core.timeline) and send the changed unit views to
+the views topic, on each unit's partition: one record per (source, views) partition holding
+the batch's views. Rejected messages go to the dead-letter topic with a reason.
 
 Unit stage (`UnitStage`, source: the views topic, keyed by unit): keep the latest view of
 each (unit, complaint) in the `unit-views` table and each unit's monotonic counters in the
@@ -16,17 +17,26 @@ This module is the I/O edge: the decisions are all in core.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterable
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from aiokafka.partitioner import DefaultPartitioner
+from faust.streams import _current_event
 
-from core.complaint_state import ComplaintState, accept_event, current_views, is_redelivery
+from core.complaint_state import (
+    ComplaintState,
+    changed_encoded_views,
+    is_redelivery,
+    record_event,
+)
 from core.registry import Registry
 from core.totals import RESOLUTION_BUCKETS
 from core.unit_kpis import StoredView, UnitKpis, UnitSnapshot
@@ -39,6 +49,9 @@ log = logging.getLogger(__name__)
 
 REASON_HEADER = "sigap-reason"
 RESTORED_SOURCE = -1  # the source partition standing for "as restored from the table"
+# How long /metrics may show window and period statistics before recomputing them: far
+# below Prometheus' scrape interval, and a scrape no longer stalls the agents each time.
+WINDOW_STATS_SECONDS = 5.0
 
 
 @dataclass
@@ -47,6 +60,28 @@ class PipelineCounts:
 
     processed: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Touched:
+    """A complaint changed (or redelivered) in the batch being processed."""
+
+    state: ComplaintState
+    event: Any  # one of its events: the partition its table entry belongs to
+    dirty: bool = False  # the state changed: write it
+    resend: bool = False  # send every view again (a redelivery)
+
+
+@contextmanager
+def acting_for(event: Any) -> Iterator[None]:
+    """Make `event` Faust's current event: a table finds the partition of a key's entry (its
+    store and changelog partition) from the current event, and in a batch that must be the
+    partition of the event being handled, not of the last one read."""
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
 
 
 class ComplaintStage:
@@ -58,6 +93,7 @@ class ComplaintStage:
         rejections: Any,
         views_topic: Any,
         dead_letter_topic: Any,
+        cache_size: int = 20_000,
     ) -> None:
         self.registry = registry
         self.complaints = complaints
@@ -70,10 +106,71 @@ class ComplaintStage:
         self._last_offset: dict[int, int] = {}  # the last offset processed, per partition
         self._heartbeat_sent: dict[int, tuple[float, bool]] = {}
         self.views_partitions = 1
+        # Recently used complaint states, so that most events need no table read and decode.
+        self.cache_size = cache_size
+        self._states: dict[str, ComplaintState] = {}
+        self._in_batch = False
         # Set by the app: the highwater mark of an events-topic partition, if known.
         self.highwater: Callable[[int], int | None] = lambda partition: None
 
     async def process(self, event: Any) -> None:
+        await self.process_batch([event])
+
+    async def process_batch(self, events: Sequence[Any]) -> None:
+        """Validate and record each event in order; then evaluate each complaint the batch
+        touched once, write its state once, and send its changed views: one views-topic
+        record per (source partition, views partition) holding them all."""
+        self._in_batch = True
+        try:
+            await self._process_batch(events)
+        finally:
+            self._in_batch = False
+
+    async def _process_batch(self, events: Sequence[Any]) -> None:
+        touched: dict[str, _Touched] = {}
+        last_offset: dict[int, int] = {}
+        for event in events:
+            with acting_for(event):
+                await self._record(event, touched)
+            last_offset[event.message.partition] = event.message.offset
+        outgoing: dict[tuple[int, int], list[dict[str, Any]]] = {}
+        views_partitions = self.views_partitions
+        for complaint_id, item in touched.items():
+            if item.dirty:
+                with acting_for(item.event):
+                    self.complaints[complaint_id] = orjson.dumps(item.state.to_json())
+            source = item.event.message.partition
+            for view, encoded in changed_encoded_views(
+                item.state, self.registry, every_view=item.resend
+            ):
+                destination = unit_partition(view.unit, views_partitions)
+                outgoing.setdefault((source, destination), []).append(encoded)
+        for partition, offset in last_offset.items():
+            self._last_offset[partition] = offset
+        for (source, destination), views in outgoing.items():
+            envelope = self._envelope(source, last_offset[source])
+            await self.views_topic.send(
+                key=None, partition=destination, value=orjson.dumps({**envelope, "vs": views})
+            )
+
+    def _state_of(self, complaint_id: str) -> ComplaintState:
+        state = self._states.get(complaint_id)
+        if state is None:
+            stored = self.complaints.get(complaint_id)
+            if isinstance(stored, bytes | bytearray):
+                stored = orjson.loads(stored)
+            state = ComplaintState.from_json(stored)
+            states = self._states
+            if len(states) >= self.cache_size:
+                del states[next(iter(states))]  # the oldest: a miss only costs a table read
+            states[complaint_id] = state
+        return state
+
+    def forget_cached_states(self) -> None:
+        """After a rebalance: another worker may have changed the complaints meanwhile."""
+        self._states.clear()
+
+    async def _record(self, event: Any, touched: dict[str, _Touched]) -> None:
         message = event.message
         raw: bytes = event.value if event.value is not None else b""
         state: ComplaintState | None = None
@@ -82,11 +179,10 @@ class ComplaintStage:
             if event.key is not None and event.key != complaint_event.complaint_id.encode():
                 raise EventRejected("key_mismatch")
             check_event_time(complaint_event, message.timestamp)
-            state = ComplaintState.from_json(self.complaints.get(complaint_event.complaint_id))
-            accepted = accept_event(state, complaint_event, self.registry)
+            state = self._state_of(complaint_event.complaint_id)
+            dropped = record_event(state, complaint_event)
         except EventRejected as rejected:
             await self.reject(message.partition, event.key, raw, rejected.reason)
-            self._last_offset[message.partition] = message.offset
             if (
                 rejected.reason == "duplicate_event_id"
                 and state is not None
@@ -98,40 +194,35 @@ class ComplaintStage:
                 # progress: without this, the first views sent after a restart or a
                 # rebalance carried no event time ("wm": null) and crashed the unit stage.
                 self._note_event_time(message.partition, complaint_event.occurred_at.timestamp())
+                item = touched.get(complaint_event.complaint_id)
+                if item is None:
+                    item = touched[complaint_event.complaint_id] = _Touched(state, event)
+                item.resend = True
                 # Written again so that its changelog catches up: a SIGKILL can keep a
                 # write in the local RocksDB whose changelog record was never produced,
                 # and a worker recovering this partition from the changelog would miss it.
-                self.complaints[complaint_event.complaint_id] = state.to_json()
-                await self._send_views(
-                    current_views(state, self.registry), message.partition, message.offset
-                )
+                item.dirty = True
             return
-        self.complaints[complaint_event.complaint_id] = state.to_json()
+        item = touched.get(complaint_event.complaint_id)
+        if item is None:
+            item = touched[complaint_event.complaint_id] = _Touched(state, event)
+        item.dirty = True
         self.counts.processed += 1
         self._report_unknown_unit(complaint_event.unit)
-        for dropped, reason in accepted.dropped:
+        for held, reason in dropped:
             # The original bytes of a held event are not kept: its validated form is sent.
             self.counts.processed -= 1
             await self.reject(
                 message.partition,
-                dropped.complaint_id.encode(),
-                dropped.model_dump_json(exclude_none=True).encode(),
+                held.complaint_id.encode(),
+                held.model_dump_json(exclude_none=True).encode(),
                 reason,
             )
-        partition = message.partition
-        self._note_event_time(partition, complaint_event.occurred_at.timestamp())
-        await self._send_views(accepted.views, partition, message.offset)
+        self._note_event_time(message.partition, complaint_event.occurred_at.timestamp())
 
     def _note_event_time(self, partition: int, occurred_at: float) -> None:
         latest = max(occurred_at, self._latest_event_time.get(partition, occurred_at))
         self._latest_event_time[partition] = latest
-
-    async def _send_views(self, views: list[UnitView], partition: int, offset: int) -> None:
-        envelope = self._envelope(partition, offset)
-        for view in views:
-            await self.views_topic.send(
-                key=view.unit.encode(), value=orjson.dumps({**envelope, "v": view.to_json()})
-            )
 
     def _envelope(self, partition: int, offset: int) -> dict[str, Any]:
         """Where a view comes from and how far that partition is (core.watermarks)."""
@@ -147,6 +238,9 @@ class ComplaintStage:
         one that receives none from a busy source would keep an old watermark, and its
         deadlines would never pass. Sent after the views already sent, so never ahead.
         """
+        if self._in_batch:
+            # The batch's views are still being sent: a stamp now could overtake them.
+            return
         for partition, latest in list(self._latest_event_time.items()):
             offset = self._last_offset.get(partition)
             if offset is None:
@@ -193,6 +287,7 @@ class ComplaintStage:
         return totals
 
 
+@functools.lru_cache(maxsize=4096)
 def unit_partition(unit: str, partitions: int) -> int:
     """The views-topic partition of a unit: the producer's own partitioner (murmur2)."""
     every = list(range(partitions))
@@ -208,9 +303,15 @@ class UnitStage:
         partitions: int,
         grace_seconds: float,
         wall_clock: Callable[[], float] = time.time,
+        cache_size: int = 20_000,
     ) -> None:
         self.registry = registry
         self.unit_views = unit_views
+        # Recently applied views with what they counted: most views need no table read.
+        self.cache_size = cache_size
+        self._stored: dict[str, StoredView] = {}
+        # Per unit: when its window statistics were computed, in the snapshot holding them.
+        self._window_stats: dict[str, tuple[float, UnitSnapshot]] = {}
         self.partitions = partitions
         self.wall_clock = wall_clock
         bounds = tuple(sorted(set(RESOLUTION_BUCKETS) | set(target_bucket_bounds(registry))))
@@ -227,20 +328,36 @@ class UnitStage:
         return 0.0 if current is None else current
 
     async def process(self, event: Any) -> None:
+        """One views-topic record: the views of one batch (or one view), or a heartbeat."""
         envelope = orjson.loads(event.value)
         if envelope.get("wm") is not None:  # a stamp without an event time moves nothing
-            source = self.watermarks.setdefault(event.message.partition, SourceWatermarks())
+            source = self.watermarks.get(event.message.partition)
+            if source is None:
+                source = self.watermarks[event.message.partition] = SourceWatermarks()
             source.observe(envelope["src"], envelope["wm"], envelope["cu"], self.wall_clock())
-        if "v" in envelope:  # else a heartbeat: only the watermark moves
-            self.apply(UnitView.from_json(envelope["v"]))
+        views = envelope.get("vs")
+        if views is None:
+            views = [envelope["v"]] if "v" in envelope else []  # else a heartbeat
+        for encoded in views:
+            self.apply(UnitView.from_json(encoded), encoded)
 
-    def apply(self, view: UnitView) -> None:
+    def apply(self, view: UnitView, encoded: dict[str, Any] | None = None) -> None:
         key = f"{view.unit}|{view.complaint_id}"
-        stored_data = self.unit_views.get(key)
-        previous = StoredView.from_json(stored_data) if stored_data else None
+        previous = self._stored.get(key)
+        if previous is None:
+            stored_data = self.unit_views.get(key)
+            if isinstance(stored_data, bytes | bytearray):
+                stored_data = orjson.loads(stored_data)
+            previous = StoredView.from_json(stored_data) if stored_data else None
         stored = self.kpis.apply(view, previous, self.watermark_of(view.unit))
+        cache = self._stored
+        if len(cache) >= self.cache_size and key not in cache:
+            del cache[next(iter(cache))]  # the oldest: a miss only costs a table read
+        cache[key] = stored
         # One table entry holds the view and what it counted: written together or not at all.
-        self.unit_views[key] = stored.to_json()
+        self.unit_views[key] = orjson.dumps(
+            {"v": view.to_json() if encoded is None else encoded, "k": stored.counted.to_json()}
+        )
 
     def rebuild(self, owned_partitions: set[int]) -> None:
         """Derived state from the tables, for the partitions this worker owns now.
@@ -249,18 +366,30 @@ class UnitStage:
         were caught up: it must not fall back, or misses exported before would vanish.
         """
         self.kpis = UnitKpis(self.bucket_bounds, self.bucket_bounds, self.grace_seconds)
+        self._stored.clear()
+        self._window_stats.clear()
         latest: dict[int, float] = {}
-        for key, data in list(self.unit_views.items()):
-            partition = unit_partition(str(key).partition("|")[0], self.partitions)
-            if partition not in owned_partitions:
-                continue
-            stored = StoredView.from_json(data)
-            self.kpis.restore(stored)
-            latest[partition] = max(latest.get(partition, 0.0), stored.view.as_of)
+
+        def owned_views() -> Iterator[StoredView]:
+            for key, data in self.unit_views.items():
+                partition = unit_partition(str(key).partition("|")[0], self.partitions)
+                if partition not in owned_partitions:
+                    continue
+                stored = StoredView.from_json(
+                    orjson.loads(data) if isinstance(data, bytes | bytearray) else data
+                )
+                latest[partition] = max(latest.get(partition, 0.0), stored.view.as_of)
+                yield stored
+
+        self.kpis.restore_all(owned_views())
         wall_now = self.wall_clock()
         for partition, as_of in latest.items():
             source = self.watermarks.setdefault(partition, SourceWatermarks())
             source.observe(RESTORED_SOURCE, as_of, True, wall_now)
+
+    def forget_cached_views(self) -> None:
+        """After a rebalance: another worker may have changed the stored views meanwhile."""
+        self._stored.clear()
 
     def expire(self) -> None:
         """Drop window data older than any window of the slowest partition can hold."""
@@ -278,8 +407,23 @@ class UnitStage:
         )
 
     def snapshot(self, owned_partitions: set[int]) -> tuple[float | None, dict[str, UnitSnapshot]]:
-        """Per-unit snapshots, and the lowest watermark of the owned partitions."""
+        """Per-unit snapshots, and the lowest watermark of the owned partitions.
+
+        The window and period statistics (quantiles over up to 30 days: tens of ms per unit
+        with a large state, on the event loop) are recomputed at most every
+        WINDOW_STATS_SECONDS; counters, open and past-target counts are always current.
+        """
         units = self.owned_units(owned_partitions)
-        snapshots = {unit: self.kpis.unit_snapshot(unit, self.watermark_of(unit)) for unit in units}
+        wall_now = self.wall_clock()
+        snapshots = {}
+        for unit in units:
+            cached = self._window_stats.get(unit)
+            reuse = None
+            if cached is not None and wall_now - cached[0] < WINDOW_STATS_SECONDS:
+                reuse = cached[1]
+            snapshot = self.kpis.unit_snapshot(unit, self.watermark_of(unit), reuse)
+            if reuse is None:
+                self._window_stats[unit] = (wall_now, snapshot)
+            snapshots[unit] = snapshot
         marks = [self.watermark_of(unit) for unit in units if self.watermark_of(unit) > 0]
         return (min(marks) if marks else None), snapshots

@@ -139,3 +139,53 @@ def test_a_paused_complaint_cannot_miss_while_paused() -> None:
     far = (MONDAY_9 + timedelta(days=10)).timestamp()
     assert sla(kpis, "dlh", far) == {"response": (0, 0), "resolution": (0, 0)}
     assert kpis.unit_snapshot("dlh", far).open_past[("response", 1.0)] == 0
+
+
+def test_restore_all_gives_the_state_of_restoring_one_by_one() -> None:
+    """The bulk restore after a restart sorts each index once at the end; a late view
+    restored first must end up in the same place as with sorted inserts."""
+    sent = []
+    for number in range(40):
+        # Creation times out of order, some resolved (windows), some open (thresholds).
+        created = MONDAY_9 + timedelta(hours=(number * 7) % 40)
+        events: list[tuple[str, str, datetime, dict[str, Any]]] = [
+            (f"c{number}", "created", created, {"unit": ("dlh", "dsda")[number % 2]})
+        ]
+        if number % 3:
+            events.append((f"r{number}", "resolved", created + timedelta(hours=number), {}))
+        for view in views(*events):
+            sent.append(UnitView.from_json({**view.to_json(), "id": f"k{number}"}))
+    one_by_one = UnitKpis((3600.0,), (3600.0,), grace_seconds=600)
+    stored = feed(one_by_one, sent, -math.inf)
+    bulk = UnitKpis((3600.0,), (3600.0,), grace_seconds=600)
+    bulk.restore_all(reversed(list(stored.values())))
+    single = UnitKpis((3600.0,), (3600.0,), grace_seconds=600)
+    for item in reversed(list(stored.values())):
+        single.restore(item)
+    watermark = (MONDAY_9 + timedelta(days=3)).timestamp()
+    for unit in ("dlh", "dsda"):
+        for moment in (MONDAY_9.timestamp() + 20 * HOUR, watermark):
+            mine, theirs = bulk.unit_snapshot(unit, moment), single.unit_snapshot(unit, moment)
+            assert mine.counters.to_json() == theirs.counters.to_json()
+            for name in ("open_complaints", "sla_missed_open", "open_past", "windows", "periods"):
+                assert getattr(mine, name) == getattr(theirs, name), name
+    assert bulk.unit_snapshot("dlh", watermark).open_complaints > 0
+
+
+def test_a_snapshot_can_reuse_window_statistics_but_counts_stay_current() -> None:
+    kpis = UnitKpis((), (), grace_seconds=0)
+    resolved = views(
+        ("e1", "created", MONDAY_9, {"unit": "dlh"}),
+        ("e2", "resolved", MONDAY_9 + timedelta(hours=1), {}),
+    )
+    feed(kpis, resolved, -math.inf)
+    watermark = (MONDAY_9 + timedelta(hours=2)).timestamp()
+    first = kpis.unit_snapshot("dlh", watermark)
+    assert first.windows[("resolution", ALL_CATEGORIES)]["1h"].count == 0
+    assert first.windows[("resolution", ALL_CATEGORIES)]["24h"].count == 1
+    feed(kpis, views(("e9", "created", MONDAY_9, {"unit": "dlh"})), -math.inf)
+    # A new complaint: the counters move at once, the reused window statistics do not.
+    reused = kpis.unit_snapshot("dlh", watermark, reuse=first)
+    assert reused.counters.created == 2 and reused.open_complaints == 1
+    assert reused.windows is first.windows and reused.periods is first.periods
+    assert kpis.unit_snapshot("dlh", watermark).windows == first.windows

@@ -194,6 +194,10 @@ class ComplaintStage:
                 if item is None:
                     item = touched[complaint_event.complaint_id] = _Touched(state, event)
                 item.resend = True
+                # Accepted before the crash: part of the partition's progress. Without it,
+                # the first events after a restart may all be redeliveries, and the views
+                # would go out with no watermark (None), which the unit stage cannot take.
+                self._note_event_time(message.partition, complaint_event.occurred_at.timestamp())
             return
         item = touched.get(complaint_event.complaint_id)
         if item is None:
@@ -210,8 +214,9 @@ class ComplaintStage:
                 held.model_dump_json(exclude_none=True).encode(),
                 reason,
             )
-        partition = message.partition
-        occurred_at = complaint_event.occurred_at.timestamp()
+        self._note_event_time(message.partition, complaint_event.occurred_at.timestamp())
+
+    def _note_event_time(self, partition: int, occurred_at: float) -> None:
         latest = max(occurred_at, self._latest_event_time.get(partition, occurred_at))
         self._latest_event_time[partition] = latest
 

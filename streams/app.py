@@ -6,6 +6,8 @@ the CLI each get their own app with their own topics and store.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import ssl
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -162,6 +164,41 @@ def broker_credentials(settings: Settings) -> faust.SASLCredentials | faust.SSLC
     if ssl_context is not None:
         return faust.SSLCredentials(ssl_context)
     return None
+
+
+log = logging.getLogger(__name__)
+
+# How long a flush before an offset commit may wait for the changelog records to leave.
+CHANGELOG_DRAIN_SECONDS = 30.0
+
+
+def drain_producer_buffer_fully(
+    buffer: Any, limit_seconds: float = CHANGELOG_DRAIN_SECONDS
+) -> None:
+    """Make the producer buffer's flush() wait until the buffer is empty.
+
+    Table writes (changelog records) wait in Faust's ProducerBuffer; the consumer flushes it
+    before committing offsets, and on rebalance and stop. faust-streaming 0.15.3's flush
+    returns as soon as 0.1 s pass without a record leaving the buffer
+    (faust/transport/producer.py, flush_atmost), records still in it: on a loaded machine,
+    and with a batch's 1,000 state writes at once, offsets were committed before those
+    records were produced, and a rebalance or a SIGKILL then recovered complaint states
+    without them (events lost; seen in the rebalance test). The wait is bounded so that a
+    broker outage cannot hold a rebalance past the session timeout.
+    """
+    drain_some = buffer.flush_atmost
+
+    async def flush() -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit_seconds
+        while buffer.size and loop.time() < deadline:
+            await drain_some(None)
+        if buffer.size:
+            log.warning(
+                "%d changelog records still unsent after %.0f s", buffer.size, limit_seconds
+            )
+
+    buffer.flush = flush
 
 
 def _assigned_partitions(app: faust.App) -> Callable[[str], set[int]]:
@@ -355,6 +392,11 @@ def create_app(settings: Settings, registry: Registry, **faust_overrides: Any) -
         # The in-memory copies of table entries: the tables are the truth after a rebalance.
         complaint_stage.forget_cached_states()
         unit_stage.forget_cached_views()
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def flush_changelogs_before_commits() -> None:
+        # At start-up, before any offset commit (the producer does not exist earlier).
+        drain_producer_buffer_fully(app.producer.buffer)
 
     @app.timer(interval=settings.heartbeat_seconds)  # type: ignore[untyped-decorator]
     async def send_watermark_heartbeats() -> None:

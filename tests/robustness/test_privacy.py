@@ -171,6 +171,11 @@ def test_personal_data_goes_nowhere(kafka_bootstrap: str, tmp_path: Path) -> Non
         rows = wait_for(scores, lambda r: len(r) == 2, 120, "the scores of dlh and dinkes")
         assert sorted(row["unit"] for row in rows) == ["dinkes", "dlh"]
         assert_clean("/metrics", metrics)
+        api_base = stack.metrics_url.removesuffix("/metrics")
+        for path in ("/api/units", "/api/units/dlh/kpis", "/api/units/dinkes/kpis", "/api/scores"):
+            body = http_get(api_base + path)
+            assert '"unit"' in body or '"units"' in body, (path, body[:500])
+            assert_clean(f"GET {path}", body)
         letters = dead_letters(kafka_bootstrap, stack.env["SIGAP_EVENTS_TOPIC"] + ".dlq")
         listed = run_sigap(["dlq", "list"], stack.env)
         outputs = {
@@ -179,6 +184,9 @@ def test_personal_data_goes_nowhere(kafka_bootstrap: str, tmp_path: Path) -> Non
             ),
             "sigap scores": run_sigap(["scores", "--all-revisions"], stack.env),
             "sigap dlq list": listed,
+            "sigap verify": run_sigap(
+                ["verify", "--period", "2026-10", "--format", "json"], stack.env
+            ),
         }
     # After the stack stopped: the logs are complete, the database closed.
     assert_clean("worker log", stack.worker.log_text())
@@ -196,6 +204,13 @@ def test_personal_data_goes_nowhere(kafka_bootstrap: str, tmp_path: Path) -> Non
         outputs[f"sigap replay --format {fmt}"] = run_sigap(
             ["replay", "--format", fmt, str(events_file)], stack.env
         )
+    for unit_args in (["--unit", "dlh"], ["--unit", "dinkes"], ["--all-units"]):
+        for fmt in ("html", "md", "csv"):
+            report = run_sigap(
+                ["report", *unit_args, "--period", "2026-10", "--format", fmt], stack.env
+            )
+            outputs[f"sigap report {' '.join(unit_args)} --format {fmt}"] = report
+    assert "dinkes" in outputs["sigap report --unit dinkes --format md"].stdout
     for what, result in outputs.items():
         assert result.returncode == 0, (what, result.stderr)
         assert_clean(f"{what} stdout", result.stdout)

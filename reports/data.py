@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from core.feedback import Feedback, unit_feedback
 from core.periods import format_period, previous_periods
 from core.registry import Registry
-from core.scoring import ALL, period_score
+from core.scoring import ALL, COUNT_COLUMNS, period_score
 from core.unit_view import UnitView
 from core.windows import PeriodKind, period_end, period_start_epoch
 from storage.scores import restored_watermark, score_rows, stored_views
@@ -29,20 +29,8 @@ from storage.scores import restored_watermark, score_rows, stored_views
 DEFAULT_TREND_PERIODS = 6
 NO_CHANNEL = "(none)"  # complaints whose `created` event named no channel
 
-# The persisted values shown in the tables, in this order (see core.scoring.PeriodScore).
-COUNT_KEYS: tuple[str, ...] = (
-    "received",
-    "responded",
-    "resolved",
-    "open_at_end",
-    "response_met",
-    "response_missed",
-    "resolution_met",
-    "resolution_missed",
-    "transfers_away",
-    "reopened",
-    "rating_count",
-)
+# The persisted counts shown in the tables, in this order (core.scoring.PeriodScore).
+COUNT_KEYS: tuple[str, ...] = COUNT_COLUMNS
 
 
 @dataclass(frozen=True)

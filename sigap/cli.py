@@ -630,7 +630,9 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
             f"{row['response_met']}/{row['response_missed']}",
             f"{row['resolution_met']}/{row['resolution_missed']}",
         )
-    Console().print(table)
+    # Piped or captured (make demo's summary, a log file), Rich would squeeze the table into
+    # 80 columns and cut the cells: give it room.
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
 
 
 def _register_monitoring() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import math
 from collections import Counter
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,6 +25,7 @@ from core.unit_view import UnitView, target_bucket_bounds
 from schemas.events import ComplaintEvent, EventRejected
 from sigap.replay import replay
 from sigap.replay_sources import load_csv_mapping, open_source, slugify_unit
+from tests.histories import complaint_events as history_of
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -35,41 +36,18 @@ START = datetime(2026, 3, 2, 8, 0, tzinfo=JAKARTA)  # spans Nyepi and Lebaran 20
 # -- streaming and replay agree, in any arrival order ------------------------------------
 
 UNITS = ["dlh", "dsda", "dishub", "damkar", "not-registered"]
-LATER_TYPES = ["assigned", "responded", "paused", "resumed", "resolved", "reopened", "rated"]
 
 
-@st.composite
-def complaint_events(draw: st.DrawFn, number: int) -> list[ComplaintEvent]:
-    complaint_id = f"c{number}"
-    at = START + timedelta(minutes=draw(st.integers(0, 60 * 24 * 30)))
-    events = [
-        ComplaintEvent.model_validate(
-            {
-                "event_id": f"{complaint_id}-0",
-                "type": "created",
-                "complaint_id": complaint_id,
-                "occurred_at": at,
-                "unit": draw(st.sampled_from(UNITS)),
-                "category": draw(st.sampled_from([None, "complex", "sampah"])),
-            }
-        )
-    ]
-    for index in range(1, draw(st.integers(0, 7)) + 1):
-        at += timedelta(minutes=draw(st.integers(0, 60 * 24 * 4)))
-        kind = draw(st.sampled_from(LATER_TYPES))
-        body: dict[str, Any] = {
-            "event_id": f"{complaint_id}-{index}",
-            "type": kind,
-            "complaint_id": complaint_id,
-            "occurred_at": at,
-        }
-        if kind == "assigned":
-            body["unit"] = draw(st.sampled_from(UNITS))
-            body["reason"] = "not_our_authority"
-        if kind == "rated":
-            body["rating"] = draw(st.integers(1, 5))
-        events.append(ComplaintEvent.model_validate(body))
-    return events
+def complaint_events(number: int) -> st.SearchStrategy[list[ComplaintEvent]]:
+    return history_of(
+        number,
+        start=START,
+        units=UNITS,
+        created_within_days=30,
+        max_later_events=7,
+        days_between_events=4,
+        assigned_reason="not_our_authority",
+    )
 
 
 def streamed(arrivals: list[ComplaintEvent]) -> tuple[list[UnitView], UnitKpis]:

@@ -35,12 +35,12 @@ from core.windows import (
     period_start_epoch,
 )
 from schemas.events import ComplaintEvent, EventRejected
+from tests.histories import complaint_events as history_of
 
 REGISTRY = load_registry(Path(__file__).resolve().parents[2] / "deploy" / "registry.yaml")
 WIB = ZoneInfo("Asia/Jakarta")
 START = datetime(2026, 3, 25, 8, 0, tzinfo=WIB)  # crosses a month and a quarter end
 UNITS = ["dlh", "dsda", "damkar"]
-LATER_TYPES = ["assigned", "responded", "paused", "resumed", "resolved", "reopened", "rated"]
 
 
 # -- an independent reference --------------------------------------------------------------
@@ -194,38 +194,16 @@ def reference_scores(
 # -- random histories ----------------------------------------------------------------------
 
 
-@st.composite
-def complaint_events(draw: st.DrawFn, number: int) -> list[ComplaintEvent]:
-    complaint_id = f"c{number}"
-    at = START + timedelta(minutes=draw(st.integers(0, 60 * 24 * 12)))
-    events = [
-        ComplaintEvent.model_validate(
-            {
-                "event_id": f"{complaint_id}-0",
-                "type": "created",
-                "complaint_id": complaint_id,
-                "occurred_at": at,
-                "unit": draw(st.sampled_from(UNITS)),
-                "category": draw(st.sampled_from([None, "complex", "sampah"])),
-                "channel": draw(st.sampled_from([None, "wa", "web"])),
-            }
-        )
-    ]
-    for index in range(1, draw(st.integers(0, 8)) + 1):
-        at += timedelta(minutes=draw(st.integers(0, 60 * 24 * 3)))
-        kind = draw(st.sampled_from(LATER_TYPES))
-        body: dict[str, Any] = {
-            "event_id": f"{complaint_id}-{index}",
-            "type": kind,
-            "complaint_id": complaint_id,
-            "occurred_at": at,
-        }
-        if kind == "assigned":
-            body["unit"] = draw(st.sampled_from(UNITS))
-        if kind == "rated":
-            body["rating"] = draw(st.integers(1, 5))
-        events.append(ComplaintEvent.model_validate(body))
-    return events
+def complaint_events(number: int) -> st.SearchStrategy[list[ComplaintEvent]]:
+    return history_of(
+        number,
+        start=START,
+        units=UNITS,
+        created_within_days=12,
+        max_later_events=8,
+        days_between_events=3,
+        channels=[None, "wa", "web"],
+    )
 
 
 histories = st.integers(1, 12).flatmap(

@@ -155,6 +155,16 @@ def scraped(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> I
                 "the first scrape",
             )
             assert by_label(up, "job") == {WORKER_JOB: 1.0}, up
+            # `up` is 1 as soon as /metrics answers, but the unit series appear only once the
+            # worker owns its partitions. rate() needs a sample from before the events: if
+            # the first sample already held them, the increase is 0 and the SLI is 0/0 = NaN.
+            before = wait_for(
+                lambda: result(url, 'complaint_sla_total{unit=~"dlh|dsda"}'),
+                lambda rows: len(rows) == 2 * 2 * len(names.TIMERS),
+                120,
+                "the registry units' zero SLA series in Prometheus",
+            )
+            assert {float(row["value"][1]) for row in before} == {0.0}, before
 
             jsonl = base / "events.jsonl"
             jsonl.write_text("".join(json.dumps(event) + "\n" for event in events()))

@@ -19,7 +19,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -29,6 +29,9 @@ from core.unit_view import UnitView, deleted_view, unit_views
 from schemas.events import ComplaintEvent, EventRejected
 
 STATE_VERSION = 2
+# The rejection reason of a repeated event_id: usually a redelivery after a restart or a
+# rebalance (at-least-once delivery), which the pipeline alerts treat apart.
+DUPLICATE_EVENT_ID: Final = "duplicate_event_id"
 
 
 class StateVersionError(ValueError):
@@ -107,7 +110,7 @@ def record_event(state: ComplaintState, event: ComplaintEvent) -> list[tuple[Com
     """The validation half of accept_event, without evaluating the complaint: batch replay
     records every event first and evaluates each complaint once."""
     if any(known.event_id == event.event_id for known in state.events):
-        raise EventRejected("duplicate_event_id")
+        raise EventRejected(DUPLICATE_EVENT_ID)
     created = state.created
     dropped: list[tuple[ComplaintEvent, str]] = []
     if event.type == "created":

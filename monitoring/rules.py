@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
+from core.complaint_state import DUPLICATE_EVENT_ID
 from core.registry import UNKNOWN_UNIT, Registry, Unit
 from metrics.names import (
     COMPLAINTS_CREATED,
@@ -43,6 +44,7 @@ from monitoring import dump_yaml, generated_header, runbook_anchor
 __all__ = [
     "ALERT_CONSUMER_LAG",
     "ALERT_DEAD_LETTERS",
+    "ALERT_DUPLICATE_EVENTS",
     "ALERT_EVENTS_STALLED",
     "ALERT_NEAR_TARGET",
     "ALERT_PAST_TARGET",
@@ -89,6 +91,7 @@ ALERT_WORKER_DOWN: Final = "SigapWorkerDown"
 ALERT_EVENTS_STALLED: Final = "SigapEventsStalled"
 ALERT_CONSUMER_LAG: Final = "SigapConsumerLagGrowing"
 ALERT_DEAD_LETTERS: Final = "SigapEventsDeadLettered"
+ALERT_DUPLICATE_EVENTS: Final = "SigapDuplicateEventsSustained"
 ALERT_UNKNOWN_UNIT: Final = "SigapUnknownUnit"
 # While one of these fires the SLO numbers are not trustworthy (Alertmanager inhibits them).
 STALE_PIPELINE_ALERTS: Final = (ALERT_WORKER_DOWN, ALERT_EVENTS_STALLED)
@@ -158,6 +161,9 @@ class PipelineSettings:
     lag_window: str = "15m"
     lag_for: str = "10m"
     dead_letter_window: str = "10m"
+    # Redelivered duplicates come in a burst after each restart or rebalance: only duplicates
+    # in every dead_letter_window for this long (a producer resending, or a crash loop) alert.
+    duplicates_for: str = "1h"
     worker_down_for: str = "2m"
     unknown_unit_window: str = "1h"
 
@@ -187,6 +193,7 @@ def alert_catalogue() -> tuple[AlertSpec, ...]:
         AlertSpec(ALERT_EVENTS_STALLED, SEVERITY_PAGE, COMPONENT_PIPELINE, False),
         AlertSpec(ALERT_CONSUMER_LAG, SEVERITY_TICKET, COMPONENT_PIPELINE, False),
         AlertSpec(ALERT_DEAD_LETTERS, SEVERITY_TICKET, COMPONENT_PIPELINE, False),
+        AlertSpec(ALERT_DUPLICATE_EVENTS, SEVERITY_TICKET, COMPONENT_PIPELINE, False),
         AlertSpec(ALERT_UNKNOWN_UNIT, SEVERITY_TICKET, COMPONENT_PIPELINE, False),
     )
 
@@ -336,6 +343,8 @@ def _open_past_target_alerts() -> list[dict[str, Any]]:
 def _pipeline_alerts(p: PipelineSettings) -> list[dict[str, Any]]:
     processed = f"{EVENTS_PROCESSED}_total"
     rejected = f"{EVENTS_REJECTED}_total"
+    bad = f'{rejected}{{reason!="{DUPLICATE_EVENT_ID}"}}'
+    duplicates = f'{rejected}{{reason="{DUPLICATE_EVENT_ID}"}}'
     created = f"{COMPLAINTS_CREATED}_total"
     up = f'up{{job="{WORKER_JOB}"}}'
     labels_page = {"severity": SEVERITY_PAGE, "component": COMPONENT_PIPELINE}
@@ -393,11 +402,12 @@ def _pipeline_alerts(p: PipelineSettings) -> list[dict[str, Any]]:
         {
             "alert": ALERT_DEAD_LETTERS,
             # The second half catches a reason whose counter series is new (increase()
-            # needs two samples, so it misses a series that starts at 1).
+            # needs two samples, so it misses a series that starts at 1). Duplicates are
+            # left to ALERT_DUPLICATE_EVENTS: every restart redelivers some.
             "expr": (
-                f"sum by (reason) (increase({rejected}[{p.dead_letter_window}])) > 0\n"
+                f"sum by (reason) (increase({bad}[{p.dead_letter_window}])) > 0\n"
                 f"or\n"
-                f"sum by (reason) ({rejected} unless {rejected} offset "
+                f"sum by (reason) ({bad} unless {bad} offset "
                 f"{p.dead_letter_window}) > 0\n"
             ),
             "labels": labels_ticket,
@@ -408,6 +418,26 @@ def _pipeline_alerts(p: PipelineSettings) -> list[dict[str, Any]]:
                     "the dead-letter topic; the complaints they belong to are not measured."
                 ),
                 "runbook": runbook_anchor(ALERT_DEAD_LETTERS),
+            },
+        },
+        {
+            "alert": ALERT_DUPLICATE_EVENTS,
+            "expr": (
+                f"sum(increase({duplicates}[{p.dead_letter_window}])) > 0\n"
+                f"or\n"
+                f"sum({duplicates} unless {duplicates} offset {p.dead_letter_window}) > 0\n"
+            ),
+            "for": p.duplicates_for,
+            "labels": labels_ticket,
+            "annotations": {
+                "summary": "SIGAP keeps receiving duplicate events",
+                "description": (
+                    f"Events with an event_id already seen arrived in every {p.dead_letter_window}"
+                    f" for {p.duplicates_for}. A restart or a rebalance redelivers a short burst;"
+                    " a steady stream means a producer resending events, or a worker that keeps"
+                    " restarting."
+                ),
+                "runbook": runbook_anchor(ALERT_DUPLICATE_EVENTS),
             },
         },
         {

@@ -32,6 +32,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from faust.streams import _current_event
 
 from core.complaint_state import (
+    DUPLICATE_EVENT_ID,
     ComplaintState,
     changed_encoded_views,
     is_redelivery,
@@ -184,7 +185,7 @@ class ComplaintStage:
         except EventRejected as rejected:
             await self.reject(message.partition, event.key, raw, rejected.reason)
             if (
-                rejected.reason == "duplicate_event_id"
+                rejected.reason == DUPLICATE_EVENT_ID
                 and state is not None
                 and is_redelivery(state, complaint_event)
             ):

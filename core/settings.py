@@ -45,6 +45,7 @@ class Settings:
     registry_path: str = "deploy/registry.yaml"
     grace_seconds: int = 600
     heartbeat_seconds: float = 5.0
+    heartbeat_repeat_seconds: float = 60.0
     topic_partitions: int = 4
     app_id: str = "sigap"
     database_url: str = field(default="sqlite:///sigap.db", repr=False)  # may hold a password
@@ -74,6 +75,7 @@ class Settings:
             registry_path=_str(environ, "SIGAP_REGISTRY", defaults.registry_path),
             grace_seconds=_int(environ, "SIGAP_GRACE_SECONDS", defaults.grace_seconds, minimum=0),
             heartbeat_seconds=_int(environ, "SIGAP_HEARTBEAT_SECONDS", 5, minimum=1),
+            heartbeat_repeat_seconds=_int(environ, "SIGAP_HEARTBEAT_REPEAT_SECONDS", 60, minimum=1),
             topic_partitions=_int(environ, "SIGAP_TOPIC_PARTITIONS", defaults.topic_partitions),
             app_id=_str(environ, "SIGAP_APP_ID", defaults.app_id),
             database_url=_str(environ, "DATABASE_URL", defaults.database_url),

@@ -135,7 +135,8 @@ def setup_sensors(app: faust.App, registry: CollectorRegistry) -> None:
 COMPLAINTS_TABLE = "complaints"
 REJECTIONS_TABLE = "rejections"
 UNIT_VIEWS_TABLE = "unit-views"
-TABLE_NAMES = (COMPLAINTS_TABLE, REJECTIONS_TABLE, UNIT_VIEWS_TABLE)
+UNIT_PROGRESS_TABLE = "unit-progress"
+TABLE_NAMES = (COMPLAINTS_TABLE, REJECTIONS_TABLE, UNIT_VIEWS_TABLE, UNIT_PROGRESS_TABLE)
 
 
 def changelog_topic(app_id: str, table: str) -> str:
@@ -330,6 +331,13 @@ def create_app(settings: Settings, registry: Registry, **faust_overrides: Any) -
         options=store_options,
         help="Per (unit, complaint_id): the latest unit view and what it has counted.",
     )
+    unit_progress = app.Table(
+        UNIT_PROGRESS_TABLE,
+        partitions=partitions,
+        value_type=bytes,  # Faust's "raw" codec
+        options=store_options,
+        help="Per views partition: the unit stage's watermark, restored after a restart.",
+    )
     complaint_stage = ComplaintStage(
         registry=registry,
         complaints=complaints,
@@ -337,12 +345,14 @@ def create_app(settings: Settings, registry: Registry, **faust_overrides: Any) -
         views_topic=views_topic,
         dead_letter_topic=dead_letter_topic,
         cache_size=CACHE_SIZE,
+        heartbeat_repeat_seconds=settings.heartbeat_repeat_seconds,
     )
     unit_stage = UnitStage(
         registry=registry,
         unit_views=unit_views,
         partitions=partitions,
         grace_seconds=settings.grace_seconds,
+        unit_progress=unit_progress,
         cache_size=CACHE_SIZE,
     )
     registry_metrics = CollectorRegistry(auto_describe=True)

@@ -50,6 +50,8 @@ log = logging.getLogger(__name__)
 
 REASON_HEADER = "sigap-reason"
 RESTORED_SOURCE = -1  # the source partition standing for "as restored from the table"
+# The unit stage saves a partition's watermark when it has moved this far (event seconds).
+PROGRESS_STEP_SECONDS = 1.0
 # How long /metrics may show window and period statistics before recomputing them: far
 # below Prometheus' scrape interval, and a scrape no longer stalls the agents each time.
 WINDOW_STATS_SECONDS = 5.0
@@ -95,8 +97,12 @@ class ComplaintStage:
         views_topic: Any,
         dead_letter_topic: Any,
         cache_size: int = 20_000,
+        heartbeat_repeat_seconds: float = 60.0,
+        monotonic_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.registry = registry
+        self.heartbeat_repeat_seconds = heartbeat_repeat_seconds
+        self.monotonic_clock = monotonic_clock
         self.complaints = complaints
         self.rejections = rejections
         self.views_topic = views_topic
@@ -105,7 +111,8 @@ class ComplaintStage:
         self._unknown_units_seen: set[str] = set()
         self._latest_event_time: dict[int, float] = {}  # per events-topic partition
         self._last_offset: dict[int, int] = {}  # the last offset processed, per partition
-        self._heartbeat_sent: dict[int, tuple[float, bool]] = {}
+        # Per source partition: the stamp last sent in a heartbeat, and when (monotonic).
+        self._heartbeat_sent: dict[int, tuple[tuple[float, bool], float]] = {}
         self.views_partitions = 1
         # Recently used complaint states, so that most events need no table read and decode.
         self.cache_size = cache_size
@@ -233,11 +240,14 @@ class ComplaintStage:
         return {"src": partition, "wm": self._latest_event_time.get(partition), "cu": caught_up}
 
     async def heartbeat(self) -> None:
-        """Tell every unit partition how far each source partition is, when that changed.
+        """Tell every unit partition how far each source partition is, when that changed,
+        and again every `heartbeat_repeat_seconds` when it did not.
 
         A unit partition learns of a source's progress only from the views it receives;
         one that receives none from a busy source would keep an old watermark, and its
         deadlines would never pass. Sent after the views already sent, so never ahead.
+        The repeats change no watermark; they give the unit stage a record to save its
+        wall-clock-advanced watermark with during quiet hours (a table write needs one).
         """
         if self._in_batch:
             # The batch's views are still being sent: a stamp now could overtake them.
@@ -248,9 +258,12 @@ class ComplaintStage:
                 continue
             envelope = self._envelope(partition, offset)
             stamp = (latest, bool(envelope["cu"]))
-            if self._heartbeat_sent.get(partition) == stamp:
+            now = self.monotonic_clock()
+            sent = self._heartbeat_sent.get(partition)
+            repeat_due = sent is None or now - sent[1] >= self.heartbeat_repeat_seconds
+            if sent is not None and sent[0] == stamp and not repeat_due:
                 continue
-            self._heartbeat_sent[partition] = stamp
+            self._heartbeat_sent[partition] = (stamp, now)
             for views_partition in range(self.views_partitions):
                 await self.views_topic.send(
                     key=None, partition=views_partition, value=orjson.dumps(envelope)
@@ -303,11 +316,16 @@ class UnitStage:
         unit_views: Any,
         partitions: int,
         grace_seconds: float,
+        unit_progress: Any | None = None,
         wall_clock: Callable[[], float] = time.time,
         cache_size: int = 20_000,
     ) -> None:
         self.registry = registry
         self.unit_views = unit_views
+        # Per views partition (str): the watermark reached, so that a restart or the next
+        # owner resumes from it rather than from the partition's latest view.
+        self.unit_progress: Any = {} if unit_progress is None else unit_progress
+        self._progress_saved: dict[int, float] = {}
         # Recently applied views with what they counted: most views need no table read.
         self.cache_size = cache_size
         self._stored: dict[str, StoredView] = {}
@@ -336,11 +354,31 @@ class UnitStage:
             if source is None:
                 source = self.watermarks[event.message.partition] = SourceWatermarks()
             source.observe(envelope["src"], envelope["wm"], envelope["cu"], self.wall_clock())
+            self._save_progress(event.message.partition, source)
         views = envelope.get("vs")
         if views is None:
             views = [envelope["v"]] if "v" in envelope else []  # else a heartbeat
         for encoded in views:
             self.apply(UnitView.from_json(encoded), encoded)
+
+    def _save_progress(self, partition: int, source: SourceWatermarks) -> None:
+        """Store the partition's watermark when it has moved by PROGRESS_STEP_SECONDS: at
+        most one small table write per views record, in the partition's own changelog (the
+        write happens while that partition's record is processed)."""
+        current = source.current(self.wall_clock())
+        if current is None or current < self._progress_saved.get(partition, 0.0) + (
+            PROGRESS_STEP_SECONDS
+        ):
+            return
+        self.unit_progress[str(partition)] = orjson.dumps({"wm": current})
+        self._progress_saved[partition] = current
+
+    def saved_progress(self, partition: int) -> float | None:
+        data = self.unit_progress.get(str(partition))
+        if data is None:
+            return None
+        value = orjson.loads(data) if isinstance(data, bytes | bytearray) else data
+        return float(value["wm"])
 
     def apply(self, view: UnitView, encoded: dict[str, Any] | None = None) -> None:
         key = f"{view.unit}|{view.complaint_id}"
@@ -363,8 +401,10 @@ class UnitStage:
     def rebuild(self, owned_partitions: set[int]) -> None:
         """Derived state from the tables, for the partitions this worker owns now.
 
-        The watermark of each partition restarts from its latest view, as if every source
-        were caught up: it must not fall back, or misses exported before would vanish.
+        The watermark of each partition restarts from the one saved for it (or, if none was
+        saved, from its latest view), as if every source were caught up, and advances with
+        the wall clock from there: it must not fall back, or misses exported before would
+        vanish and the window gauges would jump back.
         """
         self.kpis = UnitKpis(self.bucket_bounds, self.bucket_bounds, self.grace_seconds)
         self._stored.clear()
@@ -384,6 +424,12 @@ class UnitStage:
 
         self.kpis.restore_all(owned_views())
         wall_now = self.wall_clock()
+        self._progress_saved.clear()
+        for partition in sorted(owned_partitions):
+            saved = self.saved_progress(partition)
+            if saved is not None:
+                self._progress_saved[partition] = saved
+                latest[partition] = max(latest.get(partition, saved), saved)
         for partition, as_of in latest.items():
             source = self.watermarks.setdefault(partition, SourceWatermarks())
             source.observe(RESTORED_SOURCE, as_of, True, wall_now)

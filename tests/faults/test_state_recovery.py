@@ -1,10 +1,12 @@
 """The worker's local state (RocksDB, SIGAP_STATE_DIR) deleted while it is stopped: on
 restart the tables are recovered from their changelog topics, the metrics are those of
-before, and later events apply on top of the recovered state."""
+before (the watermark too: it does not fall back to the latest event time), and later
+events apply on top of the recovered state."""
 
 from __future__ import annotations
 
 import shutil
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ from tests.faults.helpers import (
     kpi_samples,
     make_events,
     publish,
+    samples,
     subset_differences,
 )
 from tests.integration.processes import SigapProcess, wait_for
@@ -49,10 +52,26 @@ LATER = [
     },
 ]
 DISHUB: tuple[tuple[str, str], ...] = (("unit", "dishub"),)
+WATERMARK = ("complaint_events_watermark_timestamp_seconds", ())
+# How far the idle watermark runs ahead of the latest event time on the wall clock before
+# the restart: more than a restart takes, so that a watermark restarted from the latest
+# event time (as before the unit-progress table) cannot pass for the one saved.
+QUIET_SECONDS = 30
+
+
+def watermark(text: str) -> float:
+    return samples(text).get(WATERMARK, 0.0)
 
 
 def test_state_recovered_from_changelogs(kafka_bootstrap: str, tmp_path: Path) -> None:
-    env = fresh_env(kafka_bootstrap, tmp_path, "run")
+    # Unchanged heartbeats repeated every second: the watermark is saved that often.
+    env = fresh_env(
+        kafka_bootstrap,
+        tmp_path,
+        "run",
+        SIGAP_HEARTBEAT_SECONDS="1",
+        SIGAP_HEARTBEAT_REPEAT_SECONDS="1",
+    )
     create_topics(env)
     worker = Worker(env, tmp_path)
     writer = SigapProcess(["score-writer"], env, tmp_path / "writer.log")
@@ -68,6 +87,16 @@ def test_state_recovered_from_changelogs(kafka_bootstrap: str, tmp_path: Path) -
             "the first events",
         )
         assert subset_differences(before, expected) == []
+        latest_event = max(datetime.fromisoformat(e["occurred_at"]) for e in EVENTS).timestamp()
+        # The events are weeks old and every partition is caught up: the watermark advances
+        # with the wall clock from the latest event time.
+        reached = wait_for(
+            lambda: watermark(worker.scrape()),
+            lambda mark: mark >= latest_event + QUIET_SECONDS,
+            QUIET_SECONDS + 60,
+            "the idle watermark",
+        )
+        assert reached >= latest_event + QUIET_SECONDS
         assert worker.stop() == 0
 
         state_dir = Path(env["SIGAP_STATE_DIR"])
@@ -83,6 +112,11 @@ def test_state_recovered_from_changelogs(kafka_bootstrap: str, tmp_path: Path) -
         )
         assert differences(after, before) == []
         assert state_dir.is_dir()  # the state is rebuilt locally
+        # Restored from the unit-progress changelog: at most the save interval (1 s repeat,
+        # 1 s step) behind the value reached; from the latest event time it would be about
+        # QUIET_SECONDS behind.
+        restored = watermark(worker.scrape())
+        assert restored >= reached - 3, (restored - reached, restored - latest_event)
 
         publish(kafka_bootstrap, env["SIGAP_EVENTS_TOPIC"], LATER)
         # k0002's resolution, 5 h after its creation at 08:03, is measured: the created

@@ -1,0 +1,89 @@
+"""Profile the unit stage's rebuild (restart-to-ready) with pyinstrument, without a broker.
+
+    .venv/bin/python bench/profile_rebuild.py [--open 200000] [--profile]
+
+Builds the unit-views table of N open complaints the way the worker does (the complaint
+stage's views applied by the unit stage, dicts for the tables, the bench's `created`
+events), encodes each entry as the worker stores it (orjson bytes), then times
+`UnitStage.rebuild` on it: the Python part of a restart after Faust's recovery. The real
+worker also reads the entries from RocksDB; bench/run.py measures the whole restart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+from pyinstrument import Profiler
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.profile_hot_path import Event, Message, Topic  # noqa: E402
+from bench.run import UNITS, created_event  # noqa: E402
+from core.registry import load_registry  # noqa: E402
+from streams.processor import ComplaintStage, UnitStage  # noqa: E402
+
+PARTITIONS = 4
+BATCH = 1000
+
+
+async def build_unit_views(open_complaints: int) -> dict[str, Any]:
+    registry = load_registry(ROOT / "deploy" / "registry.yaml")
+    topic = Topic()
+    complaints = ComplaintStage(
+        registry=registry,
+        complaints={},
+        rejections={},
+        views_topic=topic,
+        dead_letter_topic=Topic(),
+    )
+    complaints.views_partitions = PARTITIONS
+    views: dict[str, Any] = {}
+    units = UnitStage(registry=registry, unit_views=views, partitions=PARTITIONS, grace_seconds=600)
+    start = time.time() - 3600
+    for first in range(0, open_complaints, BATCH):
+        batch = []
+        for i in range(first, min(first + BATCH, open_complaints)):
+            event = created_event(f"open-{i}", UNITS[i % len(UNITS)], start + i * 1e-3)
+            message = Message(partition=i % PARTITIONS, offset=i, timestamp=start + i * 1e-3)
+            batch.append(Event(event["complaint_id"].encode(), orjson.dumps(event), message))
+        await complaints.process_batch(batch)
+        for _, value in topic.sent:
+            await units.process(Event(None, value, Message(0, 0, 0.0)))
+        topic.sent.clear()
+    return views
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--open", type=int, default=200_000, help="open complaints")
+    parser.add_argument("--profile", action="store_true", help="print pyinstrument's report")
+    args = parser.parse_args()
+    t = time.perf_counter()
+    views = asyncio.run(build_unit_views(args.open))
+    print(f"built {len(views):,} unit-views entries in {time.perf_counter() - t:.1f}s")
+    registry = load_registry(ROOT / "deploy" / "registry.yaml")
+    stage = UnitStage(registry=registry, unit_views=views, partitions=PARTITIONS, grace_seconds=600)
+    profiler = Profiler() if args.profile else None
+    if profiler:
+        profiler.start()
+    t = time.perf_counter()
+    stage.rebuild(set(range(PARTITIONS)))
+    elapsed = time.perf_counter() - t
+    if profiler:
+        profiler.stop()
+        print(profiler.output_text(unicode=False, color=False))
+    per_entry = elapsed / max(1, len(views)) * 1e6
+    print(f"rebuild: {elapsed:.2f}s for {len(views):,} entries ({per_entry:.1f} us each)")
+    open_total = sum(s.open_complaints for s in stage.snapshot(set(range(PARTITIONS)))[1].values())
+    print(f"open complaints after the rebuild: {open_total:,}")
+
+
+if __name__ == "__main__":
+    main()

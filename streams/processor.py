@@ -49,6 +49,8 @@ from schemas.events import EventRejected, check_event_time, parse_event
 log = logging.getLogger(__name__)
 
 REASON_HEADER = "sigap-reason"
+# The dead-letter reason of events whose complaint the KPI code failed on (a bug).
+INTERNAL_ERROR = "internal_error"
 RESTORED_SOURCE = -1  # the source partition standing for "as restored from the table"
 # The unit stage saves a partition's watermark when it has moved this far (event seconds).
 PROGRESS_STEP_SECONDS = 1.0
@@ -73,6 +75,8 @@ class _Touched:
     event: Any  # one of its events: the partition its table entry belongs to
     dirty: bool = False  # the state changed: write it
     resend: bool = False  # send every view again (a redelivery)
+    # Its events accepted in the batch (and not dropped since), by event_id.
+    accepted: dict[str, Any] = field(default_factory=dict)
 
 
 @contextmanager
@@ -144,13 +148,16 @@ class ComplaintStage:
         outgoing: dict[tuple[int, int], list[dict[str, Any]]] = {}
         views_partitions = self.views_partitions
         for complaint_id, item in touched.items():
-            if item.dirty:
+            try:
+                changed = changed_encoded_views(item.state, self.registry, every_view=item.resend)
+            except Exception:
+                await self._contain_internal_error(complaint_id, item)
+                continue
+            if item.dirty:  # after the views: the state holds the hashes of the views sent
                 with acting_for(item.event):
                     self.complaints[complaint_id] = orjson.dumps(item.state.to_json())
             source = item.event.message.partition
-            for view, encoded in changed_encoded_views(
-                item.state, self.registry, every_view=item.resend
-            ):
+            for view, encoded in changed:
                 destination = unit_partition(view.unit, views_partitions)
                 outgoing.setdefault((source, destination), []).append(encoded)
         for partition, offset in last_offset.items():
@@ -160,6 +167,24 @@ class ComplaintStage:
             await self.views_topic.send(
                 key=None, partition=destination, value=orjson.dumps({**envelope, "vs": views})
             )
+
+    async def _contain_internal_error(self, complaint_id: str, item: _Touched) -> None:
+        """A bug in the KPI code, met while evaluating one complaint: rather than crash the
+        agent (Faust restarts it and the batch is lost), dead-letter the complaint's events
+        of this batch (reason `internal_error`), keep its stored state as it was, and go
+        on with the other complaints. Once the bug is fixed they can be published again:
+        event_id idempotency makes that safe."""
+        log.exception(
+            "internal error evaluating a complaint: its %d event(s) of this batch are "
+            "dead-lettered (reason=%s)",
+            len(item.accepted),
+            INTERNAL_ERROR,
+        )
+        self._states.pop(complaint_id, None)  # the next event reloads the stored state
+        for event in item.accepted.values():
+            self.counts.processed -= 1
+            with acting_for(event):
+                await self.reject(event.message.partition, event.key, event.value, INTERNAL_ERROR)
 
     def _state_of(self, complaint_id: str) -> ComplaintState:
         state = self._states.get(complaint_id)
@@ -215,11 +240,13 @@ class ComplaintStage:
         if item is None:
             item = touched[complaint_event.complaint_id] = _Touched(state, event)
         item.dirty = True
+        item.accepted[complaint_event.event_id] = event
         self.counts.processed += 1
         self._report_unknown_unit(complaint_event.unit)
         for held, reason in dropped:
             # The original bytes of a held event are not kept: its validated form is sent.
             self.counts.processed -= 1
+            item.accepted.pop(held.event_id, None)
             await self.reject(
                 message.partition,
                 held.complaint_id.encode(),

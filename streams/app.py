@@ -310,13 +310,17 @@ def create_app(settings: Settings, registry: Registry, **faust_overrides: Any) -
     events_topic = app.topic(settings.events_topic, partitions=partitions, internal=False)
     views_topic = app.topic(settings.views_topic, partitions=partitions, internal=False)
     dead_letter_topic = app.topic(settings.dead_letter_topic, partitions=1, internal=False)
-    # The two big tables hold JSON the stages encode themselves (orjson), as raw bytes.
-    complaints = app.Table(
+
+    def bytes_table(name: str, description: str) -> Any:
+        # JSON the stages encode themselves (orjson), stored as raw bytes (Faust's "raw"
+        # codec): no second encoding by Faust's JSON codec.
+        return app.Table(
+            name, partitions=partitions, value_type=bytes, options=store_options, help=description
+        )
+
+    complaints = bytes_table(
         COMPLAINTS_TABLE,
-        partitions=partitions,
-        value_type=bytes,  # Faust's "raw" codec
-        options=store_options,
-        help="Per complaint_id: its accepted events and the hash of each unit view sent.",
+        "Per complaint_id: its accepted events and the hash of each unit view sent.",
     )
     rejections = app.Table(
         REJECTIONS_TABLE,
@@ -324,19 +328,13 @@ def create_app(settings: Settings, registry: Registry, **faust_overrides: Any) -
         options=store_options,
         help="Per (partition, reason): rejected events.",
     )
-    unit_views = app.Table(
+    unit_views = bytes_table(
         UNIT_VIEWS_TABLE,
-        partitions=partitions,
-        value_type=bytes,  # Faust's "raw" codec
-        options=store_options,
-        help="Per (unit, complaint_id): the latest unit view and what it has counted.",
+        "Per (unit, complaint_id): the latest unit view and what it has counted.",
     )
-    unit_progress = app.Table(
+    unit_progress = bytes_table(
         UNIT_PROGRESS_TABLE,
-        partitions=partitions,
-        value_type=bytes,  # Faust's "raw" codec
-        options=store_options,
-        help="Per views partition: the unit stage's watermark, restored after a restart.",
+        "Per views partition: the unit stage's watermark, restored after a restart.",
     )
     complaint_stage = ComplaintStage(
         registry=registry,

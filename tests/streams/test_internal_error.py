@@ -20,7 +20,7 @@ import streams.processor as processor
 from core.complaint_state import ComplaintState, changed_encoded_views
 from core.registry import Registry
 from streams.processor import INTERNAL_ERROR, REASON_HEADER, ComplaintStage
-from tests.faults.test_redelivery import REGISTRY, Event, RecordingTopic
+from tests.faults.test_redelivery import Event, complaint_stage
 
 BROKEN = "c-broken"
 
@@ -53,16 +53,6 @@ def buggy_views(
     return changed_encoded_views(state, registry, every_view=every_view)
 
 
-def stage(complaints: dict[str, Any]) -> ComplaintStage:
-    return ComplaintStage(
-        registry=REGISTRY,
-        complaints=complaints,
-        rejections={},
-        views_topic=RecordingTopic(),
-        dead_letter_topic=RecordingTopic(),
-    )
-
-
 def sent_views(complaint_stage: ComplaintStage) -> list[tuple[str, str]]:
     topic: Any = complaint_stage.views_topic
     return [
@@ -76,7 +66,7 @@ def test_a_bug_dead_letters_the_complaint_and_loses_nothing(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     complaints: dict[str, Any] = {}
-    worker = stage(complaints)
+    worker = complaint_stage(complaints)
     with monkeypatch.context() as patched:
         patched.setattr(processor, "changed_encoded_views", buggy_views)
         asyncio.run(worker.process_batch(BATCH))

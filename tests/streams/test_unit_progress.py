@@ -71,32 +71,42 @@ async def deliver(sent: list[dict[str, Any]], stage: UnitStage) -> None:
     sent.clear()
 
 
+class Pipeline:
+    """Both stages on dict tables, the complaint created; the event arrived a minute after
+    it happened."""
+
+    def __init__(self) -> None:
+        self.wall = Clock(CREATED_AT + 60)
+        self.complaints = complaint_stage(self.wall)
+        self.views: dict[str, Any] = {}
+        self.progress = RecordingTable()
+        self.units = unit_stage(self.views, self.progress, self.wall)
+        self.topic: Any = self.complaints.views_topic
+
+    async def start(self) -> Pipeline:
+        await self.complaints.process(message(CREATED, offset=0))
+        await self.complaints.heartbeat()
+        await deliver(self.topic.sent, self.units)
+        return self
+
+
 async def quiet_hours_then_restart() -> tuple[float, float, float]:
     """The watermark of dlh's partition after an hour without events, then again after a
     restart on the same tables; and the value a restart from the latest view would give."""
-    wall = Clock(CREATED_AT + 60)  # the event arrives a minute after it happened
-    complaints = complaint_stage(wall)
-    views: dict[str, Any] = {}
-    progress = RecordingTable()
-    before = unit_stage(views, progress, wall)
-    topic: Any = complaints.views_topic
-
-    await complaints.process(message(CREATED, offset=0))
-    await complaints.heartbeat()
-    await deliver(topic.sent, before)
+    pipeline = await Pipeline().start()
     # An hour without events: the heartbeat timer keeps firing, the stamps do not change.
     for _ in range(60):
-        wall.now += 60
-        await complaints.heartbeat()
-        await deliver(topic.sent, before)
-    reached = before.watermark_of("dlh")
+        pipeline.wall.now += 60
+        await pipeline.complaints.heartbeat()
+        await deliver(pipeline.topic.sent, pipeline.units)
+    reached = pipeline.units.watermark_of("dlh")
 
-    wall.now += 30  # the restart
-    after = unit_stage(views, progress, wall)
+    pipeline.wall.now += 30  # the restart
+    after = unit_stage(pipeline.views, pipeline.progress, pipeline.wall)
     after.rebuild(set(range(PARTITIONS)))
-    from_views_only = unit_stage(views, {}, wall)
+    from_views_only = unit_stage(pipeline.views, {}, pipeline.wall)
     from_views_only.rebuild(set(range(PARTITIONS)))
-    wall.now += 20  # running again, still no events
+    pipeline.wall.now += 20  # running again, still no events
     return reached, after.watermark_of("dlh"), from_views_only.watermark_of("dlh")
 
 
@@ -113,20 +123,13 @@ def test_the_watermark_reached_in_quiet_hours_survives_a_restart() -> None:
 
 def test_progress_is_saved_per_views_partition_and_only_when_it_moved() -> None:
     async def run() -> RecordingTable:
-        wall = Clock(CREATED_AT + 60)
-        complaints = complaint_stage(wall)
-        progress = RecordingTable()
-        stage = unit_stage({}, progress, wall)
-        topic: Any = complaints.views_topic
-        await complaints.process(message(CREATED, offset=0))
-        await complaints.heartbeat()
-        await deliver(topic.sent, stage)
+        pipeline = await Pipeline().start()
         # Heartbeats within the repeat interval send nothing, so nothing is written.
         for _ in range(5):
-            wall.now += 10
-            await complaints.heartbeat()
-            assert topic.sent == []
-        return progress
+            pipeline.wall.now += 10
+            await pipeline.complaints.heartbeat()
+            assert pipeline.topic.sent == []
+        return pipeline.progress
 
     progress = asyncio.run(run())
     # dlh's views record, then the heartbeat to every partition: dlh's partition got both

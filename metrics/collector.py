@@ -30,6 +30,7 @@ class MetricsSnapshot:
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
     processed: int = 0
     lag_by_partition: dict[int, int] = field(default_factory=dict)
+    views_failed: int = 0
 
 
 def _bound_text(bound: float) -> str:
@@ -239,6 +240,12 @@ class SigapCollector(Collector):
             names.EVENTS_PROCESSED, "Events accepted by this worker since it started."
         )
         processed.add_metric([], snapshot.processed)
+        views_failed = CounterMetricFamily(
+            names.VIEWS_FAILED,
+            "Unit views this worker's unit stage failed on since it started (a bug in the KPI "
+            "code): skipped, so the live KPIs of their units may be off.",
+        )
+        views_failed.add_metric([], snapshot.views_failed)
         watermark = GaugeMetricFamily(
             names.WATERMARK,
             "Event-time watermark of the unit stage (Unix seconds): the latest event time "
@@ -253,4 +260,4 @@ class SigapCollector(Collector):
         )
         for partition, behind in sorted(snapshot.lag_by_partition.items()):
             lag.add_metric([str(partition)], behind)
-        yield from (rejected, processed, watermark, lag)
+        yield from (rejected, processed, watermark, lag, views_failed)

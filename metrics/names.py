@@ -38,6 +38,7 @@ RATINGS: Final = "complaint_ratings"  # counter {unit, rating}
 EVENTS_PROCESSED: Final = "complaint_events_processed"  # counter: accepted events
 WATERMARK: Final = "complaint_events_watermark_timestamp_seconds"  # gauge: event-time watermark
 CONSUMER_LAG: Final = "complaint_events_consumer_lag"  # gauge {partition}: messages behind
+VIEWS_FAILED: Final = "complaint_views_failed"  # counter: unit views the unit stage failed on
 
 # Label values
 TIMERS: Final = ("response", "resolution")

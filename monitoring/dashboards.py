@@ -56,6 +56,7 @@ from metrics.names import (
     SLA,
     TIMERS,
     TRANSFERS,
+    VIEWS_FAILED,
     WATERMARK,
     WINDOW_SECONDS,
     WINDOW_WITHIN_TARGET_RATIO,
@@ -122,6 +123,7 @@ _REOPENED: Final = f"{REOPENED}_total"
 _RATINGS: Final = f"{RATINGS}_total"
 _REJECTED: Final = f"{EVENTS_REJECTED}_total"
 _PROCESSED: Final = f"{EVENTS_PROCESSED}_total"
+_VIEWS_FAILED: Final = f"{VIEWS_FAILED}_total"
 _UNIT: Final = 'unit="$unit"'
 
 _Target = cog_builder.Builder[cog_variants.Dataquery]
@@ -840,6 +842,7 @@ def pipeline_health() -> dash_models.Dashboard:
             [_query(f'up{{job="{WORKER_JOB}"}}', "{{instance}}", instant=True)],
             "none",
             steps=((None, "red"), (1.0, "green")),
+            width=5,
             mappings=[
                 dash_models.ValueMap(
                     options={
@@ -855,6 +858,7 @@ def pipeline_health() -> dash_models.Dashboard:
             [_query(watermark_delay, instant=True)],
             "s",
             steps=((None, "green"), (600.0, "orange"), (3600.0, "red")),
+            width=5,
         ),
         _stat(
             "Consumer lag",
@@ -862,6 +866,7 @@ def pipeline_health() -> dash_models.Dashboard:
             [_query(f"sum({CONSUMER_LAG})", instant=True)],
             "none",
             steps=((None, "green"), (1000.0, "red")),
+            width=5,
         ),
         _stat(
             "Dead letters in range",
@@ -869,6 +874,16 @@ def pipeline_health() -> dash_models.Dashboard:
             [_query(f"sum(increase({_REJECTED}[$__range]))", instant=True)],
             "none",
             steps=_COUNT_STEPS,
+            width=5,
+        ),
+        _stat(
+            "Unit views skipped in range",
+            "Unit views the unit stage failed on (a bug in the KPI code) in the time range: "
+            "their units' live KPIs may be off.",
+            [_query(f"sum(increase({_VIEWS_FAILED}[$__range]))", instant=True)],
+            "none",
+            steps=_COUNT_STEPS,
+            width=4,
         ),
     )
     board.row("Throughput and lag")

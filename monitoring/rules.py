@@ -38,6 +38,7 @@ from metrics.names import (
     SLA,
     THRESHOLDS,
     TIMERS,
+    VIEWS_FAILED,
 )
 from monitoring import dump_yaml, generated_header, runbook_anchor
 
@@ -49,6 +50,7 @@ __all__ = [
     "ALERT_NEAR_TARGET",
     "ALERT_PAST_TARGET",
     "ALERT_UNKNOWN_UNIT",
+    "ALERT_VIEWS_FAILED",
     "ALERT_WORKER_DOWN",
     "BUDGET_REMAINING_RECORD",
     "BURN_POLICIES",
@@ -93,6 +95,7 @@ ALERT_CONSUMER_LAG: Final = "SigapConsumerLagGrowing"
 ALERT_DEAD_LETTERS: Final = "SigapEventsDeadLettered"
 ALERT_DUPLICATE_EVENTS: Final = "SigapDuplicateEventsSustained"
 ALERT_UNKNOWN_UNIT: Final = "SigapUnknownUnit"
+ALERT_VIEWS_FAILED: Final = "SigapUnitViewsFailed"
 # While one of these fires the SLO numbers are not trustworthy (Alertmanager inhibits them).
 STALE_PIPELINE_ALERTS: Final = (ALERT_WORKER_DOWN, ALERT_EVENTS_STALLED)
 
@@ -195,6 +198,7 @@ def alert_catalogue() -> tuple[AlertSpec, ...]:
         AlertSpec(ALERT_DEAD_LETTERS, SEVERITY_TICKET, COMPONENT_PIPELINE, False),
         AlertSpec(ALERT_DUPLICATE_EVENTS, SEVERITY_TICKET, COMPONENT_PIPELINE, False),
         AlertSpec(ALERT_UNKNOWN_UNIT, SEVERITY_TICKET, COMPONENT_PIPELINE, False),
+        AlertSpec(ALERT_VIEWS_FAILED, SEVERITY_TICKET, COMPONENT_PIPELINE, False),
     )
 
 
@@ -345,6 +349,7 @@ def _pipeline_alerts(p: PipelineSettings) -> list[dict[str, Any]]:
     rejected = f"{EVENTS_REJECTED}_total"
     bad = f'{rejected}{{reason!="{DUPLICATE_EVENT_ID}"}}'
     duplicates = f'{rejected}{{reason="{DUPLICATE_EVENT_ID}"}}'
+    views_failed = f"{VIEWS_FAILED}_total"
     created = f"{COMPLAINTS_CREATED}_total"
     up = f'up{{job="{WORKER_JOB}"}}'
     labels_page = {"severity": SEVERITY_PAGE, "component": COMPONENT_PIPELINE}
@@ -454,6 +459,25 @@ def _pipeline_alerts(p: PipelineSettings) -> list[dict[str, Any]]:
                     "no unit is alerted about them."
                 ),
                 "runbook": runbook_anchor(ALERT_UNKNOWN_UNIT),
+            },
+        },
+        {
+            "alert": ALERT_VIEWS_FAILED,
+            "expr": (
+                f"sum(increase({views_failed}[{p.dead_letter_window}])) > 0\n"
+                f"or\n"
+                f"sum({views_failed} unless {views_failed} offset {p.dead_letter_window}) > 0\n"
+            ),
+            "labels": labels_ticket,
+            "annotations": {
+                "summary": "SIGAP skipped unit views it failed on",
+                "description": (
+                    f"The unit stage failed on unit views in the last {p.dead_letter_window} "
+                    "(a bug in the KPI code) and skipped them: the live KPIs of their units may"
+                    " be off. The complaints' events are kept; the persisted scores are"
+                    " computed separately."
+                ),
+                "runbook": runbook_anchor(ALERT_VIEWS_FAILED),
             },
         },
     ]

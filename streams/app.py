@@ -49,6 +49,7 @@ class SigapApp:
             rejected_by_reason=self.complaint_stage.rejected_by_reason(event_partitions),
             processed=self.complaint_stage.counts.processed,
             lag_by_partition=self.lag(settings.events_topic),
+            views_failed=self.unit_stage.views_failed,
         )
 
     def exported_partitions(self, topic: str) -> set[int]:

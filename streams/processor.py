@@ -353,6 +353,7 @@ class UnitStage:
         # owner resumes from it rather than from the partition's latest view.
         self.unit_progress: Any = {} if unit_progress is None else unit_progress
         self._progress_saved: dict[int, float] = {}
+        self.views_failed = 0  # views skipped on an internal error, since start
         # Recently applied views with what they counted: most views need no table read.
         self.cache_size = cache_size
         self._stored: dict[str, StoredView] = {}
@@ -386,7 +387,14 @@ class UnitStage:
         if views is None:
             views = [envelope["v"]] if "v" in envelope else []  # else a heartbeat
         for encoded in views:
-            self.apply(UnitView.from_json(encoded), encoded)
+            try:
+                self.apply(UnitView.from_json(encoded), encoded)
+            except Exception:
+                # A bug in the KPI code: skip this view rather than crash the agent, which
+                # would lose the whole record (Faust does not retry it). The complaint stage
+                # keeps the complaint's events and the score writer has its own copy.
+                self.views_failed += 1
+                log.exception("internal error applying a unit view; skipped")
 
     def _save_progress(self, partition: int, source: SourceWatermarks) -> None:
         """Store the partition's watermark when it has moved by PROGRESS_STEP_SECONDS: at

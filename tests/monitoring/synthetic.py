@@ -36,6 +36,7 @@ from metrics.names import (
     TRANSFER_REASONS,
     TRANSFERS,
     UNKNOWN_UNIT,
+    VIEWS_FAILED,
     WATERMARK,
     WINDOW_SECONDS,
     WINDOW_WITHIN_TARGET_RATIO,
@@ -216,6 +217,8 @@ def openmetrics(units: Iterable[str], end: float) -> str:
         w.counter(EVENTS_REJECTED, {"reason": reason}, every(13))
     w.family(EVENTS_PROCESSED, "counter")
     w.counter(EVENTS_PROCESSED, {}, every(1, amount=20))
+    w.family(VIEWS_FAILED, "counter")
+    w.counter(VIEWS_FAILED, {}, every(97))  # rare: a bug
     w.family(WATERMARK, "gauge")
     w.series(WATERMARK, {}, [ts - 45 for ts in timestamps])
     w.family(CONSUMER_LAG, "gauge")

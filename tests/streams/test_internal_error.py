@@ -1,10 +1,11 @@
 """A bug in the KPI code loses no event: the complaint it fails on has its events of the
 batch dead-lettered (reason `internal_error`) and its stored state left as it was, the other
 complaints of the batch go on, and once the bug is fixed the dead letters published again
-are measured as if nothing had happened. Without a broker.
+are measured as if nothing had happened. In the unit stage, a bug skips the one view it meets
+and is counted (complaint_views_failed_total). Without a broker.
 
-Before, the exception crashed the complaint agent: Faust restarted it, and the batch it was
-processing was neither counted nor dead-lettered.
+Before, the exception crashed the agent: Faust restarted it, and the batch or record it was
+processing was lost (neither counted nor dead-lettered).
 """
 
 from __future__ import annotations
@@ -19,8 +20,11 @@ import pytest
 import streams.processor as processor
 from core.complaint_state import ComplaintState, changed_encoded_views
 from core.registry import Registry
-from streams.processor import INTERNAL_ERROR, REASON_HEADER, ComplaintStage
-from tests.faults.test_redelivery import Event, complaint_stage
+from core.unit_kpis import UnitKpis
+from core.unit_view import UnitView
+from metrics.collector import MetricsSnapshot, SigapCollector
+from streams.processor import INTERNAL_ERROR, REASON_HEADER, ComplaintStage, UnitStage
+from tests.faults.test_redelivery import REGISTRY, Event, complaint_stage
 
 BROKEN = "c-broken"
 
@@ -53,8 +57,8 @@ def buggy_views(
     return changed_encoded_views(state, registry, every_view=every_view)
 
 
-def sent_views(complaint_stage: ComplaintStage) -> list[tuple[str, str]]:
-    topic: Any = complaint_stage.views_topic
+def sent_views(stage: ComplaintStage) -> list[tuple[str, str]]:
+    topic: Any = stage.views_topic
     return [
         (view["id"], view["u"])
         for record in topic.sent
@@ -99,3 +103,43 @@ def test_a_bug_dead_letters_the_complaint_and_loses_nothing(
     assert set(complaints) == {"c-ok", BROKEN}
     stored = ComplaintState.from_json(orjson.loads(complaints[BROKEN]))
     assert [known.event_id for known in stored.events] == ["b-1", "b-2"]
+
+
+def test_a_bug_in_the_unit_stage_skips_one_view_and_goes_on(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One record holding the views of two complaints; applying the first one fails."""
+    worker = complaint_stage({})
+    asyncio.run(worker.process_batch(BATCH))
+    topic: Any = worker.views_topic
+    records = [orjson.loads(record["value"]) for record in topic.sent]
+    views = [view for record in records for view in record["vs"]]
+    assert {view["id"] for view in views} == {BROKEN, "c-ok"}
+    one_record = orjson.dumps({**records[0], "vs": views})
+    units = UnitStage(registry=REGISTRY, unit_views={}, partitions=1, grace_seconds=600)
+    original_apply = UnitKpis.apply
+
+    def buggy_apply(kpis: UnitKpis, view: UnitView, *args: Any) -> Any:
+        if view.complaint_id == BROKEN:
+            raise ZeroDivisionError("a bug in the KPI code")
+        return original_apply(kpis, view, *args)
+
+    monkeypatch.setattr(UnitKpis, "apply", buggy_apply)
+    asyncio.run(units.process(Event(SimpleNamespace(partition=0, offset=0), one_record)))
+
+    assert units.views_failed == 1
+    assert "internal error applying a unit view; skipped" in caplog.text
+    assert "ZeroDivisionError" in caplog.text
+    # The other view of the same record was applied and counted.
+    assert set(units.unit_views) == {"dsda|c-ok"}
+    assert units.kpis.counters["dsda"].created == 1
+    assert units.kpis.counters["dsda"].resolved == 1
+    assert "dlh" not in units.kpis.counters
+    # And exported, so that an alert can see it.
+    snapshot = MetricsSnapshot(views_failed=units.views_failed)
+    exported = {
+        sample.name: sample.value
+        for family in SigapCollector(lambda: snapshot).collect()
+        for sample in family.samples
+    }
+    assert exported["complaint_views_failed_total"] == 1

@@ -112,11 +112,15 @@ def test_state_recovered_from_changelogs(kafka_bootstrap: str, tmp_path: Path) -
         )
         assert differences(after, before) == []
         assert state_dir.is_dir()  # the state is rebuilt locally
-        # Restored from the unit-progress changelog: at most the save interval (1 s repeat,
-        # 1 s step) behind the value reached; from the latest event time it would be about
-        # QUIET_SECONDS behind.
+        # Restored from the unit-progress changelog: about the save interval (1 s repeat,
+        # 1 s step; more when the timer runs late on a loaded machine) behind the value
+        # reached, or ahead of it (saved until the stop); restarted from the latest event
+        # time it would be about QUIET_SECONDS behind.
         restored = watermark(worker.scrape())
-        assert restored >= reached - 3, (restored - reached, restored - latest_event)
+        assert restored >= reached - QUIET_SECONDS / 3, (
+            restored - reached,
+            restored - latest_event,
+        )
 
         publish(kafka_bootstrap, env["SIGAP_EVENTS_TOPIC"], LATER)
         # k0002's resolution, 5 h after its creation at 08:03, is measured: the created

@@ -140,32 +140,43 @@ def _float_or_none(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def score_from_row(row: Mapping[str, Any], kind: PeriodKind, subject: str | None = None) -> Score:
-    start = date.fromisoformat(str(row["period_start"]))
-    return Score(
-        unit=str(row["unit"]),
-        subject=subject if subject is not None else str(row.get("category", ALL)),
-        period=format_period(kind, start),
-        start=start,
-        revision=int(row["revision"]),
-        final=bool(row["final"]),
-        values={k: v for k, v in row.items() if k not in ("indicators",)},
-        indicators=tuple(Indicator.from_row(i) for i in row.get("indicators", ())),
-    )
-
-
-def _computed_score(unit: str, subject: str, kind: PeriodKind, start: date, computed: Any) -> Score:
-    data = computed.as_json()
+def _score(
+    unit: str,
+    subject: str,
+    kind: PeriodKind,
+    start: date,
+    data: Mapping[str, Any],
+    revision: int | None,
+    final: bool | None,
+) -> Score:
+    """A score from its JSON form (a stored row, or one computed): the columns and the
+    indicators apart."""
     return Score(
         unit=unit,
         subject=subject,
         period=format_period(kind, start),
         start=start,
-        revision=None,
-        final=None,
+        revision=revision,
+        final=final,
         values={k: v for k, v in data.items() if k != "indicators"},
         indicators=tuple(Indicator.from_row(i) for i in data.get("indicators", ())),
     )
+
+
+def score_from_row(row: Mapping[str, Any], kind: PeriodKind, subject: str | None = None) -> Score:
+    return _score(
+        str(row["unit"]),
+        subject if subject is not None else str(row.get("category", ALL)),
+        kind,
+        date.fromisoformat(str(row["period_start"])),
+        row,
+        int(row["revision"]),
+        bool(row["final"]),
+    )
+
+
+def _computed_score(unit: str, subject: str, kind: PeriodKind, start: date, computed: Any) -> Score:
+    return _score(unit, subject, kind, start, computed.as_json(), None, None)
 
 
 def _names(scores: Iterable[Score | None]) -> tuple[str, ...]:

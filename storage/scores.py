@@ -209,7 +209,18 @@ def upsert_views(
             spans[key] += ranges
     session.flush()
     touched |= _stored_keys_in_spans(session, spans)
-    for unit, category, kind, start in sorted(touched):
+    _write_periods(session, sorted(touched), watermark, grace_seconds, registry, wall_clock)
+
+
+def _write_periods(
+    session: Session,
+    keys: Iterable[ScoreKey],
+    watermark: float,
+    grace_seconds: float,
+    registry: Registry | None,
+    wall_clock: Callable[[], float],
+) -> None:
+    for unit, category, kind, start in keys:
         write_period(
             session,
             unit,
@@ -365,18 +376,7 @@ def finalize_due(
         for row in provisional
         if is_final(period_kind(row.period), row.period_start, watermark, grace_seconds)
     ]
-    for unit, category, kind, start in due:
-        write_period(
-            session,
-            unit,
-            kind,
-            start,
-            watermark,
-            grace_seconds,
-            category=category,
-            registry=registry,
-            wall_clock=wall_clock,
-        )
+    _write_periods(session, due, watermark, grace_seconds, registry, wall_clock)
     return len(due)
 
 

@@ -1,4 +1,5 @@
-"""A hypothesis strategy for one complaint's random lifecycle, shared by the property tests."""
+"""Complaint histories for the tests: a hypothesis strategy for one complaint's random
+lifecycle (the property tests), and the unit views after a hand-written one."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from core.complaint_state import ComplaintState, current_views, record_event
+from core.registry import Registry
+from core.unit_view import UnitView
 from schemas.events import ComplaintEvent
 
 LATER_TYPES = ["assigned", "responded", "paused", "resumed", "resolved", "reopened", "rated"]
@@ -60,3 +64,25 @@ def complaint_events(
             body["rating"] = draw(st.integers(1, 5))
         events.append(ComplaintEvent.model_validate(body))
     return events
+
+
+def views_after(
+    complaint_id: str,
+    events: Sequence[tuple[str, datetime, dict[str, Any]]],
+    registry: Registry,
+) -> list[UnitView]:
+    """The complaint's current unit views after its (type, time, extra fields) events, each
+    accepted (ids `<complaint_id>-<n>`)."""
+    state = ComplaintState()
+    for number, (type_, when, extra) in enumerate(events):
+        event = ComplaintEvent.model_validate(
+            {
+                "event_id": f"{complaint_id}-{number}",
+                "type": type_,
+                "complaint_id": complaint_id,
+                "occurred_at": when,
+                **extra,
+            }
+        )
+        assert record_event(state, event) == []
+    return current_views(state, registry)

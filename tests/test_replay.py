@@ -26,9 +26,9 @@ from schemas.events import ComplaintEvent, EventRejected
 from sigap.replay import replay
 from sigap.replay_sources import load_csv_mapping, open_source, slugify_unit
 from tests.histories import complaint_events as history_of
+from tests.shared import shared_file
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
 REGISTRY = load_registry(ROOT / "deploy" / "registry.yaml")
 JAKARTA = ZoneInfo("Asia/Jakarta")
 START = datetime(2026, 3, 2, 8, 0, tzinfo=JAKARTA)  # spans Nyepi and Lebaran 2026
@@ -109,10 +109,7 @@ def test_replay_equals_streaming_in_any_arrival_order(drawn: Any) -> None:
 
 
 def data_file(name: str) -> Path:
-    path = DATA / name
-    if not path.exists():
-        pytest.fail(f"{path} is missing: the tests need ../shared/data beside the repository")
-    return path
+    return shared_file("data", name)
 
 
 def registry_for(units: set[str]) -> Any:

@@ -33,9 +33,9 @@ from sigap.replay_sources import (
     read_jsonl_events,
     slugify_unit,
 )
+from tests.shared import shared_file
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA_DIR = ROOT.parent / "shared" / "data"
 MAPPINGS = ROOT / "deploy" / "csv-mappings"
 BALTIMORE_CSV = "baltimore_311_customer_service_requests_2019-10.csv"
 STLOUIS_CSV = "stlouis_csb_service_requests_2009_2012.csv"
@@ -64,14 +64,7 @@ CSV_REASONS = {
 
 
 def data_file(name: str) -> Path:
-    path = DATA_DIR / name
-    if not path.is_file():
-        pytest.fail(
-            f"replay test data missing: {path} (expected the shared/ folder beside the "
-            "repository, holding data/SOURCE.md and the two 311 CSV files)",
-            pytrace=False,
-        )
-    return path
+    return shared_file("data", name)
 
 
 def collect(path: Path, mapping_path: Path | None) -> tuple[list[ComplaintEvent], SourceReport]:
@@ -620,7 +613,8 @@ def check_against(expected: Expected, events: list[ComplaintEvent], report: Sour
 
 
 def test_missing_data_fails_rather_than_skips() -> None:
-    with pytest.raises(pytest.fail.Exception, match="replay test data missing"):
+    missing = re.escape("no-such-export.csv is missing: the tests need the shared/ folder")
+    with pytest.raises(pytest.fail.Exception, match=missing):
         data_file("no-such-export.csv")
 
 

@@ -17,7 +17,7 @@ from prometheus_client import generate_latest
 
 from core.registry import load_registry
 from core.settings import Settings
-from streams.app import SigapApp, create_app
+from streams.app import SigapApp
 from tests.api.helpers import (
     ROOT,
     Reply,
@@ -28,7 +28,7 @@ from tests.api.helpers import (
     validate,
 )
 from tests.conftest import free_port
-from tests.streams.test_agents import RecordingTopic, event, run
+from tests.streams.test_agents import event, in_process_app, run
 
 REGISTRY_PATH = ROOT / "deploy" / "registry.yaml"
 REGISTRY = load_registry(REGISTRY_PATH)
@@ -42,14 +42,7 @@ def make_sigap(tmp_path: Path, database_url: str) -> SigapApp:
         app_id="sigap-api-test",
         database_url=database_url,
     )
-    built = create_app(settings, REGISTRY)
-    built.faust_app.finalize()
-    built.faust_app.flow_control.resume()
-    built.complaint_stage.views_topic = RecordingTopic()
-    built.complaint_stage.dead_letter_topic = RecordingTopic()
-    # test_context assigns nothing: this worker owns every partition.
-    built.owned_partitions = lambda topic: set(range(settings.topic_partitions))
-    return built
+    return in_process_app(settings)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from core.complaint_state import ComplaintState, current_views, record_event
 from core.feedback import (
     BUCKETS,
     decisions_in,
@@ -21,7 +20,7 @@ from core.feedback import (
 from core.registry import load_registry
 from core.scoring import ScoreInput, period_score
 from core.unit_view import UnitView
-from schemas.events import ComplaintEvent
+from tests.histories import views_after
 
 REGISTRY = load_registry(Path(__file__).resolve().parents[2] / "deploy" / "registry.yaml")
 H = 3600.0
@@ -32,20 +31,9 @@ def at(text: str) -> float:
 
 
 def views(complaint_id: str, *events: tuple[str, str, dict[str, Any]]) -> dict[str, UnitView]:
-    """The complaint's current view per unit after all its events."""
-    state = ComplaintState()
-    for number, (type_, when, extra) in enumerate(events):
-        event = ComplaintEvent.model_validate(
-            {
-                "event_id": f"{complaint_id}-{number}",
-                "type": type_,
-                "complaint_id": complaint_id,
-                "occurred_at": datetime.fromisoformat(f"{when}+07:00"),
-                **extra,
-            }
-        )
-        assert record_event(state, event) == []
-    return {view.unit: view for view in current_views(state, REGISTRY)}
+    """The complaint's current view per unit after all its events (Asia/Jakarta times)."""
+    timed = [(kind, datetime.fromisoformat(f"{when}+07:00"), extra) for kind, when, extra in events]
+    return {view.unit: view for view in views_after(complaint_id, timed, REGISTRY)}
 
 
 # A: received by dishub Mon 09:00, transferred to dlh 11:00, paused 12:00-13:00, answered

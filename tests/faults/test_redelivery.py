@@ -20,6 +20,7 @@ import orjson
 
 from core.registry import load_registry
 from streams.processor import ComplaintStage, UnitStage
+from tests.streams.test_agents import RecordingTopic
 
 REGISTRY = load_registry(Path(__file__).resolve().parents[2] / "deploy" / "registry.yaml")
 CREATED = {
@@ -30,14 +31,6 @@ CREATED = {
     "unit": "dlh",
 }
 CREATED_AT = 1_793_581_200.0  # 2026-11-02T01:00:00Z
-
-
-class RecordingTopic:
-    def __init__(self) -> None:
-        self.sent: list[dict[str, Any]] = []
-
-    async def send(self, **kwargs: Any) -> None:
-        self.sent.append(kwargs)
 
 
 class RecordingTable(dict[str, Any]):

@@ -22,9 +22,10 @@ from typing import Any, NoReturn
 
 import pytest
 
+from tests.shared import SHARED
+
 ROOT = Path(__file__).resolve().parents[2]
-# shared/ sits beside the repository, here and in CI.
-VENDOR_GRAFANA = ROOT.parent / "shared" / "vendor" / "grafana"
+VENDOR_GRAFANA = SHARED / "vendor" / "grafana"
 REGISTRY = ROOT / "deploy" / "registry.yaml"
 DEPLOY = ROOT / "deploy"
 

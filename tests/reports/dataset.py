@@ -26,11 +26,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from core.complaint_state import ComplaintState, current_views, record_event
 from core.registry import load_registry
 from core.unit_view import UnitView
-from schemas.events import ComplaintEvent
 from storage.scores import make_engine, upsert_views
+from tests.histories import views_after
 
 REGISTRY_PATH = Path(__file__).resolve().parents[2] / "deploy" / "registry.yaml"
 REGISTRY = load_registry(REGISTRY_PATH)
@@ -64,19 +63,7 @@ WATERMARK = at(date(2026, 11, 27), "11:00").timestamp()
 def views_of(
     complaint_id: str, events: list[tuple[str, datetime, dict[str, Any]]]
 ) -> list[UnitView]:
-    state = ComplaintState()
-    for number, (type_, when, extra) in enumerate(events):
-        event = ComplaintEvent.model_validate(
-            {
-                "event_id": f"{complaint_id}-{number}",
-                "type": type_,
-                "complaint_id": complaint_id,
-                "occurred_at": when,
-                **extra,
-            }
-        )
-        assert record_event(state, event) == []
-    return current_views(state, REGISTRY)
+    return views_after(complaint_id, events, REGISTRY)
 
 
 def all_views() -> list[UnitView]:

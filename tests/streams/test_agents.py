@@ -33,20 +33,24 @@ class RecordingTopic:
         self.sent.append(kwargs)
 
 
-@pytest.fixture
-def sigap(tmp_path: Path) -> Iterator[SigapApp]:
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    settings = Settings(store_url="memory://", state_dir=str(tmp_path), app_id="sigap-test")
+def in_process_app(settings: Settings) -> SigapApp:
+    """The worker's app for Faust's test_context: output topics recorded, and every
+    partition owned (test_context feeds partition 0 and assigns nothing)."""
     built = create_app(settings, REGISTRY)
     built.faust_app.finalize()
     built.faust_app.flow_control.resume()
     built.complaint_stage.views_topic = RecordingTopic()
     built.complaint_stage.dead_letter_topic = RecordingTopic()
-    # test_context feeds partition 0 and assigns nothing: own every partition.
     built.owned_partitions = lambda topic: set(range(settings.topic_partitions))
-    built.unit_stage.caught_up = lambda: False
-    yield built
+    return built
+
+
+@pytest.fixture
+def sigap(tmp_path: Path) -> Iterator[SigapApp]:
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    settings = Settings(store_url="memory://", state_dir=str(tmp_path), app_id="sigap-test")
+    yield in_process_app(settings)
     loop.close()
 
 

@@ -8,9 +8,10 @@ events. No clock reads, no I/O: "now" is the `as_of` argument.
 Clock rules
 -----------
 0. Ordering. Events are ordered by (occurred_at, type, event_id), with same-instant types in
-   the order: created, assigned, resumed, paused, responded, resolved, reopened, rated,
-   closed (so a pause that ends and a new one that starts at the same instant are two
-   pauses, and a complaint created and assigned at one instant starts with the assignee).
+   the order: created, assigned, handed_over, resumed, paused, responded, resolved,
+   reopened, rated, closed (so a pause that ends and a new one that starts at the same
+   instant are two pauses, a complaint created and assigned at one instant starts with the
+   assignee, and an officer handed the complaint at the instant of a response gave it).
    A repeated event_id is ignored (one copy is kept, chosen by content, not by arrival).
    The first `created` in that order is the complaint's receipt; later ones are ignored.
    Any other event earlier than the receipt is moved to the receipt instant (elapsed 0)
@@ -74,9 +75,10 @@ Clock rules
    `anomalies` (short, bounded codes, each listed once in first-seen order).
 
 Open timers at `as_of` (the stream's watermark, or the replay's end; by default the latest
-event time): the holder's charge has `stopped_at=None`, elapsed clock seconds up to `as_of`,
-`fraction_of_allowed = elapsed_seconds / allowed_seconds`, and outcome `missed` when
-`as_of` is past its deadline, else None.
+event time, hand-overs between officers left out): the holder's charge has
+`stopped_at=None`, elapsed clock seconds up to `as_of`,
+`fraction_of_allowed = elapsed_seconds / allowed_seconds`, and outcome `missed` when `as_of`
+is past its deadline, else None.
 
 Complaint-wide durations: `response_seconds` and `resolution_seconds` are wall seconds from
 receipt to the timer's stop, pauses excluded (so they equal the sum of the charges'
@@ -109,6 +111,7 @@ __all__ = [
     "Transfer",
     "UnitRework",
     "charges_for",
+    "default_as_of",
     "evaluate_complaint",
 ]
 
@@ -123,13 +126,14 @@ DEFAULT_TRANSFER_REASON: Final = "unspecified"
 _TIE_ORDER: Final[dict[str, int]] = {
     "created": 0,
     "assigned": 1,
-    "resumed": 2,
-    "paused": 3,
-    "responded": 4,
-    "resolved": 5,
-    "reopened": 6,
-    "rated": 7,
-    "closed": 8,
+    "handed_over": 2,
+    "resumed": 3,
+    "paused": 4,
+    "responded": 5,
+    "resolved": 6,
+    "reopened": 7,
+    "rated": 8,
+    "closed": 9,
 }
 _ZERO: Final = timedelta(0)
 
@@ -497,6 +501,8 @@ class _Replay:
         elif kind == "rated":
             self.rating = event.rating
             self.rated_unit = self.holder
+        # `handed_over` moves the complaint between officers of the holding unit: it changes
+        # no unit's clock, charge or outcome.
 
     def assigned(self, event: ComplaintEvent, at: datetime) -> None:
         unit = self.map_unit(event.unit)
@@ -664,6 +670,27 @@ def _distinct(events: Iterable[ComplaintEvent]) -> tuple[list[ComplaintEvent], b
     return list(by_id.values()), conflicting
 
 
+def default_as_of(events: Iterable[ComplaintEvent]) -> datetime:
+    """The latest event time, `handed_over` events left out (unless there is nothing else).
+
+    A hand-over between officers changes no unit's clock, so it does not move the instant a
+    unit's view is made at either: unit figures are the same whether or not an app sends
+    officer codes and hand-overs.
+    """
+    latest: datetime | None = None
+    latest_hand_over: datetime | None = None
+    for event in events:
+        if event.type == "handed_over":
+            if latest_hand_over is None or event.occurred_at > latest_hand_over:
+                latest_hand_over = event.occurred_at
+        elif latest is None or event.occurred_at > latest:
+            latest = event.occurred_at
+    chosen = latest if latest is not None else latest_hand_over
+    if chosen is None:
+        raise ValueError("default_as_of needs at least one event")
+    return chosen
+
+
 def evaluate_complaint(
     events: Iterable[ComplaintEvent],
     registry: Registry,
@@ -675,8 +702,8 @@ def evaluate_complaint(
     `events` may come in any order and may repeat event_ids; they must share one
     complaint_id (ValueError otherwise, or if there are none). `as_of` is the evaluation
     instant (aware): the stream's watermark or the replay's end; by default the latest
-    event time. The clock rules are in the module docstring. Datetimes in the result are
-    in Asia/Jakarta.
+    event time (`default_as_of`: hand-overs between officers left out). The clock rules are
+    in the module docstring. Datetimes in the result are in Asia/Jakarta.
     """
     distinct, conflicting = _distinct(events)
     if not distinct:
@@ -685,7 +712,7 @@ def evaluate_complaint(
     if any(event.complaint_id != complaint_id for event in distinct):
         raise ValueError("events of more than one complaint given to evaluate_complaint")
     if as_of is None:
-        as_of = max(event.occurred_at for event in distinct)
+        as_of = default_as_of(distinct)
     elif as_of.tzinfo is None or as_of.utcoffset() is None:
         raise ValueError("as_of must be timezone-aware")
     as_of = as_of.astimezone(JAKARTA)

@@ -30,6 +30,7 @@ UNIT_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 EventType = Literal[
     "created",
     "assigned",
+    "handed_over",
     "responded",
     "paused",
     "resumed",
@@ -41,6 +42,12 @@ EventType = Literal[
 Priority = Literal["low", "normal", "high", "urgent"]
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 UnitCode = Annotated[str, StringConstraints(pattern=UNIT_PATTERN)]
+# A pseudonymous officer code: the unit-code pattern (lower-case letters, digits, `_`, `-`;
+# no spaces, no control characters), never a name or an employee number. The mapping to
+# people stays in the city's HR system.
+OfficerCode = Annotated[str, StringConstraints(pattern=UNIT_PATTERN)]
+# The types on which `officer` says who received, took, or acted on the complaint.
+OFFICER_EVENT_TYPES = frozenset({"created", "assigned", "handed_over", "responded", "resolved"})
 ShortLabel = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
@@ -70,6 +77,13 @@ class ComplaintEvent(BaseModel):
     rating: Annotated[int, Field(ge=1, le=5)] | None = Field(
         default=None, description="On `rated`: the citizen's rating, 1 to 5."
     )
+    officer: OfficerCode | None = Field(
+        default=None,
+        description="Pseudonymous officer code (never a name or an employee number): on "
+        "`created` who received the complaint, on `assigned` who takes it at the receiving "
+        "unit, on `responded` and `resolved` who acted; required on `handed_over` (the "
+        "officer of the same unit who takes the complaint over). Ignored on other types.",
+    )
 
     @model_validator(mode="after")
     def _required_per_type(self) -> ComplaintEvent:
@@ -77,6 +91,8 @@ class ComplaintEvent(BaseModel):
             raise ValueError(f"unit is required on a {self.type} event")
         if self.type == "rated" and self.rating is None:
             raise ValueError("rating is required on a rated event")
+        if self.type == "handed_over" and self.officer is None:
+            raise ValueError("officer is required on a handed_over event")
         return self
 
     @property
@@ -108,7 +124,8 @@ def _reason_from(error: ValidationError) -> EventRejected:
     if field == "occurred_at" and kind == "timezone_aware":
         return EventRejected("timestamp_without_offset")
     if kind == "value_error" and not first["loc"]:
-        missing = "rating" if "rating" in first["msg"] else "unit"
+        message = first["msg"]
+        missing = "rating" if "rating" in message else "officer" if "officer" in message else "unit"
         return EventRejected(f"missing_{missing}")
     # Messages from pydantic echo no input here (include_input=False): safe to keep as detail.
     return EventRejected(f"invalid_{field}", first["msg"])
@@ -156,6 +173,10 @@ def event_json_schema() -> dict[str, Any]:
         {
             "if": {"properties": {"type": {"const": "rated"}}},
             "then": {"required": ["rating"], "properties": {"rating": {"type": "integer"}}},
+        },
+        {
+            "if": {"properties": {"type": {"const": "handed_over"}}},
+            "then": {"required": ["officer"], "properties": {"officer": {"type": "string"}}},
         },
     ]
     return schema

@@ -18,13 +18,17 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 EXPECTED_FIGURES = {
+    "bare_orjson_lines_per_second",
     "replay_events_per_second",
+    "replay_vs_bare_orjson",
     "bare_aiokafka_events_per_second",
     "empty_faust_events_per_second",
     "naive_faust_events_per_second",
     "worker_events_per_second",
     "worker_unit_stage_tail_seconds",
+    "worker_all_stages_events_per_second",
     "worker_vs_empty_faust",
+    "worker_all_stages_vs_empty_faust",
     "worker_vs_naive",
     "worker_vs_bare_aiokafka",
     "latency_p50_seconds",
@@ -71,11 +75,17 @@ def test_bench_smoke_reports_every_figure(kafka_bootstrap: str, tmp_path: Path) 
         assert figure["machine"] == machine, name
         assert figure["command"] == report["command"], name
     assert {row["figure"] for row in report["targets"]} == {
-        "worker_vs_empty_faust",
-        "worker_events_per_second",
-        "worker_vs_naive",
-        "replay_events_per_second",
+        "replay_vs_bare_orjson",
+        "worker_all_stages_events_per_second",
+        "worker_all_stages_vs_empty_faust",
         "latency_p99_seconds",
         "bytes_per_open_complaint",
         "restart_to_ready_seconds_at_1m",
     }
+    # The Quix Streams peer runs when its virtualenv exists (make bench-quix-venv), and
+    # says so in the notes when it does not.
+    if (ROOT / ".venv-quix" / "bin" / "python").exists():
+        assert "naive_quix_events_per_second" in figures
+        assert "worker_vs_naive_quix" in figures
+    else:
+        assert any("make bench-quix-venv" in note for note in report["notes"])

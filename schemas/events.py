@@ -11,9 +11,13 @@ phone number or the complaint text, and none of it may travel further than this 
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Collection
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
+import orjson
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -21,11 +25,26 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
 MAX_MESSAGE_BYTES = 64 * 1024
 UNIT_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+# Any stored or keyed text (ids, labels): no control character (C0, DEL, C1). PostgreSQL
+# refuses NUL in text, terminals and logs misread the others. Valid in Rust regex (pydantic)
+# and ECMA-262 (JSON Schema) alike.
+NO_CONTROL_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
+# The unit label value standing for every code not in the registry (metrics.names.UNKNOWN_UNIT):
+# reserved, so a producer cannot send it and merge its complaints with unregistered units'.
+RESERVED_UNIT: Final = "unknown"
+# The contract's channel vocabulary: any other channel is read as "other" (free text sent
+# there, a reporter's name or phone number say, goes no further than the parser).
+CHANNELS: Final = frozenset({"wargaku", "media-sosial", "command-center-112", "surat"})
+OTHER: Final = "other"
+# Integers longer than this (in digits) are not numbers any field of the contract can hold:
+# rejected as invalid_<field> (not as not_json) without converting them.
+MAX_INTEGER_DIGITS = 18
 
 EventType = Literal[
     "created",
@@ -40,7 +59,9 @@ EventType = Literal[
     "rated",
 ]
 Priority = Literal["low", "normal", "high", "urgent"]
-Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+Identifier = Annotated[
+    str, StringConstraints(min_length=1, max_length=128, pattern=NO_CONTROL_PATTERN)
+]
 UnitCode = Annotated[str, StringConstraints(pattern=UNIT_PATTERN)]
 # A pseudonymous officer code: the unit-code pattern (lower-case letters, digits, `_`, `-`;
 # no spaces, no control characters), never a name or an employee number. The mapping to
@@ -48,7 +69,11 @@ UnitCode = Annotated[str, StringConstraints(pattern=UNIT_PATTERN)]
 OfficerCode = Annotated[str, StringConstraints(pattern=UNIT_PATTERN)]
 # The types on which `officer` says who received, took, or acted on the complaint.
 OFFICER_EVENT_TYPES = frozenset({"created", "assigned", "handed_over", "responded", "resolved"})
-ShortLabel = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+ShortLabel = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=NO_CONTROL_PATTERN)
+]
+# RFC 3339 allows a leap second (second 60); Python's datetime cannot hold one.
+_LEAP_SECOND = re.compile(r"^(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}):60(?:\.\d+)?(.*)$")
 
 
 class ComplaintEvent(BaseModel):
@@ -84,6 +109,13 @@ class ComplaintEvent(BaseModel):
         "unit, on `responded` and `resolved` who acted; required on `handed_over` (the "
         "officer of the same unit who takes the complaint over). Ignored on other types.",
     )
+
+    @field_validator("unit")
+    @classmethod
+    def _not_reserved(cls, value: str | None) -> str | None:
+        if value == RESERVED_UNIT:
+            raise ValueError(f"{RESERVED_UNIT!r} is reserved for codes not in the registry")
+        return value
 
     @model_validator(mode="after")
     def _required_per_type(self) -> ComplaintEvent:
@@ -131,25 +163,116 @@ def _reason_from(error: ValidationError) -> EventRejected:
     return EventRejected(f"invalid_{field}", first["msg"])
 
 
-def parse_event(raw: bytes) -> ComplaintEvent:
-    """Parse and validate one message value; raises EventRejected with a reason code."""
+class _DuplicateKey(ValueError):
+    pass
+
+
+class _TooLong:
+    """An integer literal of more than MAX_INTEGER_DIGITS digits (never converted)."""
+
+
+_TOO_LONG = _TooLong()
+_FIELDS: Final = frozenset(ComplaintEvent.model_fields)
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise _DuplicateKey
+    return result
+
+
+def _bounded_int(text: str) -> int | _TooLong:
+    if len(text) > MAX_INTEGER_DIGITS + 1:  # + 1: a sign
+        return _TOO_LONG
+    return int(text)
+
+
+def _not_a_number(text: str) -> Any:
+    raise ValueError(f"{text} is not JSON")  # NaN, Infinity, -Infinity
+
+
+def _holds_too_long(value: Any) -> bool:
+    if value is _TOO_LONG:
+        return True
+    if isinstance(value, list):
+        return any(_holds_too_long(item) for item in value)
+    if isinstance(value, dict):
+        return any(_holds_too_long(item) for item in value.values())
+    return False
+
+
+def parse_event(raw: bytes, *, categories: Collection[str] | None = None) -> ComplaintEvent:
+    """Parse and validate one message value; raises EventRejected with a reason code.
+
+    The one parser of the contract: the worker, `sigap publish`, replay and verify all use
+    it, so one message gets one verdict everywhere (docs/contract.md, "Edges"):
+    - not strict JSON (NaN, Infinity, bad UTF-8, ...): `not_json`; a key twice in one
+      object (where parsers disagree on which wins): `duplicate_key`;
+    - an integer of more than MAX_INTEGER_DIGITS digits: `invalid_<field>`;
+    - `channel` outside CHANNELS, and `category` outside `categories` (the registry's, when
+      given), become "other": free text goes no further than this function.
+    """
     if len(raw) > MAX_MESSAGE_BYTES:
         raise EventRejected("too_large")
     try:
-        return ComplaintEvent.model_validate_json(raw)
+        data = json.loads(
+            raw,
+            object_pairs_hook=_object_without_duplicates,
+            parse_int=_bounded_int,
+            parse_constant=_not_a_number,
+        )
+    except _DuplicateKey:
+        raise EventRejected("duplicate_key") from None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise EventRejected("not_json") from None
+    if not isinstance(data, dict):
+        raise EventRejected("not_object")
+    known = {}
+    for name, value in data.items():
+        if name in _FIELDS:
+            if _holds_too_long(value):
+                raise EventRejected(f"invalid_{name}", "integer too long")
+            known[name] = value
+    occurred_at = known.get("occurred_at")
+    if isinstance(occurred_at, str):
+        # A leap second (`...T23:59:60Z`, valid RFC 3339) is read as the last microsecond
+        # before it: Python's datetime cannot hold second 60.
+        leap = _LEAP_SECOND.match(occurred_at)
+        if leap is not None:
+            known["occurred_at"] = f"{leap.group(1)}:59.999999{leap.group(2)}"
+    try:
+        event = ComplaintEvent.model_validate_json(orjson.dumps(known))
     except ValidationError as error:
         raise _reason_from(error) from None
+    return _mapped(event, categories)
+
+
+def _mapped(event: ComplaintEvent, categories: Collection[str] | None) -> ComplaintEvent:
+    changes: dict[str, str] = {}
+    if event.channel is not None and event.channel not in CHANNELS:
+        changes["channel"] = OTHER
+    category = event.category
+    if categories is not None and category is not None and category not in categories:
+        changes["category"] = OTHER
+    return event.model_copy(update=changes) if changes else event
 
 
 EARLIEST_OCCURRED_AT = datetime(2000, 1, 1, tzinfo=UTC).timestamp()
-MAX_FUTURE_SECONDS = 86400.0
+# How far an event may be dated ahead of the clock it is checked against (the broker's
+# append time of its record, or the processing wall clock): producers' clocks drift a little,
+# and no more is allowed, because one future-dated event would advance the watermark and
+# count other complaints' deadlines as missed (docs/contract.md, "Event time").
+MAX_FUTURE_SECONDS = 300.0
 
 
 def check_event_time(event: ComplaintEvent, reference_epoch: float | None) -> None:
     """Reject event times no complaint app can have produced.
 
-    `reference_epoch` is the Kafka record's timestamp (or the replay's start), never a clock
-    read here: an event more than a day ahead of it, or before the year 2000, is rejected.
+    `reference_epoch` is a clock the producer cannot set: the broker's append time of the
+    record (topics with LogAppendTime), the processing wall clock, or the replay's start;
+    never a clock read here. An event more than MAX_FUTURE_SECONDS ahead of it, or before
+    the year 2000, is rejected.
     """
     occurred_at = event.occurred_at.timestamp()
     if occurred_at < EARLIEST_OCCURRED_AT:
@@ -164,6 +287,8 @@ def event_json_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = "https://sigap.surabaya.go.id/schemas/complaint-event.v1.schema.json"
     schema["title"] = "SIGAP complaint lifecycle event, contract v1"
+    # The reserved unit code (the model's validator).
+    schema["properties"]["unit"]["not"] = {"const": RESERVED_UNIT}
     # The cross-field rules pydantic cannot express in the schema by itself.
     schema["allOf"] = [
         {
@@ -187,3 +312,27 @@ def format_occurred_at(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("occurred_at must carry a UTC offset")
     return moment.isoformat()
+
+
+def admit_message(
+    key: bytes | None,
+    value: bytes | None,
+    reference_epoch: float | None,
+    *,
+    categories: Collection[str] | None = None,
+) -> ComplaintEvent:
+    """The worker's whole admission of one message, or EventRejected with its reason: the
+    event parses (`parse_event`), the message has a key (`missing_key`: a keyless message
+    could put one complaint's events on several partitions, with separate states) and it
+    is the complaint_id (`key_mismatch`), and its time passes `check_event_time`.
+
+    The worker, `sigap publish` (before it sends; the key it sends is the complaint_id
+    parsed here), and `sigap verify` all call this: one message, one verdict.
+    """
+    event = parse_event(value if value is not None else b"", categories=categories)
+    if key is None:
+        raise EventRejected("missing_key")
+    if key != event.complaint_id.encode():
+        raise EventRejected("key_mismatch")
+    check_event_time(event, reference_epoch)
+    return event

@@ -8,11 +8,12 @@ in the stored scores yet either). Events deleted by the topic's retention are go
 report says so (`truncated`), as the periods they belong to cannot be recomputed.
 
 Each message goes through the worker's own admission checks before it is yielded (see
-streams.processor.ComplaintStage.process): it must parse as a contract event, its key (when
-it has one) must be its complaint_id, and its event time must pass `check_event_time`
-against the Kafka record's timestamp. Messages that fail are counted by reason (never
-logged with their content) and skipped, as the worker dead-letters them. The checks that
-need the complaint's other events (duplicates, events before `created`) are replay's, in
+streams.processor.ComplaintStage.process, `schemas.events.admit_message`): it must parse as
+a contract event, its key (which must be present) must be its complaint_id, and its event
+time must pass `check_event_time` against the Kafka record's timestamp (the broker's append
+time on the topics SIGAP creates). Messages that fail are counted by reason (never logged
+with their content) and skipped, as the worker dead-letters them. The checks that need the
+complaint's other events (duplicates, events before `created`) are replay's, in
 core.complaint_state, fed in the same per-partition offset order the worker sees.
 """
 
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from kafka import KafkaConsumer, TopicPartition
 
 from core.settings import Settings
-from schemas.events import ComplaintEvent, EventRejected, check_event_time, parse_event
+from schemas.events import ComplaintEvent, EventRejected, admit_message
 
 
 class EventLogError(RuntimeError):
@@ -52,11 +53,7 @@ class TopicReport:
 
 def admit(key: bytes | None, value: bytes | None, timestamp_ms: int) -> ComplaintEvent:
     """The event of one message, or EventRejected with the worker's reason."""
-    event = parse_event(value if value is not None else b"")
-    if key is not None and key != event.complaint_id.encode():
-        raise EventRejected("key_mismatch")
-    check_event_time(event, timestamp_ms / 1000.0)
-    return event
+    return admit_message(key, value, timestamp_ms / 1000.0)
 
 
 def read_topic_events(

@@ -7,6 +7,7 @@ all events of one complaint land in one partition, in order.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ import orjson
 from kafka import KafkaProducer
 
 from core.settings import Settings
-from schemas.events import EventRejected, parse_event
+from schemas.events import EventRejected, admit_message, parse_event
 
 
 @dataclass(frozen=True)
@@ -41,23 +42,31 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, bytes]]:
                 yield number, stripped
 
 
-def validate_lines(lines: Iterable[tuple[int, bytes]]) -> list[InvalidLine]:
+def validate_lines(
+    lines: Iterable[tuple[int, bytes]], now_epoch: float | None = None
+) -> list[InvalidLine]:
+    """The lines the worker would dead-letter on their own (schemas.events.admit_message,
+    the worker's admission, time rules included, with the wall clock `now_epoch` standing
+    for the broker's append time), with the worker's reason."""
+    now = time.time() if now_epoch is None else now_epoch
     invalid = []
     for number, raw in lines:
+        key = key_of(raw)
         try:
-            parse_event(raw)
+            admit_message(key, raw, now)
         except EventRejected as rejected:
             invalid.append(InvalidLine(number, rejected.reason))
     return invalid
 
 
 def key_of(raw: bytes) -> bytes | None:
+    """The message key of a line: its complaint_id as the worker's parser reads it; None
+    when the line does not parse (published with --no-validate, the worker dead-letters it
+    with the parser's reason)."""
     try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError:
+        return parse_event(raw).complaint_id.encode()
+    except EventRejected:
         return None
-    complaint_id = value.get("complaint_id") if isinstance(value, dict) else None
-    return complaint_id.encode() if isinstance(complaint_id, str) else None
 
 
 class EventPublisher:

@@ -10,7 +10,12 @@ Rules (README, "Event contract"):
 - an event earlier than the complaint's `created` is rejected as `<type>_before_created`
   (e.g. `resolved_before_created`); events held before `created` arrived that turn out to be
   earlier than it are dropped then and returned in `dropped`, with the same reason, so that
-  the kept events do not depend on the arrival order.
+  the kept events do not depend on the arrival order;
+- a complaint keeps at most MAX_EVENTS_PER_COMPLAINT events: any further new event is
+  rejected as `complaint_too_long`. That bounds the state (its changelog record stays under
+  the broker's 1 MiB record limit, tests/core/test_complaint_state_bounds.py) and the time
+  to evaluate a complaint.
+The duplicate check is a set lookup (O(1)), not a scan of the complaint's events.
 """
 
 from __future__ import annotations
@@ -29,6 +34,10 @@ from core.unit_view import UnitView, deleted_view, unit_views
 from schemas.events import ComplaintEvent, EventRejected
 
 STATE_VERSION = 2
+# A real complaint has tens of events; a thousand is a broken or hostile producer. With the
+# contract's field limits a state of this many events is at most ~0.7 MiB of JSON.
+MAX_EVENTS_PER_COMPLAINT: Final = 1000
+COMPLAINT_TOO_LONG: Final = "complaint_too_long"
 # The rejection reason of a repeated event_id: usually a redelivery after a restart or a
 # rebalance (at-least-once delivery), which the pipeline alerts treat apart.
 DUPLICATE_EVENT_ID: Final = "duplicate_event_id"
@@ -45,6 +54,15 @@ class ComplaintState:
     # The stored form of each event, by event_id: an event is encoded once, not at every
     # write of the state (the state is written after each of the complaint's events).
     encoded: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    # The events by event_id, built on first use and kept by record_event: O(1) lookups.
+    _by_id: dict[str, ComplaintEvent] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    def by_id(self) -> dict[str, ComplaintEvent]:
+        if self._by_id is None or len(self._by_id) != len(self.events):
+            self._by_id = {event.event_id: event for event in self.events}
+        return self._by_id
 
     def to_json(self) -> dict[str, Any]:
         encoded = self.encoded
@@ -109,8 +127,11 @@ def accept_event(state: ComplaintState, event: ComplaintEvent, registry: Registr
 def record_event(state: ComplaintState, event: ComplaintEvent) -> list[tuple[ComplaintEvent, str]]:
     """The validation half of accept_event, without evaluating the complaint: batch replay
     records every event first and evaluates each complaint once."""
-    if any(known.event_id == event.event_id for known in state.events):
+    by_id = state.by_id()
+    if event.event_id in by_id:
         raise EventRejected(DUPLICATE_EVENT_ID)
+    if len(state.events) >= MAX_EVENTS_PER_COMPLAINT:
+        raise EventRejected(COMPLAINT_TOO_LONG)
     created = state.created
     dropped: list[tuple[ComplaintEvent, str]] = []
     if event.type == "created":
@@ -120,18 +141,20 @@ def record_event(state: ComplaintState, event: ComplaintEvent) -> list[tuple[Com
         for held in state.events:
             if held.occurred_at < event.occurred_at:
                 dropped.append((held, f"{held.type}_before_created"))
+                del by_id[held.event_id]
             else:
                 kept.append(held)
         state.events = kept
     elif created is not None and event.occurred_at < created.occurred_at:
         raise EventRejected(f"{event.type}_before_created")
     state.events.append(event)
+    by_id[event.event_id] = event
     return dropped
 
 
 def is_redelivery(state: ComplaintState, event: ComplaintEvent) -> bool:
     """The very event already recorded (a redelivery after a crash, not a producer bug)."""
-    return any(known == event for known in state.events)
+    return state.by_id().get(event.event_id) == event
 
 
 def current_views(state: ComplaintState, registry: Registry) -> list[UnitView]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 
 from core.settings import Settings
@@ -72,3 +74,39 @@ def test_an_existing_topic_with_another_partition_count_is_refused(
     ensure_topics(settings, [TopicSpec(settings.events_topic, 1)])
     with pytest.raises(TopicMismatch, match="has 1 partitions but SIGAP expects 3"):
         ensure_topics(settings)
+
+
+def test_event_topics_keep_the_brokers_append_time_even_when_created_before(
+    kafka_broker: KafkaBroker,
+) -> None:
+    """The record timestamp bounds event time (docs/contract.md): it must be the broker's
+    clock. A topic created before, with CreateTime, is altered in place; its retention is kept."""
+    settings = _settings(kafka_broker)
+    # As an older SIGAP created it: CreateTime (the default), retention forever.
+    ensure_topics(settings, [TopicSpec(settings.events_topic, 3, kept_forever=True)])
+    before = _configs(kafka_broker, [settings.events_topic])[settings.events_topic]
+    assert before["message.timestamp.type"][0] == "CreateTime"
+    ensure_topics(settings)
+    names = [settings.events_topic, settings.views_topic, settings.dead_letter_topic]
+    configs = _configs(kafka_broker, names)
+    for name in names:
+        assert configs[name]["message.timestamp.type"] == (
+            "LogAppendTime",
+            "DYNAMIC_TOPIC_CONFIG",
+        ), name
+    assert configs[settings.events_topic]["retention.ms"] == ("-1", "DYNAMIC_TOPIC_CONFIG")
+    # Effective: a record whose producer claims a timestamp a day ahead gets the broker's.
+    producer = KafkaProducer(bootstrap_servers=kafka_broker.bootstrap, acks="all")
+    claimed_ms = int((time.time() + 86400) * 1000)
+    metadata = producer.send(
+        settings.events_topic, key=b"k", value=b"{}", timestamp_ms=claimed_ms
+    ).get(timeout=30)
+    producer.close()
+    consumer = KafkaConsumer(bootstrap_servers=kafka_broker.bootstrap, group_id=None)
+    partition = TopicPartition(settings.events_topic, metadata.partition)
+    consumer.assign([partition])
+    consumer.seek(partition, metadata.offset)
+    records = consumer.poll(timeout_ms=10_000)[partition]
+    consumer.close()
+    assert records[0].timestamp_type == 1  # LogAppendTime
+    assert abs(records[0].timestamp / 1000 - time.time()) < 120

@@ -4,9 +4,10 @@ scored by the real worker and score writer, then recomputed from the events topi
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -103,33 +104,36 @@ def test_the_topic_reader_admits_messages_as_the_worker_does(kafka_bootstrap: st
         topic_partitions=3,
     )
     ensure_topics(settings)
-    at = "2026-11-02T09:00:00+07:00"
-    record_ms = int(datetime.fromisoformat(at).timestamp() * 1000)
     producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
     sent = []
     for number in range(12):
         event = ev(f"e{number}", "created", f"c{number}", "02T09:00", unit="dlh")
         producer.send(settings.events_topic, key=f"c{number}".encode(), value=orjson.dumps(event))
         sent.append(f"e{number}")
-    # No key is allowed (the worker checks a key only when there is one).
+    # No key: one complaint's events could land on several partitions (missing_key).
     keyless = ev("k1", "created", "keyless", "02T09:00", unit="dlh")
     producer.send(settings.events_topic, value=orjson.dumps(keyless))
-    sent.append("k1")
     wrong_key = ev("w1", "created", "c1", "02T09:00", unit="dlh")
     producer.send(settings.events_topic, key=b"c2", value=orjson.dumps(wrong_key))
     producer.send(settings.events_topic, key=b"x", value=NOT_JSON)
-    # A day and a second after its record's timestamp: the worker rejects it.
+    # The producer claims a record timestamp a day ahead; the topic keeps the broker's
+    # append time instead, and an event ten minutes ahead of that is rejected.
+    now = time.time()
+    claimed_ms = int((now + 86400) * 1000)
     future = {
         **ev("t1", "created", "future", "03T09:00", unit="dlh"),
-        "occurred_at": "2026-11-03T09:00:01+07:00",
+        "occurred_at": datetime.fromtimestamp(now + 600, UTC).isoformat(),
     }
     producer.send(
-        settings.events_topic, key=b"future", value=orjson.dumps(future), timestamp_ms=record_ms
+        settings.events_topic, key=b"future", value=orjson.dumps(future), timestamp_ms=claimed_ms
     )
-    # Exactly a day after: accepted.
-    edge = ev("t2", "created", "edge", "03T09:00", unit="dlh")
+    # A producer's clock a minute fast: within the tolerance (5 minutes), accepted.
+    edge = {
+        **ev("t2", "created", "edge", "03T09:00", unit="dlh"),
+        "occurred_at": datetime.fromtimestamp(now + 60, UTC).isoformat(),
+    }
     producer.send(
-        settings.events_topic, key=b"edge", value=orjson.dumps(edge), timestamp_ms=record_ms
+        settings.events_topic, key=b"edge", value=orjson.dumps(edge), timestamp_ms=claimed_ms
     )
     sent.append("t2")
     producer.flush()
@@ -138,8 +142,13 @@ def test_the_topic_reader_admits_messages_as_the_worker_does(kafka_bootstrap: st
     report = TopicReport(settings.events_topic)
     read = [event.event_id for event in read_topic_events(settings, report)]
     assert sorted(read) == sorted(sent)
-    assert report.messages == len(sent) + 3
-    assert report.rejected == {"key_mismatch": 1, "not_json": 1, "occurred_at_in_future": 1}
+    assert report.messages == len(sent) + 4
+    assert report.rejected == {
+        "key_mismatch": 1,
+        "missing_key": 1,
+        "not_json": 1,
+        "occurred_at_in_future": 1,
+    }
     assert sorted(report.end_offsets) == [0, 1, 2]
     assert sum(report.end_offsets.values()) == report.messages
     # Nothing was committed: a reader has no group, and a second read sees it all again.

@@ -13,14 +13,20 @@ Conventions:
   `s` that is a whole number of microseconds.
 - Speed: a calendar precomputes weekly prefix sums plus a sorted list of its holidays, so
   every query costs O(log H) (H = number of holidays) whatever the span, years included.
+- Epoch path: `*_epoch` twins of the public functions take and return Unix epoch seconds
+  (floats, rounded to the microsecond exactly as `datetime.fromtimestamp` rounds) and work on
+  integers throughout: local time is epoch + the zone's one fixed UTC offset, so no datetime
+  is built. Their results are identical to the datetime functions' (property-tested); an
+  instant before the zone took its present offset (Asia/Jakarta: 1964) takes the datetime path.
 """
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any
@@ -43,6 +49,59 @@ END_OF_DAY = time(0)
 _MEMO_LIMIT = 200_000
 
 WeeklyHours = Mapping[int, tuple[tuple[time, time], ...]]
+
+_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_UNIX_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_ONE_MICROSECOND = timedelta(microseconds=1)
+
+
+def epoch_micros(seconds: float) -> int:
+    """Unix epoch seconds as whole microseconds, rounded as `datetime.fromtimestamp` rounds
+    (half to even on the fraction), so `_UNIX_EPOCH + timedelta(microseconds=result)` is
+    `datetime.fromtimestamp(seconds, timezone.utc)`."""
+    whole_seconds = int(seconds)
+    if whole_seconds == seconds:  # the usual case: events carry whole seconds
+        return whole_seconds * MICROS_PER_SECOND
+    fraction, whole = math.modf(seconds)
+    micros = round(fraction * 1e6)
+    if micros >= MICROS_PER_SECOND:
+        whole += 1
+        micros -= MICROS_PER_SECOND
+    elif micros < 0:
+        whole -= 1
+        micros += MICROS_PER_SECOND
+    return int(whole) * MICROS_PER_SECOND + micros
+
+
+def _micros_since_epoch(moment: datetime) -> int:
+    return (moment - _UNIX_EPOCH) // _ONE_MICROSECOND
+
+
+def _fixed_offset_since(tz: ZoneInfo) -> tuple[int, int]:
+    """(the zone's present UTC offset in microseconds, the first epoch microsecond from which
+    it has held without a break). Found once per calendar by stepping back 30 days at a time
+    from 2025 and bisecting the last step to the second (transitions are on whole seconds)."""
+    present = datetime(2025, 1, 15, tzinfo=tz).utcoffset()
+    assert present is not None
+
+    def same(epoch_s: int) -> bool:
+        return datetime.fromtimestamp(epoch_s, tz).utcoffset() == present
+
+    step = 30 * 86_400
+    good = int(datetime(2025, 1, 15, tzinfo=UTC).timestamp())
+    floor = int(datetime(1900, 1, 1, tzinfo=UTC).timestamp())
+    while good - step > floor and same(good - step):
+        good -= step
+    bad = good - step
+    if same(bad):  # constant since 1900: take it as always
+        return present // _ONE_MICROSECOND, -(2**62)
+    while good - bad > 1:
+        middle = (good + bad) // 2
+        if same(middle):
+            good = middle
+        else:
+            bad = middle
+    return present // _ONE_MICROSECOND, good * MICROS_PER_SECOND
 
 
 def _require_aware(moment: datetime, what: str) -> None:
@@ -256,6 +315,9 @@ class WorkingCalendar:
     # Results by argument: a complaint is re-evaluated at each of its events, with the same
     # receipt, deadlines and event instants every time. Bounded: cleared when it grows large.
     _memo: dict[Any, Any] = field(init=False, repr=False, compare=False)
+    # The epoch path: the zone's fixed UTC offset and since when it holds (microseconds).
+    _offset_us: int = field(init=False, repr=False, compare=False)
+    _fixed_since_us: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.tz, ZoneInfo):
@@ -273,6 +335,9 @@ class WorkingCalendar:
         object.__setattr__(self, "weekly_hours", weekly_hours)
         object.__setattr__(self, "_index", _WeekIndex(weekly_hours, holidays))
         object.__setattr__(self, "_memo", {})
+        offset_us, fixed_since_us = _fixed_offset_since(self.tz)
+        object.__setattr__(self, "_offset_us", offset_us)
+        object.__setattr__(self, "_fixed_since_us", fixed_since_us)
 
     def _remember(self, key: Any, value: Any) -> Any:
         memo = self._memo
@@ -415,6 +480,75 @@ class WorkingCalendar:
         assert closing is not None  # day_reaching only lands on working days
         result: datetime = self._remember(memo_key, self._local_instant(last_day, closing))
         return result
+
+    # -- the epoch path: integers only, no datetime built -----------------------------------
+
+    def _local_of(self, epoch_us: int) -> tuple[int, int]:
+        """(local date ordinal, local microseconds of day) of an epoch microsecond."""
+        days, micros_of_day = divmod(epoch_us + self._offset_us, MICROS_PER_DAY)
+        return days + _UNIX_EPOCH_ORDINAL, micros_of_day
+
+    def _epoch_of(self, ordinal: int, micros_of_day: int) -> int:
+        return (ordinal - _UNIX_EPOCH_ORDINAL) * MICROS_PER_DAY + micros_of_day - self._offset_us
+
+    def _working_position_us(self, epoch_us: int) -> int:
+        days, micros_of_day = divmod(epoch_us + self._offset_us, MICROS_PER_DAY)
+        ordinal = days + _UNIX_EPOCH_ORDINAL
+        index = self._index
+        return index.micros.cumulative(ordinal) + index.worked_before(ordinal, micros_of_day)
+
+    def working_seconds_between_epoch(self, start: float, end: float) -> float:
+        """`working_seconds_between` on Unix epoch seconds (identical results)."""
+        start_us, end_us = epoch_micros(start), epoch_micros(end)
+        if end_us <= start_us:
+            return 0.0
+        if start_us < self._fixed_since_us:
+            return self.working_seconds_between(
+                datetime.fromtimestamp(start, self.tz), datetime.fromtimestamp(end, self.tz)
+            )
+        worked = self._working_position_us(end_us) - self._working_position_us(start_us)
+        return worked / MICROS_PER_SECOND
+
+    def add_working_seconds_epoch(self, start: float, seconds: float) -> float:
+        """`add_working_seconds(...).timestamp()` on Unix epoch seconds (identical results)."""
+        if seconds < 0:
+            raise ValueError(f"seconds must not be negative, got {seconds}")
+        start_us = epoch_micros(start)
+        budget = round(seconds * MICROS_PER_SECOND)
+        if budget == 0:
+            return start_us / MICROS_PER_SECOND
+        if start_us < self._fixed_since_us:
+            return self.add_working_seconds(
+                datetime.fromtimestamp(start, self.tz), seconds
+            ).timestamp()
+        index = self._index
+        target = self._working_position_us(start_us) + budget
+        day = index.micros.day_reaching(target)
+        micros_of_day = index.time_reaching(day, target - index.micros.cumulative(day))
+        return self._epoch_of(day, micros_of_day) / MICROS_PER_SECOND
+
+    def working_days_deadline_epoch(self, start: float, days: int) -> float:
+        """`working_days_deadline(...).timestamp()` on Unix epoch seconds (identical results)."""
+        if days < 1:
+            raise ValueError(f"days must be at least 1, got {days}")
+        start_us = epoch_micros(start)
+        if start_us < self._fixed_since_us:
+            return self.working_days_deadline(
+                datetime.fromtimestamp(start, self.tz), days
+            ).timestamp()
+        index = self._index
+        if index.always_open:
+            return (start_us + days * MICROS_PER_DAY) / MICROS_PER_SECOND
+        ordinal, micros_of_day = self._local_of(start_us)
+        opening = index.opening[_weekday_of_ordinal(ordinal)]
+        received_before_opening = (
+            index.is_working_ordinal(ordinal) and opening is not None and micros_of_day <= opening
+        )
+        first_candidate = ordinal if received_before_opening else ordinal + 1
+        last_day = index.days.day_reaching(index.days.cumulative(first_candidate) + days)
+        closing = index.closing[_weekday_of_ordinal(last_day)]
+        assert closing is not None  # day_reaching only lands on working days
+        return self._epoch_of(last_day, closing) / MICROS_PER_SECOND
 
 
 # --- Holidays -------------------------------------------------------------------------------

@@ -218,7 +218,7 @@ def _threshold_at(
     remaining = used - charge.elapsed_seconds
     if charge.clock == "wall":
         return as_of.timestamp() + remaining
-    return calendar.add_working_seconds(as_of, remaining).timestamp()
+    return calendar.add_working_seconds_epoch(as_of.timestamp(), remaining)
 
 
 def _timer_view(charge: TimerCharge, calendar: WorkingCalendar, as_of: datetime) -> TimerView:

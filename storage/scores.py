@@ -161,8 +161,22 @@ def upsert_views(
 ) -> None:
     """Store the latest views and rewrite the scores of the periods they touch: those where
     the old or the new view has activity, and the stored scores whose open_at_end the
-    change can alter (a period end inside the old or the new open span, not both)."""
-    latest = {(view.unit, view.complaint_id): view for view in views}  # last one wins
+    change can alter (a period end inside the old or the new open span, not both).
+
+    A view replaces the stored one only if it is not older by its own order, its `as_of`
+    (the complaint's latest event time when it was made): a replay, a redelivery or a
+    zombie writer (one that lost its partitions and still writes an old batch) cannot take
+    a (unit, complaint) back to an earlier state. The rule is applied twice: here against
+    the rows read, and in the database itself (`ON CONFLICT DO UPDATE ... WHERE`), which
+    fences a concurrent writer between the read and the write. Views of equal `as_of`
+    replace each other (the later write wins): they hold the same latest event.
+    """
+    latest: dict[tuple[str, str], UnitView] = {}
+    for view in views:  # within a batch too: the newest by as_of, the last one on a tie
+        key = (view.unit, view.complaint_id)
+        known = latest.get(key)
+        if known is None or view.as_of >= known.as_of:
+            latest[key] = view
     if not latest:
         return
     touched: set[ScoreKey] = set()
@@ -174,42 +188,55 @@ def upsert_views(
         )
     ):
         old_view = UnitView.from_json(orjson.loads(view_json))
+        key = (old_view.unit, old_view.complaint_id)
+        if latest[key].as_of < old_view.as_of:
+            del latest[key]  # stale: the stored view is newer
+            continue
         old = ScoreInput.from_view(old_view)
-        previous[(old_view.unit, old_view.complaint_id)] = old
+        previous[key] = old
         touched |= periods_touched(old)
     # (unit, category) -> ranges of period ends whose open_at_end may change
     spans: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
     for (unit, complaint_id), view in latest.items():
         entry = ScoreInput.from_view(view)
-        span = entry.open_span()
-        values = {
-            "unit": unit,
-            "complaint_id": complaint_id,
-            "as_of_epoch": view.as_of,
-            "category": view.category,
-            "created_at_epoch": view.created_at,
-            "resolved_at_epoch": view.resolved_at,
-            "resolution_seconds": view.resolution_seconds,
-            "last_instant_epoch": max(entry.instants(), default=view.created_at),
-            "deleted": view.deleted,
-            "view_json": orjson.dumps(view.to_json()).decode(),
-            "open_from_epoch": None if span is None else span[0],
-            "open_until_epoch": None if span is None or span[1] == math.inf else span[1],
-        }
-        statement = _insert(session, UnitComplaintRow).values(**values)
-        keys = ("unit", "complaint_id")
-        session.execute(
-            statement.on_conflict_do_update(
-                index_elements=list(keys),
-                set_={k: statement.excluded[k] for k in values if k not in keys},
-            )
-        )
+        store_view_row(session, view, entry)
         touched |= periods_touched(entry)
         for key, ranges in _changed_open_ranges(previous.get((unit, complaint_id)), entry).items():
             spans[key] += ranges
     session.flush()
     touched |= _stored_keys_in_spans(session, spans)
     _write_periods(session, sorted(touched), watermark, grace_seconds, registry, wall_clock)
+
+
+def store_view_row(session: Session, view: UnitView, entry: ScoreInput | None = None) -> None:
+    """Insert or replace the stored view of (view.unit, view.complaint_id), only if the
+    stored one is not newer by as_of: the database-side fence (see upsert_views)."""
+    if entry is None:
+        entry = ScoreInput.from_view(view)
+    span = entry.open_span()
+    values = {
+        "unit": view.unit,
+        "complaint_id": view.complaint_id,
+        "as_of_epoch": view.as_of,
+        "category": view.category,
+        "created_at_epoch": view.created_at,
+        "resolved_at_epoch": view.resolved_at,
+        "resolution_seconds": view.resolution_seconds,
+        "last_instant_epoch": max(entry.instants(), default=view.created_at),
+        "deleted": view.deleted,
+        "view_json": orjson.dumps(view.to_json()).decode(),
+        "open_from_epoch": None if span is None else span[0],
+        "open_until_epoch": None if span is None or span[1] == math.inf else span[1],
+    }
+    statement = _insert(session, UnitComplaintRow).values(**values)
+    keys = ("unit", "complaint_id")
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=list(keys),
+            set_={k: statement.excluded[k] for k in values if k not in keys},
+            where=UnitComplaintRow.as_of_epoch <= statement.excluded.as_of_epoch,
+        )
+    )
 
 
 def _write_periods(
@@ -381,8 +408,28 @@ def finalize_due(
 
 
 def restored_watermark(session: Session) -> float | None:
-    """The latest view time stored: where a restarted writer's watermark starts."""
+    """The latest view time stored (the reports' "data as of"). Not where a restarted score
+    writer's watermark starts: see restored_partition_watermarks."""
     return session.scalar(select(func.max(UnitComplaintRow.as_of_epoch)))
+
+
+def restored_partition_watermarks(
+    session: Session, partition_of: Callable[[str], int]
+) -> dict[int, float]:
+    """Per views partition (`partition_of(unit)`), the latest view time stored for its
+    units: where a restarted score writer's watermark starts for that partition, until the
+    partition's own progress stamps arrive. The writer takes the minimum over partitions,
+    the rule it applies live (core.watermarks): the maximum over every stored view would let
+    one partition ahead of the others mark their periods final early."""
+    marks: dict[int, float] = {}
+    for unit, as_of in session.execute(
+        select(UnitComplaintRow.unit, func.max(UnitComplaintRow.as_of_epoch)).group_by(
+            UnitComplaintRow.unit
+        )
+    ):
+        partition = partition_of(unit)
+        marks[partition] = max(as_of, marks.get(partition, as_of))
+    return marks
 
 
 def _add(

@@ -5,7 +5,15 @@ and IKU indicators) in SQL.
 Outside the Faust event loop on purpose: a slow or unreachable database must not stall
 event processing. At-least-once and exact: each batch is upserted and committed to the
 database first, and the Kafka offsets are committed only after that; a redelivered batch
-rewrites the same rows.
+rewrites the same rows, and a view older than the stored one changes nothing
+(storage.scores.upsert_views), so a zombie writer or a replay cannot go back.
+
+No single record stops the writer (docs/delivery.md): a record that is not a views
+envelope, or a view the database refuses (DataError, IntegrityError: a value it cannot
+store), is isolated by bisecting the batch, dead-lettered to `<views topic>.dlq` with a
+`sigap-reason` header (`invalid_view`, `data_error`, `integrity_error`), counted
+(`dead_lettered`, metric SCORE_WRITER_DEAD_LETTERED), and the rest of the batch is written.
+Only an unreachable database (OperationalError) is waited for.
 """
 
 from __future__ import annotations
@@ -13,24 +21,44 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import orjson
-from kafka import KafkaConsumer
+from kafka import KafkaConsumer, KafkaProducer
 from kafka.errors import CommitFailedError, KafkaError, KafkaTimeoutError
+from prometheus_client import CollectorRegistry
+from prometheus_client import Counter as MetricCounter
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from core.registry import Registry
 from core.settings import Settings
 from core.unit_view import UnitView
 from core.watermarks import SourceWatermarks
-from storage.scores import create_tables, finalize_due, restored_watermark, upsert_views
+from metrics.names import SCORE_WRITER_DEAD_LETTERED, SCORE_WRITER_REASONS
+from storage.scores import (
+    create_tables,
+    finalize_due,
+    restored_partition_watermarks,
+    upsert_views,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+REASON_HEADER = "sigap-reason"
+# Dead-letter reasons of the score writer.
+INVALID_VIEW = "invalid_view"
+DATA_ERROR = "data_error"
+INTEGRITY_ERROR = "integrity_error"
+# Receives (value, reason) of a record or view set aside.
+DeadLetterSink = Callable[[bytes, str], None]
+
+
+def _log_only(value: bytes, reason: str) -> None:
+    log.error("score writer: a view set aside (reason=%s), no dead-letter topic", reason)
 
 
 class ScoreWriter:
@@ -45,8 +73,25 @@ class ScoreWriter:
         finalize_every_seconds: float = 10.0,
         wall_clock: Callable[[], float] = time.time,
         registry: Registry | None = None,
+        dead_letter: DeadLetterSink = _log_only,
+        partition_of: Callable[[str], int] | None = None,
+        metrics_registry: CollectorRegistry | None = None,
     ) -> None:
         self.engine = engine
+        self.dead_letter = dead_letter
+        # The views partition of a unit: the restored watermark is kept per partition.
+        self.partition_of = partition_of
+        self.dead_lettered: Counter[str] = Counter()
+        self._dead_lettered_metric = MetricCounter(
+            SCORE_WRITER_DEAD_LETTERED,
+            "Views-topic records or views the score writer set aside (dead-lettered)",
+            ["reason"],
+            # Its own registry unless told (several writers in one test process); the
+            # CLI passes prometheus_client's global one, which it serves.
+            registry=CollectorRegistry() if metrics_registry is None else metrics_registry,
+        )
+        for reason in SCORE_WRITER_REASONS:  # the series exist from the start, at 0
+            self._dead_lettered_metric.labels(reason)
         self.registry = registry  # the IKU targets of the scores (defaults without one)
         self.consumer = consumer
         self.grace_seconds = grace_seconds
@@ -59,16 +104,22 @@ class ScoreWriter:
         # As in the unit stage (core.watermarks), one per views partition; periods are
         # finalised at the lowest, so that no partition still on its way can change them.
         self.watermarks: dict[int, SourceWatermarks] = {}
-        self._restored: float | None = None
+        # Per views partition: where it stood when the writer started (its latest stored
+        # view), until its own progress stamps arrive.
+        self._restored: dict[int, float] = {}
         self._last_finalize = 0.0
 
     def watermark(self) -> float:
+        """The lowest over the views partitions (core.watermarks): each one's live
+        watermark, or, for a partition not heard from since the start, its restored one."""
         wall_now = self.wall_clock()
-        marks = [w.current(wall_now) for w in self.watermarks.values()]
-        known = [mark for mark in marks if mark is not None]
-        if known:
-            return min(known)
-        return self._restored if self._restored is not None else float("-inf")
+        owned = self._owned_partitions()
+        marks = {p: mark for p, mark in self._restored.items() if owned is None or p in owned}
+        for partition, source in self.watermarks.items():
+            current = source.current(wall_now)
+            if current is not None:
+                marks[partition] = current
+        return min(marks.values()) if marks else float("-inf")
 
     def run(self, on_batch: Callable[[int], None] | None = None) -> None:
         # The database may be down when the writer starts: wait for it like for any write.
@@ -83,16 +134,22 @@ class ScoreWriter:
                 for record in batch:
                     # The complaint stage's envelope: progress stamps, and the view under
                     # "v" or the views under "vs" (watermark heartbeats carry none).
-                    envelope = orjson.loads(record.value)
-                    if envelope.get("wm") is not None:  # older workers could send null
-                        source = self.watermarks.setdefault(tp.partition, SourceWatermarks())
-                        source.observe(
-                            envelope["src"], envelope["wm"], envelope["cu"], self.wall_clock()
-                        )
-                    if "v" in envelope:
-                        views.append(UnitView.from_json(envelope["v"]))
-                    # A batch of the complaint stage: many views in one record.
-                    views.extend(UnitView.from_json(view) for view in envelope.get("vs", ()))
+                    try:
+                        envelope = orjson.loads(record.value)
+                        if envelope.get("wm") is not None:  # older workers could send null
+                            source = self.watermarks.setdefault(tp.partition, SourceWatermarks())
+                            source.observe(
+                                envelope["src"], envelope["wm"], envelope["cu"], self.wall_clock()
+                            )
+                        decoded = [UnitView.from_json(view) for view in envelope.get("vs", ())]
+                        if "v" in envelope:
+                            decoded.append(UnitView.from_json(envelope["v"]))
+                    except Exception:
+                        # Not a views envelope (a bug or a foreign producer): set aside,
+                        # never a reason to stop.
+                        self._set_aside(record.value or b"", INVALID_VIEW)
+                        continue
+                    views.extend(decoded)
             due = self.wall_clock() - self._last_finalize >= self.finalize_every_seconds
             if not batches and not due:
                 continue
@@ -118,9 +175,25 @@ class ScoreWriter:
             if on_batch is not None and views:
                 on_batch(len(views))
 
-    def _read_restored_watermark(self) -> float | None:
+    def _owned_partitions(self) -> set[int] | None:
+        """The views partitions assigned to this writer (None: not known yet)."""
+        assignment = getattr(self.consumer, "assignment", None)
+        if assignment is None:
+            return None
+        owned = {tp.partition for tp in assignment()}
+        return owned or None
+
+    def _read_restored_watermark(self) -> dict[int, float]:
+        partition_of = self.partition_of
         with Session(self.engine) as session:
-            return restored_watermark(session)
+            marks = restored_partition_watermarks(session, partition_of or (lambda unit: 0))
+        return marks
+
+    def _set_aside(self, value: bytes, reason: str) -> None:
+        self.dead_lettered[reason] += 1
+        self._dead_lettered_metric.labels(reason).inc()
+        log.warning("score writer: a view dead-lettered (reason=%s)", reason)
+        self.dead_letter(value, reason)
 
     def _until_database_answers(self, action: Callable[[], T]) -> T:
         while True:
@@ -138,28 +211,48 @@ class ScoreWriter:
     def _write_until_done(self, views: list[UnitView], finalize: bool) -> None:
         # Keep the batch and retry: its offsets stay uncommitted, so even a crash here
         # loses nothing (the batch is redelivered and the upserts are idempotent).
-        def write() -> None:
-            watermark = self.watermark()
-            with Session(self.engine) as session, session.begin():
-                upsert_views(
+        self._until_database_answers(lambda: self._write_isolating(views, finalize))
+
+    def _write_isolating(self, views: list[UnitView], finalize: bool) -> None:
+        """Write the batch; if the database refuses a value (DataError, IntegrityError),
+        bisect it to find the views it refuses, dead-letter them and write the others.
+        A batch of n views with k bad ones costs O(k log n) extra transactions."""
+        try:
+            self._write(views, finalize)
+            return
+        except (DataError, IntegrityError) as error:
+            if not views:
+                raise  # finalising alone failed: not a record's data
+            if len(views) == 1:
+                reason = DATA_ERROR if isinstance(error, DataError) else INTEGRITY_ERROR
+                self._set_aside(orjson.dumps(views[0].to_json()), reason)
+                if finalize:
+                    self._write([], finalize)
+                return
+        half = len(views) // 2
+        self._write_isolating(views[:half], finalize)
+        self._write_isolating(views[half:], False)
+
+    def _write(self, views: list[UnitView], finalize: bool) -> None:
+        watermark = self.watermark()
+        with Session(self.engine) as session, session.begin():
+            upsert_views(
+                session,
+                views,
+                watermark,
+                self.grace_seconds,
+                registry=self.registry,
+                wall_clock=self.wall_clock,
+            )
+            if finalize:
+                finalize_due(
                     session,
-                    views,
                     watermark,
                     self.grace_seconds,
                     registry=self.registry,
                     wall_clock=self.wall_clock,
                 )
-                if finalize:
-                    finalize_due(
-                        session,
-                        watermark,
-                        self.grace_seconds,
-                        registry=self.registry,
-                        wall_clock=self.wall_clock,
-                    )
-                    self._last_finalize = self.wall_clock()
-
-        self._until_database_answers(write)
+                self._last_finalize = self.wall_clock()
 
     def stop(self) -> None:
         self.stopping.set()
@@ -174,3 +267,17 @@ def build_consumer(settings: Settings) -> KafkaConsumer:
         auto_offset_reset="earliest",
         client_id="sigap-score-writer",
     )
+
+
+def kafka_dead_letter_sink(settings: Settings) -> tuple[DeadLetterSink, KafkaProducer]:
+    """A sink sending set-aside views to `<views topic>.dlq`, and its producer (to close)."""
+    producer = KafkaProducer(
+        **settings.kafka_python_config(), acks="all", client_id="sigap-score-writer-dlq"
+    )
+    topic = settings.views_dead_letter_topic
+
+    def send(value: bytes, reason: str) -> None:
+        producer.send(topic, value=value, headers=[(REASON_HEADER, reason.encode())])
+        producer.flush(timeout=30)
+
+    return send, producer

@@ -131,6 +131,11 @@ class Settings:
     def dead_letter_topic(self) -> str:
         return f"{self.events_topic}.dlq"
 
+    @property
+    def views_dead_letter_topic(self) -> str:
+        """Where the score writer sets aside a view the database refuses."""
+        return f"{self.views_topic}.dlq"
+
     def __post_init__(self) -> None:
         # rocksdb:// in production; memory:// loses all state at every restart.
         if self.store_url not in ("rocksdb://", "memory://"):

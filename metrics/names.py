@@ -39,6 +39,9 @@ EVENTS_PROCESSED: Final = "complaint_events_processed"  # counter: accepted even
 WATERMARK: Final = "complaint_events_watermark_timestamp_seconds"  # gauge: event-time watermark
 CONSUMER_LAG: Final = "complaint_events_consumer_lag"  # gauge {partition}: messages behind
 VIEWS_FAILED: Final = "complaint_views_failed"  # counter: unit views the unit stage failed on
+# counter {reason}: views-topic records or views the score writer set aside (dead-lettered)
+SCORE_WRITER_DEAD_LETTERED: Final = "sigap_score_writer_dead_lettered"
+SCORE_WRITER_REASONS: Final = ("invalid_view", "data_error", "integrity_error")
 
 # Label values
 TIMERS: Final = ("response", "resolution")

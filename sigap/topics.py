@@ -62,6 +62,7 @@ def required_topics(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.events_topic, partitions, kept_forever=True, append_time=True),
         TopicSpec(settings.views_topic, partitions, append_time=True),
         TopicSpec(settings.dead_letter_topic, 1, kept_forever=True, append_time=True),
+        TopicSpec(settings.views_dead_letter_topic, 1, kept_forever=True, append_time=True),
         # The worker's changelogs too: left to Faust, a worker that starts while the broker
         # is still creating them can see them with 0 partitions and crash-loop
         # (PartitionsMismatch).

@@ -98,18 +98,26 @@ def worker(loglevel: str) -> None:
 
 @main.command("score-writer", help="Consume measured resolutions and upsert daily unit scores.")
 def score_writer() -> None:
-    from consumers.score_writer import ScoreWriter, build_consumer
+    from prometheus_client import REGISTRY
+
+    from consumers.score_writer import ScoreWriter, build_consumer, kafka_dead_letter_sink
     from sigap.topics import ensure_topics
     from storage.scores import make_engine
+    from streams.processor import unit_partition
 
     logging.getLogger().setLevel(logging.INFO)
     settings = load_settings()
     ensure_topics(settings)
+    dead_letter, dead_letter_producer = kafka_dead_letter_sink(settings)
+    partitions = settings.topic_partitions
     writer = ScoreWriter(
         engine=make_engine(settings.database_url, create_schema=False),
         consumer=build_consumer(settings),
         grace_seconds=settings.grace_seconds,
         registry=load_unit_registry(settings),
+        dead_letter=dead_letter,
+        partition_of=lambda unit: unit_partition(unit, partitions),
+        metrics_registry=REGISTRY,
     )
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: writer.stop())
@@ -118,6 +126,7 @@ def score_writer() -> None:
         writer.run()
     finally:
         writer.consumer.close()
+        dead_letter_producer.close()
 
 
 @main.command(help="Publish contract events from a JSON Lines file (one event per line).")

@@ -120,18 +120,29 @@ def encoded_view_hash(encoded: dict[str, Any]) -> str:
 
 def accept_event(state: ComplaintState, event: ComplaintEvent, registry: Registry) -> Accepted:
     """Record a valid event in the complaint's state (mutated), or raise EventRejected."""
-    dropped = record_event(state, event)
+    dropped = record_event(state, event, registry)
     return Accepted(views=changed_views(state, registry), dropped=dropped)
 
 
-def record_event(state: ComplaintState, event: ComplaintEvent) -> list[tuple[ComplaintEvent, str]]:
+def record_event(
+    state: ComplaintState, event: ComplaintEvent, registry: Registry | None = None
+) -> list[tuple[ComplaintEvent, str]]:
     """The validation half of accept_event, without evaluating the complaint: batch replay
-    records every event first and evaluates each complaint once."""
+    records every event first and evaluates each complaint once.
+
+    With the registry, the events of core.timeline rules 9-11 are checked too: a reason or
+    cause outside the registry's vocabulary is rejected (`unknown_reason`, `unknown_cause`),
+    and one the timeline would not apply at its instant, given the events known now, is
+    rejected with the timeline's reason (e.g. `extension_over_limit`). One that arrives
+    before `created` is held, like any event; the timeline ignores it if it turns out
+    invalid (its reason is then in the complaint's anomalies)."""
     by_id = state.by_id()
     if event.event_id in by_id:
         raise EventRejected(DUPLICATE_EVENT_ID)
     if len(state.events) >= MAX_EVENTS_PER_COMPLAINT:
         raise EventRejected(COMPLAINT_TOO_LONG)
+    if registry is not None and event.type in CHECKED_TYPES:
+        _check_fairness_event(state, event, registry)
     created = state.created
     dropped: list[tuple[ComplaintEvent, str]] = []
     if event.type == "created":
@@ -150,6 +161,26 @@ def record_event(state: ComplaintState, event: ComplaintEvent) -> list[tuple[Com
     state.events.append(event)
     by_id[event.event_id] = event
     return dropped
+
+
+CHECKED_TYPES: Final = frozenset(
+    ("extension_granted", "miss_explained", "objection_filed", "objection_decided")
+)
+
+
+def _check_fairness_event(state: ComplaintState, event: ComplaintEvent, registry: Registry) -> None:
+    vocabulary = registry.causes
+    if event.type == "extension_granted" and not vocabulary.known(event.reason):
+        raise EventRejected("unknown_reason")
+    if event.type == "miss_explained" and not vocabulary.known(event.cause):
+        raise EventRejected("unknown_cause")
+    created = state.created
+    if created is None or event.occurred_at < created.occurred_at:
+        return  # held until created arrives / rejected as <type>_before_created below
+    outcome = evaluate_complaint([*state.events, event], registry)
+    reason = dict(outcome.rejected).get(event.event_id)
+    if reason is not None:
+        raise EventRejected(reason)
 
 
 def is_redelivery(state: ComplaintState, event: ComplaintEvent) -> bool:

@@ -194,6 +194,8 @@ def decisions_in(
         if view.unit != unit or view.deleted:
             continue
         for name, timer in sorted(view.timers.items()):
+            if timer.excused:
+                continue  # removed from the score by an upheld objection
             decided = _decision(timer, watermark)
             if decided is None or not begin <= decided[1] < end:
                 continue

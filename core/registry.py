@@ -63,6 +63,7 @@ from core.calendar import (
     holiday_dates,
     load_holiday_overrides,
 )
+from core.cause_settings import CauseSettings, parse_cause_settings
 
 __all__ = [
     "DEFAULT_CALENDAR",
@@ -243,6 +244,7 @@ class Registry:
         "_index",
         "_memo",
         "_specs",
+        "causes",
         "default_calendar_name",
         "default_objective",
         "iku",
@@ -262,6 +264,7 @@ class Registry:
         default_objective: float,
         index: Mapping[_Key, _Timeline],
         iku: IkuSettings | None = None,
+        causes: CauseSettings | None = None,
     ) -> None:
         self.version: str = version
         self.source: str = source
@@ -280,6 +283,8 @@ class Registry:
         )
         self._categories = frozenset(key[1] for key in self._index if key[1] != WILDCARD)
         self.iku: IkuSettings = iku if iku is not None else IkuSettings()
+        # Causes vocabulary, extension limits, exclusions (core.cause_settings).
+        self.causes: CauseSettings = causes if causes is not None else CauseSettings()
         self._frozen = True
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -571,6 +576,9 @@ class _RegistryModel(_Model):
     units: list[_UnitModel]
     targets: Annotated[list[_TargetEntryModel], Field(min_length=1)]
     iku: _IkuModel = Field(default_factory=_IkuModel)
+    # Validated by core.cause_settings (its own section messages).
+    causes: Any = None
+    exclusions: Any = None
 
     @field_validator("calendars")
     @classmethod
@@ -811,6 +819,9 @@ def parse_registry(data: object, source: str, holidays: frozenset[date]) -> Regi
         except (TypeError, ValueError) as exc:  # the calendar module's own checks
             report(f"calendars.{name}", None, str(exc))
 
+    causes, cause_problems = parse_cause_settings(model.causes, model.exclusions, source, units)
+    problems += cause_problems
+
     if problems:
         raise RegistryError(problems)
 
@@ -838,6 +849,7 @@ def parse_registry(data: object, source: str, holidays: frozenset[date]) -> Regi
                 for e in model.iku.targets
             ),
         ),
+        causes=causes,
     )
 
 

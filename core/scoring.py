@@ -21,7 +21,8 @@ deleted views count for nothing. Columns (PeriodScore.values()):
 - `response_met`, `response_missed`, `resolution_met`, `resolution_missed`: the unit's
   timers decided in the period, each at its `decided_at` (the stop when met, the deadline
   when missed); a timer still open and running whose deadline is at or before the
-  watermark and in the period counts as missed there.
+  watermark and in the period counts as missed there. A miss excused by an upheld
+  objection (`TimerView.excused`) counts in neither.
 - `response_within_target_share`, `resolution_within_target_share`: met / (met + missed),
   None when both are 0.
 - `transfers_away`: transfers of the complaint away from this unit (`transfers_away[*].at`)
@@ -177,6 +178,8 @@ class ScoreInput:
     def from_view(cls, view: UnitView) -> ScoreInput:
         timers = {}
         for name, timer in view.timers.items():
+            if timer.excused:
+                continue  # an upheld objection removed the miss (core.timeline rule 11)
             running_open = timer.is_open and timer.running
             timers[name] = TimerFacts(
                 decided_at=timer.decided_at if timer.outcome is not None else None,

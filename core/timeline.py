@@ -73,6 +73,27 @@ Clock rules
    calendar, so metric labels stay bounded; `unknown_unit=True`.
 8. Inconsistent input never raises: it is clamped (rule 0) or ignored, and reported in
    `anomalies` (short, bounded codes, each listed once in first-seen order).
+9. Extensions. `extension_granted` (timer, working_days, reason) moves the deadline of the
+   unit holding the complaint at its instant by `working_days` working days on the unit's
+   calendar, at the same local time (`shift_working_days`; the allowed time grows by the
+   same amount), within the registry's limit for the unit in force on the creation date
+   (`causes.extension_limits`, default one extension of at most 7 working days per
+   complaint and unit). Not applied, with the reason in `rejected`: the timer already
+   stopped (`extension_timer_stopped`), over the limit (`extension_over_limit`), or the
+   deadline already passed while the clock ran (`extension_after_deadline`).
+10. `miss_explained` (unit, timer, cause) records the unit's cause of a miss on its charge
+   (the last one wins), a vocabulary code ("other" for an unknown one). The charge must be
+   missed at the event's instant, else `miss_explained_without_miss`.
+11. Objections. `objection_filed` (unit, timer) on a missed charge marks it "filed"
+   (`objection_without_miss`, `objection_already_filed` otherwise); `objection_decided`
+   (decision upheld|rejected) decides a filed one (`decision_without_objection`
+   otherwise). An upheld objection keeps the outcome `missed` (the trail) and sets
+   `TimerCharge.excused`: the scores leave it out (core.scoring).
+12. Exclusions. While a registry exclusion (`exclusions`, per unit or "*") covers the unit
+   holding the complaint, its clocks stop as in a pause: its deadlines move by the excluded
+   working time. The excluded wall time (pauses left out) is reported per unit, by reason.
+   Pauses carry an optional `reason` (vocabulary code; "unspecified" without one), and the
+   paused time is reported per unit and reason.
 
 Open timers at `as_of` (the stream's watermark, or the replay's end; by default the latest
 event time, hand-overs between officers left out): the holder's charge has
@@ -95,7 +116,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from core.calendar import JAKARTA, WorkingCalendar
 from core.registry import UNKNOWN_UNIT, Registry, TargetSpec
@@ -134,7 +155,17 @@ _TIE_ORDER: Final[dict[str, int]] = {
     "reopened": 7,
     "rated": 8,
     "closed": 9,
+    # Causes and fairness controls (core.timeline rules 9-12).
+    "extension_granted": 10,
+    "miss_explained": 11,
+    "objection_filed": 12,
+    "objection_decided": 13,
 }
+# An exclusion boundary (registry `exclusions`) sorts before the events of its instant.
+_BOUNDARY_TIE: Final = -1
+# Bounded: the route kept per complaint (views carry it to every unit that held it).
+MAX_ROUTE: Final = 32
+UNSPECIFIED_PAUSE: Final = "unspecified"
 _ZERO: Final = timedelta(0)
 
 
@@ -168,6 +199,14 @@ class TimerCharge:
     transfer_reason: str | None
     stints: int  # how many times the unit received the complaint while this timer ran
     running: bool  # the clock runs at as_of (held, not stopped, not paused)
+    extension_days: int = 0  # working days granted by `extension_granted` (rule 9)
+    cause: str | None = None  # the unit's `miss_explained` cause of a miss (rule 10)
+    objection: str | None = None  # "filed", "upheld" or "rejected" (rule 11)
+
+    @property
+    def excused(self) -> bool:
+        """A miss removed from the score by an upheld objection (the trail stays)."""
+        return self.outcome == "missed" and self.objection == "upheld"
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +217,17 @@ class Transfer:
     to_unit: str
     at: datetime
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Stint:
+    """One holding of the complaint by a unit, in order (the complaint's route)."""
+
+    unit: str
+    received_at: datetime
+    left_at: datetime | None  # transferred away; None for the last holder
+    reason: str | None  # the `assigned` reason that brought it here (None: created here)
+    active_seconds: float  # wall seconds held, pauses excluded, up to the resolution/as_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +269,13 @@ class ComplaintOutcome:
     anomalies: tuple[str, ...]
     paused_wall_seconds: float
     pending_events: int  # events later than as_of, not applied
+    # Events of rules 9-11 not applied, with the reason (the stream dead-letters them).
+    rejected: tuple[tuple[str, str], ...] = ()
+    route: tuple[Stint, ...] = ()  # the holdings in order (at most MAX_ROUTE)
+    # Per unit, inside the resolution timer and while the unit held the complaint:
+    # paused wall seconds by pause reason, and wall seconds excluded by the registry.
+    paused_by_unit: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = ()
+    excluded_by_unit: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = ()
 
 
 def charges_for(
@@ -237,18 +294,38 @@ def charges_for(
 # --------------------------------------------------------------------------------------
 
 
+def shift_working_days(calendar: WorkingCalendar, moment: datetime, days: int) -> datetime:
+    """`moment` moved `days` working days later on `calendar`, at the same local time (the
+    close of day 5 becomes the close of day 5 + days); 24 hours a day when always open."""
+    if calendar.is_always_open:
+        return moment + timedelta(days=days)
+    local = moment.astimezone(calendar.tz)
+    day = local.date()
+    counted = 0
+    for _ in range(days * 30 + 400):  # bounded: no calendar has that many idle days
+        if counted >= days:
+            break
+        day += timedelta(days=1)
+        if calendar.is_working_day(day):
+            counted += 1
+    return datetime.combine(day, local.timetz())
+
+
 class _Charge:
     """Mutable state behind a TimerCharge while the events are replayed."""
 
     __slots__ = (
         "allowed_seconds",
         "calendar",
+        "cause",
         "deadline",
         "decided_at",
         "elapsed_wall",
         "elapsed_working",
+        "extension_days",
         "finished",
         "idle_since",
+        "objection",
         "outcome",
         "received_at",
         "running_since",
@@ -289,6 +366,22 @@ class _Charge:
         self.transfer_reason: str | None = None
         self.stints = 1
         self.finished = False
+        self.extension_days = 0
+        self.cause: str | None = None
+        self.objection: str | None = None
+
+    def missed_by(self, now: datetime) -> bool:
+        """The deadline passed while the clock ran (missed at or before `now`)."""
+        if self.outcome == "missed":
+            return True
+        return self.running_since is not None and not self.finished and self.deadline < now
+
+    def extend(self, days: int) -> None:
+        """Rule 9: the deadline moves by `days` working days on the unit's calendar."""
+        moved = shift_working_days(self.calendar, self.deadline, days)
+        self.allowed_seconds += self._clock_seconds(self.deadline, moved)
+        self.deadline = moved
+        self.extension_days += days
 
     def _clock_seconds(self, start: datetime, end: datetime) -> float:
         if self.spec.clock == "wall":
@@ -400,6 +493,9 @@ class _Charge:
             transfer_reason=self.transfer_reason,
             stints=self.stints,
             running=running,
+            extension_days=self.extension_days,
+            cause=self.cause,
+            objection=self.objection,
         )
 
 
@@ -434,7 +530,84 @@ class _Replay:
         self.reopens: dict[str, int] = {}
         self.rating: int | None = None
         self.rated_unit: str | None = None
+        self.causes = registry.causes
+        self.pause_reason: str = UNSPECIFIED_PAUSE
+        self.pause_reasons: list[str] = []  # parallel to self.pauses
+        self.extensions: dict[str, int] = {}
+        self.rejected: dict[str, str] = {}
+        self.route: list[tuple[str, datetime, str | None]] = [(self.holder, created_at, None)]
         self.receive(self.holder, created_at)
+
+    def excluded(self, unit: str, at: datetime) -> bool:
+        """A registry exclusion covers `unit` at `at` (rule 12)."""
+        return any(e.start <= at < e.end and e.covers(unit) for e in self.causes.exclusions)
+
+    def idle(self, unit: str, at: datetime) -> bool:
+        return self.paused_since is not None or self.excluded(unit, at)
+
+    def boundary(self, at: datetime) -> None:
+        """An exclusion starts or ends at `at`: the holder's clocks follow (rule 12)."""
+        if self.paused_since is not None:
+            return
+        excluded = self.excluded(self.holder, at)
+        for timer in self.active_timers():
+            charge = self.charges[(self.holder, timer)]
+            if excluded:
+                charge.halt(at)
+            else:
+                charge.run(at)
+
+    def reject(self, event: ComplaintEvent, reason: str) -> None:
+        self.rejected[event.event_id] = reason
+        self.note(reason)
+
+    def extension_granted(self, event: ComplaintEvent, at: datetime) -> None:
+        assert event.timer is not None and event.working_days is not None
+        holder = self.holder
+        limit = self.causes.extension_limit(holder, self.created_at.date())
+        charge = self.charges.get((holder, event.timer))
+        if event.timer in self.stopped or charge is None:
+            self.reject(event, "extension_timer_stopped")
+        elif (
+            event.working_days > limit.max_working_days
+            or self.extensions.get(holder, 0) >= limit.max_extensions
+        ):
+            self.reject(event, "extension_over_limit")
+        elif charge.missed_by(at):
+            self.reject(event, "extension_after_deadline")
+        else:
+            charge.extend(event.working_days)
+            self.extensions[holder] = self.extensions.get(holder, 0) + 1
+
+    def missed_charge(self, event: ComplaintEvent, at: datetime) -> _Charge | None:
+        assert event.timer is not None
+        unit = self.map_unit(event.unit)
+        charge = self.charges.get((unit, event.timer))
+        return charge if charge is not None and charge.missed_by(at) else None
+
+    def miss_explained(self, event: ComplaintEvent, at: datetime) -> None:
+        charge = self.missed_charge(event, at)
+        if charge is None:
+            self.reject(event, "miss_explained_without_miss")
+        else:
+            charge.cause = self.causes.cause_code(event.cause)
+
+    def objection_filed(self, event: ComplaintEvent, at: datetime) -> None:
+        charge = self.missed_charge(event, at)
+        if charge is None:
+            self.reject(event, "objection_without_miss")
+        elif charge.objection is not None:
+            self.reject(event, "objection_already_filed")
+        else:
+            charge.objection = "filed"
+
+    def objection_decided(self, event: ComplaintEvent) -> None:
+        assert event.timer is not None
+        charge = self.charges.get((self.map_unit(event.unit), event.timer))
+        if charge is None or charge.objection != "filed":
+            self.reject(event, "decision_without_objection")
+        else:
+            charge.objection = event.decision
 
     def map_unit(self, unit: str | None) -> str:
         if unit is not None and unit in self.registry.units:
@@ -449,7 +622,7 @@ class _Replay:
         return [timer for timer in TIMERS if timer not in self.stopped]
 
     def receive(self, unit: str, at: datetime) -> None:
-        paused = self.paused_since is not None
+        paused = self.idle(unit, at)
         targets = None
         for timer in self.active_timers():
             charge = self.charges.get((unit, timer))
@@ -488,7 +661,7 @@ class _Replay:
         elif kind == "resolved":
             self.resolved_event(at)
         elif kind == "paused":
-            self.paused(at)
+            self.paused(event, at)
         elif kind == "resumed":
             self.resumed(at)
         elif kind == "reopened":
@@ -503,6 +676,14 @@ class _Replay:
             self.rated_unit = self.holder
         # `handed_over` moves the complaint between officers of the holding unit: it changes
         # no unit's clock, charge or outcome.
+        elif kind == "extension_granted":
+            self.extension_granted(event, at)
+        elif kind == "miss_explained":
+            self.miss_explained(event, at)
+        elif kind == "objection_filed":
+            self.objection_filed(event, at)
+        elif kind == "objection_decided":
+            self.objection_decided(event)
 
     def assigned(self, event: ComplaintEvent, at: datetime) -> None:
         unit = self.map_unit(event.unit)
@@ -516,6 +697,7 @@ class _Replay:
         self.halt_rework(at)
         self.holder = unit
         self.units.setdefault(unit, None)
+        self.route.append((unit, at, reason))
         if rework_running:
             self.rework_since = at
         self.receive(unit, at)
@@ -533,11 +715,14 @@ class _Replay:
         else:
             self.note("already_resolved")
 
-    def paused(self, at: datetime) -> None:
+    def paused(self, event: ComplaintEvent, at: datetime) -> None:
         if self.paused_since is not None:
             self.note("paused_while_paused")
             return
         self.paused_since = at
+        self.pause_reason = (
+            UNSPECIFIED_PAUSE if event.reason is None else self.causes.cause_code(event.reason)
+        )
         for timer in self.active_timers():
             self.charges[(self.holder, timer)].halt(at)
         self.halt_rework(at)
@@ -547,9 +732,11 @@ class _Replay:
             self.note("resumed_without_pause")
             return
         self.pauses.append((self.paused_since, at))
+        self.pause_reasons.append(self.pause_reason)
         self.paused_since = None
-        for timer in self.active_timers():
-            self.charges[(self.holder, timer)].run(at)
+        if not self.excluded(self.holder, at):
+            for timer in self.active_timers():
+                self.charges[(self.holder, timer)].run(at)
         if self.reworking:
             self.rework_since = at
 
@@ -579,6 +766,8 @@ class _Replay:
     ) -> ComplaintOutcome:
         if self.paused_since is not None:
             self.pauses.append((self.paused_since, as_of))
+            self.pause_reasons.append(self.pause_reason)
+            self.paused_since = None
         self.halt_rework(as_of)
         charges = tuple(charge.result(as_of) for charge in self.charges.values())
         response_stop = self.stopped.get("response")
@@ -635,7 +824,50 @@ class _Replay:
                 self.created_at, resolution_stop or as_of
             ).total_seconds(),
             pending_events=pending_events,
+            rejected=tuple(self.rejected.items()),
+            **self.unit_spans(resolution_stop or as_of),
         )
+
+    def unit_spans(self, end: datetime) -> dict[str, Any]:
+        """The route, and per unit its paused time by reason and its excluded time, inside
+        [created_at, end] (the resolution timer) and while it held the complaint."""
+        stints = []
+        paused: dict[str, dict[str, float]] = {}
+        excluded: dict[str, dict[str, float]] = {}
+        for index, (unit, start, reason) in enumerate(self.route):
+            left = self.route[index + 1][1] if index + 1 < len(self.route) else None
+            stop = min(left, end) if left is not None else end
+            held = max((stop - start).total_seconds(), 0.0)
+            pauses = []
+            for (pause_start, pause_end), why in zip(self.pauses, self.pause_reasons, strict=True):
+                overlap = _overlap(pause_start, pause_end, start, stop)
+                if overlap > 0:
+                    by_reason = paused.setdefault(unit, {})
+                    by_reason[why] = by_reason.get(why, 0.0) + overlap
+                    pauses.append((max(pause_start, start), min(pause_end, stop)))
+            for exclusion in self.causes.exclusions:
+                if not exclusion.covers(unit):
+                    continue
+                lo, hi = max(exclusion.start, start), min(exclusion.end, stop)
+                if hi <= lo:
+                    continue
+                seconds = (hi - lo).total_seconds() - sum(
+                    _overlap(p_start, p_end, lo, hi) for p_start, p_end in pauses
+                )
+                if seconds > 0:
+                    by_reason = excluded.setdefault(unit, {})
+                    by_reason[exclusion.reason] = by_reason.get(exclusion.reason, 0.0) + seconds
+            active = held - sum(_overlap(p_start, p_end, start, stop) for p_start, p_end in pauses)
+            stints.append(Stint(unit, start, left, reason, max(active, 0.0)))
+        return {
+            "route": tuple(stints[:MAX_ROUTE]),
+            "paused_by_unit": tuple(
+                (unit, tuple(sorted(by.items()))) for unit, by in paused.items()
+            ),
+            "excluded_by_unit": tuple(
+                (unit, tuple(sorted(by.items()))) for unit, by in excluded.items()
+            ),
+        }
 
     def wall_seconds_unpaused(self, stop: datetime) -> float:
         span = stop - self.created_at
@@ -645,6 +877,10 @@ class _Replay:
 # --------------------------------------------------------------------------------------
 # Entry point
 # --------------------------------------------------------------------------------------
+
+
+def _overlap(start: datetime, end: datetime, lo: datetime, hi: datetime) -> float:
+    return max((min(end, hi) - max(start, lo)).total_seconds(), 0.0)
 
 
 def _order_key(event: ComplaintEvent) -> tuple[datetime, int, str]:
@@ -757,7 +993,7 @@ def evaluate_complaint(
     if conflicting:
         replay.note("conflicting_duplicate")
     # Rule 0: an event earlier than the receipt is moved to the receipt instant.
-    timed: list[tuple[datetime, int, str, ComplaintEvent]] = []
+    timed: list[tuple[datetime, int, str, ComplaintEvent | None]] = []
     for event in applicable:
         if event is created:
             continue
@@ -766,7 +1002,16 @@ def evaluate_complaint(
             replay.note(f"{event.type}_before_created")
             at = created_at
         timed.append((at, _TIE_ORDER[event.type], event.event_id, event))
+    # Rule 12: the clocks of a unit under a registry exclusion stop at its start and run
+    # again at its end (a boundary is an event without content).
+    for exclusion in registry.causes.exclusions:
+        for instant in (exclusion.start, exclusion.end):
+            if created_at < instant <= as_of:
+                timed.append((instant.astimezone(JAKARTA), _BOUNDARY_TIE, "", None))
     timed.sort(key=lambda item: item[:3])
-    for at, _, _, event in timed:
-        replay.apply(event, at)
+    for at, _, _, item in timed:
+        if item is None:
+            replay.boundary(at)
+        else:
+            replay.apply(item, at)
     return replay.outcome(complaint_id, created.channel, as_of, pending_events)

@@ -45,8 +45,19 @@ class TimerView:
     # with the clock running; 0.0 when already reached, NEVER while the clock is stopped.
     half_at: float
     three_quarters_at: float
+    extension_days: int = 0  # granted by extension_granted (core.timeline rule 9)
+    cause: str | None = None  # the unit's explanation of a miss (rule 10)
+    objection: str | None = None  # "filed", "upheld", "rejected" (rule 11)
+
+    @property
+    def excused(self) -> bool:
+        """A miss removed from the scores by an upheld objection (the outcome stays)."""
+        return self.outcome == "missed" and self.objection == "upheld"
 
     def to_json(self) -> list[Any]:
+        extra: list[Any] = []
+        if self.extension_days or self.cause is not None or self.objection is not None:
+            extra = [self.extension_days, self.cause, self.objection]
         return [
             self.received_at,
             self.deadline,
@@ -60,6 +71,7 @@ class TimerView:
             self.running,
             _finite_or_none(self.half_at),
             _finite_or_none(self.three_quarters_at),
+            *extra,
         ]
 
     @classmethod
@@ -79,6 +91,7 @@ class TimerView:
             data[9],
             NEVER if half is None else half,
             NEVER if three_quarters is None else three_quarters,
+            *(data[12:15] if len(data) > 12 else ()),
         )
 
     @property
@@ -112,6 +125,12 @@ class UnitView:
     response_working_seconds: float | None = None  # working time on the holders' calendars
     # Paused wall time of the complaint inside its resolution timer (to resolution or as_of).
     paused_seconds: float = 0.0
+    # The complaint's route: (unit, received_at, left_at, reason, active seconds) per stint.
+    route: tuple[tuple[str, float, float | None, str | None, float], ...] = ()
+    # While this unit held it, inside the resolution timer: paused seconds by pause reason,
+    # and seconds excluded by the registry's exclusions, by reason.
+    paused_by_reason: tuple[tuple[str, float], ...] = ()
+    excluded_by_reason: tuple[tuple[str, float], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -137,6 +156,15 @@ class UnitView:
             "del": self.deleted,
             "rsw": self.response_working_seconds,
             "ps": self.paused_seconds,
+            **(
+                {
+                    "rte": [list(stint) for stint in self.route],
+                    "pbr": [list(item) for item in self.paused_by_reason],
+                    "exr": [list(item) for item in self.excluded_by_reason],
+                }
+                if self.route
+                else {}
+            ),
         }
 
     @classmethod
@@ -165,6 +193,12 @@ class UnitView:
             # Absent from views written before these fields existed.
             response_working_seconds=data.get("rsw"),
             paused_seconds=data.get("ps", 0.0),
+            route=tuple(
+                (str(u), float(r), None if left is None else float(left), why, float(active))
+                for u, r, left, why, active in data.get("rte", ())
+            ),
+            paused_by_reason=tuple((str(k), float(v)) for k, v in data.get("pbr", ())),
+            excluded_by_reason=tuple((str(k), float(v)) for k, v in data.get("exr", ())),
         )
 
 
@@ -235,6 +269,9 @@ def _timer_view(charge: TimerCharge, calendar: WorkingCalendar, as_of: datetime)
         running=charge.running,
         half_at=_threshold_at(charge, 0.5, calendar, as_of),
         three_quarters_at=_threshold_at(charge, 0.75, calendar, as_of),
+        extension_days=charge.extension_days,
+        cause=charge.cause,
+        objection=charge.objection,
     )
 
 
@@ -251,6 +288,18 @@ def unit_views(outcome: ComplaintOutcome, registry: Registry) -> dict[str, UnitV
         transfers[transfer.from_unit].append((transfer.at.timestamp(), transfer.reason))
     rework = {item.unit: item for item in outcome.rework}
     first_unit = outcome.units[0]
+    route = tuple(
+        (
+            stint.unit,
+            stint.received_at.timestamp(),
+            _epoch(stint.left_at),
+            stint.reason,
+            stint.active_seconds,
+        )
+        for stint in outcome.route
+    )
+    paused_by_unit = dict(outcome.paused_by_unit)
+    excluded_by_unit = dict(outcome.excluded_by_unit)
 
     def stopped_by(timer: Timer, unit: str, at: datetime | None) -> bool:
         charge = by_unit[unit].get(timer)
@@ -292,6 +341,9 @@ def unit_views(outcome: ComplaintOutcome, registry: Registry) -> dict[str, UnitV
             rating=outcome.rating if outcome.rated_unit == unit else None,
             response_working_seconds=outcome.response_working_seconds if responded else None,
             paused_seconds=outcome.paused_wall_seconds,
+            route=route,
+            paused_by_reason=paused_by_unit.get(unit, ()),
+            excluded_by_reason=excluded_by_unit.get(unit, ()),
         )
     return views
 

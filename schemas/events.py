@@ -57,7 +57,16 @@ EventType = Literal[
     "reopened",
     "closed",
     "rated",
+    # Causes and fairness controls (docs/causes.md).
+    "extension_granted",
+    "miss_explained",
+    "objection_filed",
+    "objection_decided",
 ]
+TimerName = Literal["response", "resolution"]
+Decision = Literal["upheld", "rejected"]
+# An extension is bounded by the registry (default 7); this is the contract's hard cap.
+MAX_EXTENSION_WORKING_DAYS = 60
 Priority = Literal["low", "normal", "high", "urgent"]
 Identifier = Annotated[
     str, StringConstraints(min_length=1, max_length=128, pattern=NO_CONTROL_PATTERN)
@@ -67,13 +76,27 @@ UnitCode = Annotated[str, StringConstraints(pattern=UNIT_PATTERN)]
 # no spaces, no control characters), never a name or an employee number. The mapping to
 # people stays in the city's HR system.
 OfficerCode = Annotated[str, StringConstraints(pattern=UNIT_PATTERN)]
-# The types on which `officer` says who received, took, or acted on the complaint.
+# The types on which `officer` says who received, took, or acted on the complaint
+# (`extension_granted` may also carry one: who approved it; it acts on no complaint).
 OFFICER_EVENT_TYPES = frozenset({"created", "assigned", "handed_over", "responded", "resolved"})
 ShortLabel = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=NO_CONTROL_PATTERN)
 ]
 # RFC 3339 allows a leap second (second 60); Python's datetime cannot hold one.
 _LEAP_SECOND = re.compile(r"^(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}):60(?:\.\d+)?(.*)$")
+
+
+# Fields required per type, beyond the common ones (checked in this order).
+REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
+    "created": ("unit",),
+    "assigned": ("unit",),
+    "rated": ("rating",),
+    "handed_over": ("officer",),
+    "extension_granted": ("timer", "working_days", "reason"),
+    "miss_explained": ("unit", "timer", "cause"),
+    "objection_filed": ("unit", "timer"),
+    "objection_decided": ("unit", "timer", "decision"),
+}
 
 
 class ComplaintEvent(BaseModel):
@@ -97,7 +120,26 @@ class ComplaintEvent(BaseModel):
     channel: ShortLabel | None = None
     priority: Priority = "normal"
     reason: ShortLabel | None = Field(
-        default=None, description="On `assigned`: why, e.g. `not_our_authority`."
+        default=None,
+        description="On `assigned`: why, e.g. `not_our_authority`. On `paused` (optional) and "
+        "`extension_granted` (required): a code of the registry's causes vocabulary.",
+    )
+    timer: TimerName | None = Field(
+        default=None,
+        description="On `extension_granted`, `miss_explained`, `objection_filed`, "
+        "`objection_decided`: which timer.",
+    )
+    working_days: Annotated[int, Field(ge=1, le=MAX_EXTENSION_WORKING_DAYS)] | None = Field(
+        default=None,
+        description="On `extension_granted`: working days the holding unit's deadline moves.",
+    )
+    cause: ShortLabel | None = Field(
+        default=None,
+        description="On `miss_explained`: a code of the registry's causes vocabulary "
+        "(no free text: it could carry personal data).",
+    )
+    decision: Decision | None = Field(
+        default=None, description="On `objection_decided`: `upheld` or `rejected`."
     )
     rating: Annotated[int, Field(ge=1, le=5)] | None = Field(
         default=None, description="On `rated`: the citizen's rating, 1 to 5."
@@ -107,7 +149,8 @@ class ComplaintEvent(BaseModel):
         description="Pseudonymous officer code (never a name or an employee number): on "
         "`created` who received the complaint, on `assigned` who takes it at the receiving "
         "unit, on `responded` and `resolved` who acted; required on `handed_over` (the "
-        "officer of the same unit who takes the complaint over). Ignored on other types.",
+        "officer of the same unit who takes the complaint over); optional on "
+        "`extension_granted` (who approved the extension). Ignored on other types.",
     )
 
     @field_validator("unit")
@@ -119,12 +162,9 @@ class ComplaintEvent(BaseModel):
 
     @model_validator(mode="after")
     def _required_per_type(self) -> ComplaintEvent:
-        if self.type in ("created", "assigned") and self.unit is None:
-            raise ValueError(f"unit is required on a {self.type} event")
-        if self.type == "rated" and self.rating is None:
-            raise ValueError("rating is required on a rated event")
-        if self.type == "handed_over" and self.officer is None:
-            raise ValueError("officer is required on a handed_over event")
+        for name in REQUIRED_FIELDS.get(self.type, ()):
+            if getattr(self, name) is None:
+                raise ValueError(f"{name} is required on a {self.type} event")
         return self
 
     @property
@@ -156,9 +196,8 @@ def _reason_from(error: ValidationError) -> EventRejected:
     if field == "occurred_at" and kind == "timezone_aware":
         return EventRejected("timestamp_without_offset")
     if kind == "value_error" and not first["loc"]:
-        message = first["msg"]
-        missing = "rating" if "rating" in message else "officer" if "officer" in message else "unit"
-        return EventRejected(f"missing_{missing}")
+        found = re.search(r"(\w+) is required on", first["msg"])
+        return EventRejected(f"missing_{found.group(1) if found else 'value'}")
     # Messages from pydantic echo no input here (include_input=False): safe to keep as detail.
     return EventRejected(f"invalid_{field}", first["msg"])
 
@@ -290,19 +329,20 @@ def event_json_schema() -> dict[str, Any]:
     # The reserved unit code (the model's validator).
     schema["properties"]["unit"]["not"] = {"const": RESERVED_UNIT}
     # The cross-field rules pydantic cannot express in the schema by itself.
+    types_by_required: dict[tuple[str, ...], list[str]] = {}
+    for kind, names in REQUIRED_FIELDS.items():
+        types_by_required.setdefault(names, []).append(kind)
     schema["allOf"] = [
         {
-            "if": {"properties": {"type": {"enum": ["created", "assigned"]}}},
-            "then": {"required": ["unit"], "properties": {"unit": {"type": "string"}}},
-        },
-        {
-            "if": {"properties": {"type": {"const": "rated"}}},
-            "then": {"required": ["rating"], "properties": {"rating": {"type": "integer"}}},
-        },
-        {
-            "if": {"properties": {"type": {"const": "handed_over"}}},
-            "then": {"required": ["officer"], "properties": {"officer": {"type": "string"}}},
-        },
+            "if": {
+                "properties": {"type": {"enum": kinds} if len(kinds) > 1 else {"const": kinds[0]}}
+            },
+            "then": {
+                "required": list(names),
+                "properties": {name: {"not": {"type": "null"}} for name in names},
+            },
+        }
+        for names, kinds in types_by_required.items()
     ]
     return schema
 

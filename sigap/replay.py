@@ -49,7 +49,7 @@ def replay(
         try:
             check_event_time(event, reference_epoch)
             state = states.setdefault(event.complaint_id, ComplaintState())
-            dropped = record_event(state, event)
+            dropped = record_event(state, event, registry)
         except EventRejected as rejected:
             result.rejected[rejected.reason] += 1
             continue

@@ -213,7 +213,7 @@ class ComplaintStage:
                 raise EventRejected("key_mismatch")
             check_event_time(complaint_event, message.timestamp)
             state = self._state_of(complaint_event.complaint_id)
-            dropped = record_event(state, complaint_event)
+            dropped = record_event(state, complaint_event, self.registry)
         except EventRejected as rejected:
             await self.reject(message.partition, event.key, raw, rejected.reason)
             if (

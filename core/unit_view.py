@@ -131,6 +131,8 @@ class UnitView:
     # and seconds excluded by the registry's exclusions, by reason.
     paused_by_reason: tuple[tuple[str, float], ...] = ()
     excluded_by_reason: tuple[tuple[str, float], ...] = ()
+    # The complaint's first resolution, by whichever unit (for the routing ledger).
+    first_resolved_at: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -161,6 +163,7 @@ class UnitView:
                     "rte": [list(stint) for stint in self.route],
                     "pbr": [list(item) for item in self.paused_by_reason],
                     "exr": [list(item) for item in self.excluded_by_reason],
+                    "fra": self.first_resolved_at,
                 }
                 if self.route
                 else {}
@@ -199,6 +202,7 @@ class UnitView:
             ),
             paused_by_reason=tuple((str(k), float(v)) for k, v in data.get("pbr", ())),
             excluded_by_reason=tuple((str(k), float(v)) for k, v in data.get("exr", ())),
+            first_resolved_at=data.get("fra"),
         )
 
 
@@ -344,6 +348,7 @@ def unit_views(outcome: ComplaintOutcome, registry: Registry) -> dict[str, UnitV
             route=route,
             paused_by_reason=paused_by_unit.get(unit, ()),
             excluded_by_reason=excluded_by_unit.get(unit, ()),
+            first_resolved_at=_epoch(outcome.first_resolved_at),
         )
     return views
 

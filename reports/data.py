@@ -18,15 +18,20 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from core.actions import ActionEffect
+from core.causes import CauseAnalysis, RoutingLedger, cause_analysis, routing_ledger
 from core.feedback import Feedback, unit_feedback
+from core.findings import Finding, IndicatorMiss, OpenAction, unit_findings
 from core.periods import format_period, previous_periods
 from core.registry import Registry
 from core.scoring import ALL, COUNT_COLUMNS, period_score
 from core.unit_view import UnitView
-from core.windows import PeriodKind, period_end, period_start_epoch
+from core.windows import PeriodKind, period_end, period_start, period_start_epoch
+from storage.actions import list_actions
 from storage.scores import restored_watermark, score_rows, stored_views
 
 DEFAULT_TREND_PERIODS = 6
+ROUTING_LOOKBACK_SECONDS = 92 * 86400.0
 NO_CHANNEL = "(none)"  # complaints whose `created` event named no channel
 
 # The persisted counts shown in the tables, in this order (core.scoring.PeriodScore).
@@ -117,6 +122,11 @@ class UnitReport:
     channels: tuple[Score, ...]
     feedback: Feedback | None  # None without stored views (nothing to evaluate)
     indicator_names: tuple[str, ...] = field(default=())
+    # docs/causes.md: misses by cause, paused/excluded time, the routing ledger, findings.
+    causes: CauseAnalysis | None = None
+    routing: RoutingLedger | None = None
+    findings: tuple[Finding, ...] = ()
+    actions: tuple[ActionEffect, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -241,12 +251,45 @@ def unit_report(
     views = stored_views(engine, unit=unit, created_before=end, active_from=begin)
     watermark = _watermark(engine)
     feedback = None
+    causes = None
+    routing = None
     channels: tuple[Score, ...] = ()
     if views and watermark is not None:
         feedback = unit_feedback(views, unit, begin, end, watermark)
         channels = channel_scores(unit, kind, start, views, watermark, registry)
+        causes = cause_analysis(views, unit, begin, end, watermark)
+        # A misrouting charge counts when the complaint reached the right unit, which may be
+        # after this unit's own last activity: look further back for those views.
+        routing_views = stored_views(
+            engine, unit=unit, created_before=end, active_from=begin - ROUTING_LOOKBACK_SECONDS
+        )
+        routing = routing_ledger(routing_views, unit, begin, end)
     trend = tuple(TrendPoint(format_period(kind, s), s, overall.get(s)) for s in trend_starts)
     current = overall.get(start)
+    actions = (
+        action_effects(engine, unit, kind, start, causes, watermark)
+        if causes is not None and watermark is not None
+        else ()
+    )
+    findings = unit_findings(
+        indicators_missed=[
+            IndicatorMiss(
+                i.name, _indicator_label(i.name), i.realisation, i.target, i.unit_of_measure
+            )
+            for i in (current.missed_indicators if current is not None else ())
+        ],
+        indicators_known=0
+        if current is None
+        else sum(1 for i in current.indicators if i.achieved is not None),
+        feedback=feedback,
+        causes=causes,
+        routing=routing,
+        open_actions=[
+            OpenAction(a.action_id, a.cause, a.due, a.overdue)
+            for a in actions
+            if a.status == "open"
+        ],
+    )
     return UnitReport(
         unit=unit,
         unit_name=_unit_name(registry, unit),
@@ -262,7 +305,56 @@ def unit_report(
         channels=channels,
         feedback=feedback,
         indicator_names=_names([current, *overall.values(), *categories, *channels]),
+        causes=causes,
+        routing=routing,
+        findings=findings,
+        actions=actions,
     )
+
+
+def action_effects(
+    engine: Engine,
+    unit: str,
+    kind: PeriodKind,
+    start: date,
+    causes: CauseAnalysis,
+    watermark: float,
+) -> tuple[ActionEffect, ...]:
+    """The unit's actions decided before the period's end and not closed before its
+    beginning, each with the misses of its cause in the period it was decided in and in this
+    one (core.actions)."""
+    begin, end = period_start_epoch(kind, start), period_end(kind, start)
+    effects = []
+    for action in list_actions(engine, unit=unit):
+        if action.decided_at >= end or (action.closed_at is not None and action.closed_at < begin):
+            continue
+        decided_start = period_start(kind, action.decided_at)
+        if decided_start == start:
+            before = causes.count(action.cause)
+        else:
+            d_begin, d_end = (
+                period_start_epoch(kind, decided_start),
+                period_end(kind, decided_start),
+            )
+            views = stored_views(engine, unit=unit, created_before=d_end, active_from=d_begin)
+            before = cause_analysis(views, unit, d_begin, d_end, watermark).count(action.cause)
+        later = start > decided_start
+        effects.append(
+            ActionEffect(
+                action_id=action.action_id,
+                cause=action.cause,
+                owner=action.owner,
+                due=action.due_on.isoformat(),
+                status=action.status,
+                overdue=action.status == "open"
+                and period_end("day", action.due_on) <= min(end, watermark),
+                before_period=format_period(kind, decided_start),
+                misses_before=before,
+                after_period=format_period(kind, start) if later else None,
+                misses_after=causes.count(action.cause) if later else None,
+            )
+        )
+    return tuple(effects)
 
 
 def league_report(
@@ -299,6 +391,10 @@ def league_report(
         rows=tuple(ranked),
         indicator_names=_names(scores.values()),
     )
+
+
+def _indicator_label(name: str) -> str:
+    return name.replace("_", " ").replace("p90", "p90 of")
 
 
 def _unit_name(registry: Registry, unit: str) -> str:

@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from core.feedback import BUCKETS
+from reports import render_causes
 from reports.data import COUNT_KEYS, LeagueReport, Score, UnitReport
 
 COLUMNS = (
@@ -91,6 +92,7 @@ def unit_rows(report: UnitReport) -> Iterator[dict[str, Any]]:
         yield from _score_rows(period, "category", score, counts=True)
     for score in report.channels:
         yield from _score_rows(period, "channel", score, counts=True)
+    yield from render_causes.csv_rows(report)
     feedback = report.feedback
     if feedback is None:
         return

@@ -11,7 +11,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from core.feedback import BUCKETS
-from reports import charts, text
+from reports import charts, render_causes, text
 from reports.data import COUNT_KEYS, LeagueReport, UnitReport
 
 
@@ -77,6 +77,7 @@ def render_unit(report: UnitReport) -> str:
         charts=SimpleNamespace(**{"time_lost": Markup(""), **_unit_charts(report)}),
         count_keys=COUNT_KEYS,
         buckets=BUCKETS,
+        causes=render_causes,
     )
 
 

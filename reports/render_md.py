@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from core.feedback import BUCKETS, TimeLost
+from reports import render_causes
 from reports.data import COUNT_KEYS, LeagueReport, Score, UnitReport
 from reports.text import (
     BUCKET_LABELS,
@@ -141,7 +142,7 @@ def render_unit(report: UnitReport) -> str:
     feedback = report.feedback
     if feedback is None:
         lines += ["No complaint views are stored for this unit and period.", ""]
-        return "\n".join(lines)
+        return "\n".join([*lines, *render_causes.markdown(report)])
     lines += [
         f"{len(feedback.missed)} timer(s) missed in the period; "
         f"{feedback.transfers_away} transfer(s) away.",
@@ -182,7 +183,7 @@ def render_unit(report: UnitReport) -> str:
         )
     else:
         lines += ["None: no open complaint past its target.", ""]
-    return "\n".join(lines)
+    return "\n".join([*lines, *render_causes.markdown(report)])
 
 
 def render_league(report: LeagueReport) -> str:

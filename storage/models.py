@@ -139,3 +139,42 @@ class UnitScoreIndicator(Base):
     target: Mapped[float] = mapped_column(Float)
     achievement_percent: Mapped[float | None] = mapped_column(Float, nullable=True)
     achieved: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+
+
+class CorrectiveActionRow(Base):
+    """A corrective action decided by a unit about a cause of its misses (core.actions).
+
+    The owner is a pseudonymous officer code; no free text is stored."""
+
+    __tablename__ = "corrective_actions"
+
+    action_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    unit: Mapped[str] = mapped_column(String(64), index=True)
+    cause: Mapped[str] = mapped_column(String(64))
+    owner: Mapped[str] = mapped_column(String(64))
+    due_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16))
+    decided_at_epoch: Mapped[float] = mapped_column(Float)
+    closed_at_epoch: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class CorrectiveActionHistoryRow(Base):
+    """Every change of a corrective action, in order (the register's history)."""
+
+    __tablename__ = "corrective_action_history"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["action_id"],
+            ["corrective_actions.action_id"],
+            name="fk_corrective_action_history_action",
+        ),
+    )
+
+    change_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    action_id: Mapped[int] = mapped_column(Integer, index=True)
+    at_epoch: Mapped[float] = mapped_column(Float)
+    change: Mapped[str] = mapped_column(String(16))  # added | closed
+    status: Mapped[str] = mapped_column(String(16))
+    cause: Mapped[str] = mapped_column(String(64))
+    owner: Mapped[str] = mapped_column(String(64))
+    due_on: Mapped[date] = mapped_column(Date)

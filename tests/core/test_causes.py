@@ -3,6 +3,7 @@ against hand-computed cases and against the persisted score columns they must ag
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from datetime import datetime
 from pathlib import Path
@@ -185,10 +186,8 @@ def test_the_misses_by_cause_add_up_to_the_scores_missed_counts(
         seen.add(events[0].complaint_id)
         state = ComplaintState()
         for event in events:
-            try:
+            with contextlib.suppress(EventRejected):
                 record_event(state, event, REGISTRY)
-            except EventRejected:
-                pass
         if cause is not None:
             for view in current_views(state, REGISTRY):
                 for timer_name, timer in view.timers.items():
@@ -201,10 +200,8 @@ def test_the_misses_by_cause_add_up_to_the_scores_missed_counts(
                             timer=timer_name,
                             cause=cause,
                         )
-                        try:
+                        with contextlib.suppress(EventRejected):
                             record_event(state, explanation, REGISTRY)
-                        except EventRejected:
-                            pass
         views += current_views(state, REGISTRY)
     watermark = max(v.as_of for v in views) + 86400
     for score in all_period_scores(views, watermark, ["month"]):

@@ -249,19 +249,38 @@ class _OpenTimers:
     uncounted_deadline: _SortedInstants = field(default_factory=_SortedInstants)
 
 
+CLOCKS = ("wall", "working")
+
+
 @dataclass
 class _Windows:
-    stopped: RollingWindows = field(default_factory=RollingWindows)  # for the quantiles
+    # For the quantiles, per clock of the timers' targets: wall and working seconds are
+    # never one sample.
+    stopped: dict[str, RollingWindows] = field(
+        default_factory=lambda: {clock: RollingWindows() for clock in CLOCKS}
+    )
     decided: RollingWindows = field(default_factory=RollingWindows)  # for the ratio
 
 
 @dataclass(frozen=True)
-class TimerWindowStats:
+class ClockWindowStats:
+    """The timers stopped in a window whose target is on one clock."""
+
     count: int  # timers stopped in the window (the quantiles' sample)
-    total: float  # the sum of their values (a summary's _sum)
+    total: float  # the sum of their values, in seconds of that clock
     p50: float | None
     p90: float | None
+
+
+@dataclass(frozen=True)
+class TimerWindowStats:
+    by_clock: Mapping[str, ClockWindowStats]  # "wall" and "working", always both
     within_target_ratio: float | None  # met / decided, open timers past deadline included
+
+    @property
+    def count(self) -> int:
+        """Timers stopped in the window, whatever their clock."""
+        return sum(stats.count for stats in self.by_clock.values())
 
 
 @dataclass(frozen=True)
@@ -346,7 +365,8 @@ class UnitKpis:
                 ):
                     instants.sort()
             for windows in self._windows.values():
-                windows.stopped.sort()
+                for stopped in windows.stopped.values():
+                    stopped.sort()
                 windows.decided.sort()
 
     def forget_units(self, units: Iterable[str]) -> None:
@@ -460,23 +480,27 @@ class UnitKpis:
                 stopped = None
                 if timer_view.stopped_at is not None:
                     stopped = (timer_view.stopped_at, timer_view.elapsed_seconds, within)
+                stopped_windows = windows.stopped[
+                    timer_view.clock if timer_view.clock in windows.stopped else "wall"
+                ]
                 if sign > 0 and self._bulk:
                     windows.decided.append_unsorted(*decided)
                     if stopped is not None:
-                        windows.stopped.append_unsorted(*stopped)
+                        stopped_windows.append_unsorted(*stopped)
                 elif sign > 0:
                     windows.decided.add(*decided)
                     if stopped is not None:
-                        windows.stopped.add(*stopped)
+                        stopped_windows.add(*stopped)
                 else:
                     windows.decided.remove(*decided)
                     if stopped is not None:
-                        windows.stopped.remove(*stopped)
+                        stopped_windows.remove(*stopped)
 
     def expire(self, watermark: float) -> None:
         """Drop measurements no window and no current period (a month: 31 days) can hold."""
         for windows in self._windows.values():
-            windows.stopped.expire(watermark, grace_seconds=PERIOD_RETENTION_GRACE)
+            for stopped in windows.stopped.values():
+                stopped.expire(watermark, grace_seconds=PERIOD_RETENTION_GRACE)
             windows.decided.expire(watermark, grace_seconds=PERIOD_RETENTION_GRACE)
 
     # -- export -----------------------------------------------------------------------
@@ -524,8 +548,13 @@ class UnitKpis:
             per_window = {}
             for name, width in RollingWindows.WINDOWS.items():
                 per_window[name] = _window_stats(
-                    state.stopped.stats(name, watermark),
-                    state.stopped.total_between(watermark - width, watermark),
+                    {
+                        clock: (
+                            stopped.stats(name, watermark),
+                            stopped.total_between(watermark - width, watermark),
+                        )
+                        for clock, stopped in state.stopped.items()
+                    },
                     state.decided.stats(name, watermark),
                     # Open timers past their deadline in the window are misses too; only
                     # the all-categories windows know them (the index has no categories).
@@ -540,8 +569,7 @@ class UnitKpis:
                 empty = WindowStats(count=0, p50=None, p90=None, within_target_ratio=None)
                 windows[(timer, ALL_CATEGORIES)] = {
                     name: _window_stats(
-                        empty,
-                        0.0,
+                        {clock: (empty, 0.0) for clock in CLOCKS},
                         empty,
                         open_timers.uncounted_deadline.between(missed_by - width, missed_by),
                     )
@@ -554,8 +582,13 @@ class UnitKpis:
             for kind in PERIOD_KINDS:
                 begin = period_start_epoch(kind, period_start(kind, watermark))
                 periods[(timer, kind)] = _window_stats(
-                    state.stopped.stats_between(begin, watermark, low_inclusive=True),
-                    state.stopped.total_between(begin, watermark, low_inclusive=True),
+                    {
+                        clock: (
+                            stopped.stats_between(begin, watermark, low_inclusive=True),
+                            stopped.total_between(begin, watermark, low_inclusive=True),
+                        )
+                        for clock, stopped in state.stopped.items()
+                    },
                     state.decided.stats_between(begin, watermark, low_inclusive=True),
                     open_timers.uncounted_deadline.between(begin, missed_by, low_inclusive=True)
                     if missed_by >= begin
@@ -568,14 +601,14 @@ class UnitKpis:
 
 
 def _window_stats(
-    stopped: WindowStats, stopped_total: float, decided: WindowStats, open_missed: int
+    stopped: Mapping[str, tuple[WindowStats, float]], decided: WindowStats, open_missed: int
 ) -> TimerWindowStats:
     decided_count = decided.count + open_missed
     met = round((decided.within_target_ratio or 0.0) * decided.count)
     return TimerWindowStats(
-        count=stopped.count,
-        total=stopped_total,
-        p50=stopped.p50,
-        p90=stopped.p90,
+        by_clock={
+            clock: ClockWindowStats(count=stats.count, total=total, p50=stats.p50, p90=stats.p90)
+            for clock, (stats, total) in stopped.items()
+        },
         within_target_ratio=met / decided_count if decided_count else None,
     )

@@ -50,29 +50,60 @@ def _histogram(family: HistogramMetricFamily, labels: list[str], histogram: Hist
     )
 
 
-class _QuantileSummary(Metric):
-    """A summary family built from exact quantiles computed elsewhere (the windows)."""
-
-    def __init__(self, name: str, documentation: str, labels: list[str]) -> None:
-        super().__init__(name, documentation, "summary")
-        self.label_names = labels
+_NAN = float("nan")
 
 
-def _summary(name: str, documentation: str, labels: list[str]) -> _QuantileSummary:
-    return _QuantileSummary(name, documentation, labels)
+@dataclass
+class _WindowFamilies:
+    """The gauges of one kind of window statistics: quantiles and sample size per clock of
+    the timers' targets, and the within-target share (unitless, over both clocks)."""
 
+    seconds: GaugeMetricFamily
+    stopped: GaugeMetricFamily
+    ratio: GaugeMetricFamily
 
-def _add_quantiles(
-    family: _QuantileSummary, label_values: list[str], stats: TimerWindowStats
-) -> None:
-    """p50 and p90 with the window's count and sum; nothing for an empty window."""
-    if stats.count == 0 or stats.p50 is None or stats.p90 is None:
-        return
-    labels = dict(zip(family.label_names, label_values, strict=True))
-    family.add_sample(family.name, {**labels, "quantile": "0.5"}, stats.p50)
-    family.add_sample(family.name, {**labels, "quantile": "0.9"}, stats.p90)
-    family.add_sample(family.name + "_count", labels, stats.count)
-    family.add_sample(family.name + "_sum", labels, stats.total)
+    @classmethod
+    def create(
+        cls, seconds: str, stopped: str, ratio: str, what: str, labels: list[str]
+    ) -> _WindowFamilies:
+        return cls(
+            GaugeMetricFamily(
+                seconds,
+                f"Quantiles (exact nearest-rank) of the timers stopped {what}, in seconds of "
+                "their target's clock (label clock: wall or working); NaN when none stopped.",
+                labels=[*labels, "clock", "quantile"],
+            ),
+            GaugeMetricFamily(
+                stopped,
+                f"Timers stopped {what}, by the clock of their target (the quantiles' sample).",
+                labels=[*labels, "clock"],
+            ),
+            GaugeMetricFamily(
+                ratio,
+                f"Share of the timers decided {what} that met their target (open timers past "
+                "their deadline included); NaN when none was decided.",
+                labels=labels,
+            ),
+        )
+
+    def add(self, label_values: list[str], stats: TimerWindowStats) -> None:
+        """Every series, also for an empty window (0, or NaN for a quantile or a ratio)."""
+        for clock in names.CLOCKS:
+            clock_stats = stats.by_clock.get(clock)
+            count = 0 if clock_stats is None else clock_stats.count
+            self.stopped.add_metric([*label_values, clock], count)
+            for quantile in names.QUANTILES:
+                value = None
+                if clock_stats is not None and count:
+                    value = clock_stats.p50 if quantile == "0.5" else clock_stats.p90
+                self.seconds.add_metric(
+                    [*label_values, clock, quantile], _NAN if value is None else value
+                )
+        ratio = stats.within_target_ratio
+        self.ratio.add_metric(label_values, _NAN if ratio is None else ratio)
+
+    def __iter__(self) -> Iterator[Metric]:
+        return iter((self.seconds, self.stopped, self.ratio))
 
 
 def transfer_reason_label(reason: str) -> str:
@@ -103,12 +134,12 @@ class SigapCollector(Collector):
             names.COMPLAINTS_OPEN, "Open complaints, by the unit holding them.", labels=["unit"]
         )
         resolution = HistogramMetricFamily(
-            names.RESOLUTION_SECONDS,
+            names.RESOLUTION_WALL_SECONDS,
             "Wall seconds from creation to first resolution (pauses excluded).",
             labels=["unit"],
         )
         first_response = HistogramMetricFamily(
-            names.FIRST_RESPONSE_SECONDS,
+            names.FIRST_RESPONSE_WALL_SECONDS,
             "Wall seconds from creation to the first response (pauses excluded).",
             labels=["unit"],
         )
@@ -128,37 +159,26 @@ class SigapCollector(Collector):
             "Open timers past a fraction (threshold) of their allowed time.",
             labels=["unit", "timer", "threshold"],
         )
-        window_seconds = _summary(
+        windows = _WindowFamilies.create(
             names.WINDOW_SECONDS,
-            "Quantiles (exact nearest-rank) of timers stopped in the window, in the clock "
-            "seconds of their target.",
-            labels=["unit", "timer", "window"],
-        )
-        window_ratio = GaugeMetricFamily(
+            names.WINDOW_STOPPED,
             names.WINDOW_WITHIN_TARGET_RATIO,
-            "Share of timers decided in the window that met their target.",
-            labels=["unit", "timer", "window"],
+            "in the rolling window ending at the watermark",
+            ["unit", "timer", "window"],
         )
-        category_seconds = _summary(
+        category_windows = _WindowFamilies.create(
             names.CATEGORY_WINDOW_SECONDS,
-            "As complaint_window_seconds, per complaint category.",
-            labels=["unit", "category", "timer", "window"],
-        )
-        category_ratio = GaugeMetricFamily(
+            names.CATEGORY_WINDOW_STOPPED,
             names.CATEGORY_WINDOW_WITHIN_TARGET_RATIO,
-            "As complaint_window_within_target_ratio, per complaint category.",
-            labels=["unit", "category", "timer", "window"],
+            "in the rolling window, per complaint category,",
+            ["unit", "category", "timer", "window"],
         )
-        period_seconds = _summary(
+        periods = _WindowFamilies.create(
             names.PERIOD_SECONDS,
-            "As complaint_window_seconds, over the current calendar day, week and month "
-            "(Asia/Jakarta) up to the watermark.",
-            labels=["unit", "timer", "period"],
-        )
-        period_ratio = GaugeMetricFamily(
+            names.PERIOD_STOPPED,
             names.PERIOD_WITHIN_TARGET_RATIO,
-            "As complaint_window_within_target_ratio, over the current calendar period.",
-            labels=["unit", "timer", "period"],
+            "in the current calendar day, week and month (Asia/Jakarta) up to the watermark",
+            ["unit", "timer", "period"],
         )
         transfers = CounterMetricFamily(
             names.TRANSFERS, "Transfers away from a unit, by reason.", labels=["unit", "reason"]
@@ -190,17 +210,11 @@ class SigapCollector(Collector):
             for (timer, category), per_window in sorted(state.windows.items()):
                 for window, stats in per_window.items():
                     if category == ALL_CATEGORIES:
-                        seconds, ratio, labels = window_seconds, window_ratio, [unit, timer]
+                        windows.add([unit, timer, window], stats)
                     else:
-                        seconds, ratio = category_seconds, category_ratio
-                        labels = [unit, category, timer]
-                    _add_quantiles(seconds, [*labels, window], stats)
-                    if stats.within_target_ratio is not None:
-                        ratio.add_metric([*labels, window], stats.within_target_ratio)
+                        category_windows.add([unit, category, timer, window], stats)
             for (timer, period), stats in sorted(state.periods.items()):
-                _add_quantiles(period_seconds, [unit, timer, period], stats)
-                if stats.within_target_ratio is not None:
-                    period_ratio.add_metric([unit, timer, period], stats.within_target_ratio)
+                periods.add([unit, timer, period], stats)
             by_reason: dict[str, int] = dict.fromkeys(names.TRANSFER_REASONS, 0)
             for reason, count in counters.transfers.items():
                 label = transfer_reason_label(reason)
@@ -219,12 +233,9 @@ class SigapCollector(Collector):
             resolution_working,
             sla,
             open_past,
-            window_seconds,
-            window_ratio,
-            category_seconds,
-            category_ratio,
-            period_seconds,
-            period_ratio,
+            *windows,
+            *category_windows,
+            *periods,
             transfers,
             reopened,
             ratings,

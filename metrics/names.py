@@ -1,44 +1,61 @@
 """The metrics contract: every metric name and label SIGAP exports, in one place.
 
 The collector (metrics/collector.py), the generated alert and recording rules, the
-Alertmanager routes and the Grafana dashboards all take their names from here.
-Base units (seconds); counters end in `_total` in the exposition (the constant here is the
-family name without it, as prometheus_client expects). Complaint ids never appear in labels.
+Alertmanager routes and the Grafana dashboards all take their names from here; the tests that
+read /metrics do too. docs/metrics.md documents each series and the rename from the
+unprefixed names of earlier releases (`RENAMED` below).
+
+Conventions (https://prometheus.io/docs/practices/naming/):
+- one application prefix, ``sigap_``, for every metric SIGAP itself exports (``process_*`` and
+  ``faust_*`` come from the client library and from Faust);
+- base units (seconds); counters end in ``_total`` in the exposition (the constant here is the
+  family name without it, as prometheus_client expects);
+- a metric in seconds says which clock in its name (``_wall_seconds``, ``_working_seconds``) or
+  carries a ``clock`` label (``wall`` / ``working``): the two are never mixed in one series;
+- window and period statistics are gauges (a sliding window's count goes down; a summary's
+  ``_count`` must not);
+- complaint ids never appear in labels; every label value set is bounded and pre-created, so a
+  series does not vanish when its window is empty (its value is then 0, or NaN for a quantile or
+  a ratio of nothing).
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-# Contract v1 (walking skeleton)
-COMPLAINTS_CREATED: Final = "complaints_created"  # counter {unit}
-COMPLAINTS_RESOLVED: Final = "complaints_resolved"  # counter {unit}
-COMPLAINTS_OPEN: Final = "complaints_open"  # gauge {unit}
-RESOLUTION_SECONDS: Final = "complaint_resolution_seconds"  # histogram {unit}, wall seconds
-EVENTS_REJECTED: Final = "complaint_events_rejected"  # counter {reason}
+PREFIX: Final = "sigap_"
 
-# SLA clocks (working calendar, per-unit targets)
-FIRST_RESPONSE_SECONDS: Final = "complaint_first_response_seconds"  # histogram {unit}
-RESOLUTION_WORKING_SECONDS: Final = "complaint_resolution_working_seconds"  # histogram {unit}
-SLA: Final = "complaint_sla"  # counter {unit, timer, outcome}
-OPEN_PAST_TARGET: Final = "complaints_open_past_target"  # gauge {unit, timer, threshold}
-WINDOW_SECONDS: Final = "complaint_window_seconds"  # gauge {unit, timer, window, quantile}
-WINDOW_WITHIN_TARGET_RATIO: Final = (
-    "complaint_window_within_target_ratio"  # gauge {unit,timer,window}
-)
-PERIOD_SECONDS: Final = "complaint_period_seconds"  # gauge {unit, timer, period, quantile}
-PERIOD_WITHIN_TARGET_RATIO: Final = "complaint_period_within_target_ratio"  # {unit,timer,period}
-CATEGORY_WINDOW_SECONDS: Final = "complaint_category_window_seconds"  # + {category}
-CATEGORY_WINDOW_WITHIN_TARGET_RATIO: Final = "complaint_category_window_within_target_ratio"
-TRANSFERS: Final = "complaint_transfers"  # counter {unit, reason}: transfers away from unit
-REOPENED: Final = "complaints_reopened"  # counter {unit}
-RATINGS: Final = "complaint_ratings"  # counter {unit, rating}
+# Complaints, per unit
+COMPLAINTS_CREATED: Final = "sigap_complaints_created"  # counter {unit}
+COMPLAINTS_RESOLVED: Final = "sigap_complaints_resolved"  # counter {unit}
+COMPLAINTS_OPEN: Final = "sigap_complaints_open"  # gauge {unit}
+RESOLUTION_WALL_SECONDS: Final = "sigap_complaint_resolution_wall_seconds"  # histogram {unit}
+FIRST_RESPONSE_WALL_SECONDS: Final = "sigap_complaint_first_response_wall_seconds"  # histogram
+RESOLUTION_WORKING_SECONDS: Final = "sigap_complaint_resolution_working_seconds"  # histogram
+SLA: Final = "sigap_complaint_sla"  # counter {unit, timer, outcome}
+OPEN_PAST_TARGET: Final = "sigap_complaints_open_past_target"  # gauge {unit, timer, threshold}
+TRANSFERS: Final = "sigap_complaint_transfers"  # counter {unit, reason}: transfers away from unit
+REOPENED: Final = "sigap_complaints_reopened"  # counter {unit}
+RATINGS: Final = "sigap_complaint_ratings"  # counter {unit, rating}
+
+# Window and period statistics (gauges): the timers stopped in the window, per clock, and the
+# share of timers decided in it that met their target.
+WINDOW_SECONDS: Final = "sigap_complaint_window_seconds"  # {unit,timer,window,clock,quantile}
+WINDOW_STOPPED: Final = "sigap_complaint_window_stopped_timers"  # {unit,timer,window,clock}
+WINDOW_WITHIN_TARGET_RATIO: Final = "sigap_complaint_window_within_target_ratio"
+CATEGORY_WINDOW_SECONDS: Final = "sigap_complaint_category_window_seconds"  # + {category}
+CATEGORY_WINDOW_STOPPED: Final = "sigap_complaint_category_window_stopped_timers"  # + {category}
+CATEGORY_WINDOW_WITHIN_TARGET_RATIO: Final = "sigap_complaint_category_window_within_target_ratio"
+PERIOD_SECONDS: Final = "sigap_complaint_period_seconds"  # {unit,timer,period,clock,quantile}
+PERIOD_STOPPED: Final = "sigap_complaint_period_stopped_timers"  # {unit,timer,period,clock}
+PERIOD_WITHIN_TARGET_RATIO: Final = "sigap_complaint_period_within_target_ratio"
 
 # Pipeline health
-EVENTS_PROCESSED: Final = "complaint_events_processed"  # counter: accepted events
-WATERMARK: Final = "complaint_events_watermark_timestamp_seconds"  # gauge: event-time watermark
-CONSUMER_LAG: Final = "complaint_events_consumer_lag"  # gauge {partition}: messages behind
-VIEWS_FAILED: Final = "complaint_views_failed"  # counter: unit views the unit stage failed on
+EVENTS_PROCESSED: Final = "sigap_events_processed"  # counter: accepted events
+EVENTS_REJECTED: Final = "sigap_events_rejected"  # counter {reason}
+WATERMARK: Final = "sigap_events_watermark_timestamp_seconds"  # gauge: event-time watermark
+CONSUMER_LAG: Final = "sigap_events_consumer_lag"  # gauge {partition}: messages behind
+VIEWS_FAILED: Final = "sigap_unit_views_failed"  # counter: unit views the unit stage failed on
 # counter {reason}: views-topic records or views the score writer set aside (dead-lettered)
 SCORE_WRITER_DEAD_LETTERED: Final = "sigap_score_writer_dead_lettered"
 SCORE_WRITER_REASONS: Final = ("invalid_view", "data_error", "integrity_error")
@@ -49,9 +66,39 @@ OUTCOMES: Final = ("met", "missed")
 THRESHOLDS: Final = ("0.5", "0.75", "1")
 WINDOWS: Final = ("1h", "24h", "7d", "30d")
 QUANTILES: Final = ("0.5", "0.9")
+CLOCKS: Final = ("wall", "working")
 UNKNOWN_UNIT: Final = "unknown"
 RATINGS_VALUES: Final = ("1", "2", "3", "4", "5")
 # Transfer reasons are free text in events; these are exported as they are, any other as
 # "other", so the label stays bounded.
 TRANSFER_REASONS: Final = ("not_our_authority", "wrong_category", "duplicate", "unspecified")
 OTHER_REASON: Final = "other"
+
+# The exposition names of earlier releases (no prefix) and what replaced them; old names are
+# not exported any more (docs/metrics.md, "Renamed metrics").
+RENAMED: Final[dict[str, str]] = {
+    "complaints_created_total": f"{COMPLAINTS_CREATED}_total",
+    "complaints_resolved_total": f"{COMPLAINTS_RESOLVED}_total",
+    "complaints_open": COMPLAINTS_OPEN,
+    "complaint_resolution_seconds": RESOLUTION_WALL_SECONDS,
+    "complaint_first_response_seconds": FIRST_RESPONSE_WALL_SECONDS,
+    "complaint_resolution_working_seconds": RESOLUTION_WORKING_SECONDS,
+    "complaint_sla_total": f"{SLA}_total",
+    "complaints_open_past_target": OPEN_PAST_TARGET,
+    "complaint_window_seconds": f"{WINDOW_SECONDS} (gauge, + clock), {WINDOW_STOPPED}",
+    "complaint_window_within_target_ratio": WINDOW_WITHIN_TARGET_RATIO,
+    "complaint_category_window_seconds": (
+        f"{CATEGORY_WINDOW_SECONDS} (gauge, + clock), {CATEGORY_WINDOW_STOPPED}"
+    ),
+    "complaint_category_window_within_target_ratio": CATEGORY_WINDOW_WITHIN_TARGET_RATIO,
+    "complaint_period_seconds": f"{PERIOD_SECONDS} (gauge, + clock), {PERIOD_STOPPED}",
+    "complaint_period_within_target_ratio": PERIOD_WITHIN_TARGET_RATIO,
+    "complaint_transfers_total": f"{TRANSFERS}_total",
+    "complaints_reopened_total": f"{REOPENED}_total",
+    "complaint_ratings_total": f"{RATINGS}_total",
+    "complaint_events_rejected_total": f"{EVENTS_REJECTED}_total",
+    "complaint_events_processed_total": f"{EVENTS_PROCESSED}_total",
+    "complaint_events_watermark_timestamp_seconds": WATERMARK,
+    "complaint_events_consumer_lag": CONSUMER_LAG,
+    "complaint_views_failed_total": f"{VIEWS_FAILED}_total",
+}

@@ -47,11 +47,11 @@ from metrics.names import (
     CONSUMER_LAG,
     EVENTS_PROCESSED,
     EVENTS_REJECTED,
-    FIRST_RESPONSE_SECONDS,
+    FIRST_RESPONSE_WALL_SECONDS,
     OPEN_PAST_TARGET,
     RATINGS,
     REOPENED,
-    RESOLUTION_SECONDS,
+    RESOLUTION_WALL_SECONDS,
     RESOLUTION_WORKING_SECONDS,
     SLA,
     TIMERS,
@@ -583,17 +583,19 @@ def unit_detail(registry: Registry) -> dash_models.Dashboard:
         _timeseries(
             "First response time (histogram)",
             "Percentiles of the time to first response over a rolling 24h, from "
-            f"{FIRST_RESPONSE_SECONDS}.",
-            _queries(_percentile_queries(FIRST_RESPONSE_SECONDS, "response")),
+            f"{FIRST_RESPONSE_WALL_SECONDS}.",
+            _queries(_percentile_queries(FIRST_RESPONSE_WALL_SECONDS, "response")),
             "s",
         ),
         _timeseries(
             "First response time per window",
-            "Percentiles computed by the worker over each window.",
+            "Percentiles computed by the worker over each window, per clock of the targets "
+            "(wall or working seconds, never mixed).",
             [
                 _query(
-                    f'max by (window, quantile) ({WINDOW_SECONDS}{{{_UNIT}, timer="response"}})',
-                    "q{{quantile}} {{window}}",
+                    "max by (window, clock, quantile) "
+                    f'({WINDOW_SECONDS}{{{_UNIT}, timer="response"}})',
+                    "q{{quantile}} {{window}} ({{clock}})",
                 )
             ],
             "s",
@@ -605,18 +607,20 @@ def unit_detail(registry: Registry) -> dash_models.Dashboard:
             _queries(
                 [
                     *_percentile_queries(RESOLUTION_WORKING_SECONDS, "working"),
-                    *_percentile_queries(RESOLUTION_SECONDS, "wall"),
+                    *_percentile_queries(RESOLUTION_WALL_SECONDS, "wall"),
                 ]
             ),
             "s",
         ),
         _timeseries(
             "Resolution time per window",
-            "Percentiles computed by the worker over each window.",
+            "Percentiles computed by the worker over each window, per clock of the targets "
+            "(wall or working seconds, never mixed).",
             [
                 _query(
-                    f'max by (window, quantile) ({WINDOW_SECONDS}{{{_UNIT}, timer="resolution"}})',
-                    "q{{quantile}} {{window}}",
+                    "max by (window, clock, quantile) "
+                    f'({WINDOW_SECONDS}{{{_UNIT}, timer="resolution"}})',
+                    "q{{quantile}} {{window}} ({{clock}})",
                 )
             ],
             "s",

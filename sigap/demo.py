@@ -146,7 +146,7 @@ class Demo:
         if not _wait_for_url(f"{url}/-/ready", 60, process):
             self.say(f"Prometheus did not start; see {self.log_dir}/prometheus.log")
             return lines
-        query = "sum by (unit) (complaints_created_total)"
+        query = "sum by (unit) (sigap_complaints_created_total)"
         lines.append(
             f"  prometheus: {url}   (try: {url}/graph?g0.expr="
             f"{urllib.parse.quote(query)}; alerts: {url}/alerts)"

@@ -90,8 +90,15 @@ def unit_summary(unit: str, snapshot: UnitSnapshot) -> dict[str, Any]:
         timer: {
             window: {
                 "count": stats.count,
-                "p50_seconds": stats.p50,
-                "p90_seconds": stats.p90,
+                # Wall and working seconds are separate samples (docs/metrics.md).
+                "by_clock": {
+                    clock: {
+                        "count": clock_stats.count,
+                        "p50_seconds": clock_stats.p50,
+                        "p90_seconds": clock_stats.p90,
+                    }
+                    for clock, clock_stats in stats.by_clock.items()
+                },
                 "within_target_ratio": stats.within_target_ratio,
             }
             for window, stats in per_window.items()

@@ -39,6 +39,7 @@ from core.unit_kpis import (
     ALL_CATEGORIES,
     THRESHOLDS,
     TIMERS,
+    ClockWindowStats,
     Histogram,
     TimerWindowStats,
     UnitSnapshot,
@@ -280,14 +281,21 @@ def _histogram_json(histogram: Histogram) -> dict[str, Any]:
     return {"buckets": buckets, "count": histogram.count, "sum": float(histogram.total)}
 
 
-def _window_json(stats: TimerWindowStats) -> dict[str, Any]:
+def _clock_window_json(stats: ClockWindowStats) -> dict[str, Any]:
     empty = stats.count == 0
     return {
         "count": stats.count,
-        "sum_seconds": float(stats.total),
-        # As /metrics: no quantiles for an empty sample.
+        # As /metrics (NaN there): no quantiles for an empty sample.
         "p50_seconds": None if empty else _number(stats.p50),
         "p90_seconds": None if empty else _number(stats.p90),
+    }
+
+
+def _window_json(stats: TimerWindowStats) -> dict[str, Any]:
+    return {
+        "count": stats.count,
+        # Wall and working seconds are never one sample (docs/metrics.md).
+        "by_clock": {clock: _clock_window_json(s) for clock, s in sorted(stats.by_clock.items())},
         "within_target_ratio": _number(stats.within_target_ratio),
     }
 

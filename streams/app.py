@@ -11,12 +11,19 @@ import logging
 import ssl
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import faust
-from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor, setup_prometheus_sensors
+from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.types import TP, CollectionT, EventT, Message, StreamT
-from prometheus_client import CollectorRegistry, disable_created_metrics
+from faust.web import Request, Response, View
+from prometheus_client import (
+    PLATFORM_COLLECTOR,
+    CollectorRegistry,
+    ProcessCollector,
+    disable_created_metrics,
+)
+from prometheus_client.aiohttp import make_aiohttp_handler
 
 from core.registry import Registry
 from core.settings import Settings
@@ -125,11 +132,29 @@ class LeanPrometheusMonitor(PrometheusMonitor):
         pass
 
 
+METRICS_PATH = "/metrics"
+
+
 def setup_sensors(app: faust.App, registry: CollectorRegistry) -> None:
-    """Faust's own sensor metrics (milliseconds, faust_ prefix) on the /metrics page."""
-    setup_prometheus_sensors(app, pattern="/metrics", registry=registry, name_prefix="faust")
-    metrics: FaustMetrics = app.monitor._metrics  # type: ignore[attr-defined]
+    """Faust's own sensor metrics (milliseconds, faust_ prefix) in ``registry``."""
+    metrics = FaustMetrics.create(registry, "faust")
     app.monitor = LeanPrometheusMonitor(metrics=metrics)
+
+
+def setup_metrics_page(app: faust.App, registry: CollectorRegistry) -> None:
+    """``GET /metrics``: ``registry`` through prometheus_client's own aiohttp handler, which
+    negotiates the format (Prometheus text, or OpenMetrics when the scraper asks for it in
+    ``Accept``) and compresses with gzip when the scraper accepts it (Prometheus does), and
+    the ``process_*`` (CPU, memory, file descriptors, start time) and ``python_info`` series
+    of this process beside SIGAP's and Faust's."""
+    ProcessCollector(registry=registry)
+    registry.register(PLATFORM_COLLECTOR)
+    handler = make_aiohttp_handler(registry)
+
+    @app.page(METRICS_PATH, name="sigap-metrics")
+    async def metrics_page(self: View, request: Request) -> Response:
+        # Faust's aiohttp driver hands the view aiohttp's own request and sends its response.
+        return cast(Response, await handler(cast(Any, request)))
 
 
 # The worker's tables; each has a changelog topic `<app id>-<table>-changelog`.
@@ -417,5 +442,6 @@ def create_app(settings: Settings, registry: Registry, **faust_overrides: Any) -
 
     registry_metrics.register(SigapCollector(sigap.snapshot))
     setup_sensors(app, registry_metrics)
+    setup_metrics_page(app, registry_metrics)
     register_api(sigap)  # the read-only JSON API (streams/api.py)
     return sigap

@@ -46,8 +46,8 @@ def total(samples: Samples | None, name: str, label: str | None = None) -> float
 
 
 def consumed(samples: Samples | None) -> float:
-    return total(samples, "complaint_events_processed_total") + total(
-        samples, "complaint_events_rejected_total"
+    return total(samples, "sigap_events_processed_total") + total(
+        samples, "sigap_events_rejected_total"
     )
 
 

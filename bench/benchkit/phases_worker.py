@@ -38,7 +38,8 @@ def worker_phase(bench: Bench) -> None:
     with contextlib.suppress(TimeoutError):
         wait_for(
             lambda: (
-                total(bench.worker.scrape(), "complaints_created_total") >= bench.expected_created
+                total(bench.worker.scrape(), "sigap_complaints_created_total")
+                >= bench.expected_created
             ),
             timeout=bench.timeout(),
             interval=0.5,
@@ -49,9 +50,9 @@ def worker_phase(bench: Bench) -> None:
         max(time.perf_counter() - t, 1e-3),
         "s",
         "after the complaint stage reached N: seconds until the unit stage "
-        "had counted every created complaint (complaints_created_total = replay's)",
+        "had counted every created complaint (sigap_complaints_created_total = replay's)",
         expected_created=bench.expected_created,
-        counted_created=total(bench.worker.scrape(), "complaints_created_total"),
+        counted_created=total(bench.worker.scrape(), "sigap_complaints_created_total"),
     )
     tail = bench.figures["worker_unit_stage_tail_seconds"]["value"]
     bench.figure(
@@ -139,7 +140,9 @@ def two_workers_phase(bench: Bench) -> None:
     restarted.start()
     bench.worker = restarted
     wait_for(
-        lambda: total(restarted.scrape(), "complaints_created_total") >= bench.expected_created,
+        lambda: (
+            total(restarted.scrape(), "sigap_complaints_created_total") >= bench.expected_created
+        ),
         timeout=300,
         interval=0.5,
         what="the single worker again, with its state",
@@ -153,7 +156,7 @@ def latency_phase(bench: Bench, rate: float = 1000.0, prefix: str = "latency") -
     count = int(rate * duration)
     unit = "dlh"
     label = f'unit="{unit}"'
-    base = total(bench.worker.scrape(), "complaints_created_total", label)
+    base = total(bench.worker.scrape(), "sigap_complaints_created_total", label)
     producer = KafkaProducer(
         bootstrap_servers=bench.bootstrap, linger_ms=0, acks=1, enable_idempotence=False
     )
@@ -170,7 +173,7 @@ def latency_phase(bench: Bench, rate: float = 1000.0, prefix: str = "latency") -
             if samples is not None:
                 poll_costs.append(t1 - t0)
                 # the value was current somewhere in [t0, t1]: t1 is the conservative end
-                observations.append((t1, total(samples, "complaints_created_total", label)))
+                observations.append((t1, total(samples, "sigap_complaints_created_total", label)))
             # A scrape runs on the worker's event loop (tens of ms: the whole snapshot),
             # so polling back to back would slow down what is measured: at most ~25%.
             time.sleep(max(0.1, 3 * (t1 - t0)))
@@ -226,7 +229,7 @@ def latency_phase(bench: Bench, rate: float = 1000.0, prefix: str = "latency") -
         f"{prefix}_p50_seconds",
         pct(0.5),
         "s",
-        "publish (send call) to the unit's complaints_created_total on /metrics "
+        "publish (send call) to the unit's sigap_complaints_created_total on /metrics "
         f"counting it, created events for new complaints at ~{rate:,.0f}/s; "
         "resolution: one scrape + max(0.1 s, 3 x scrape time)",
         rate=rate,
@@ -249,7 +252,7 @@ def open_complaints_phase(bench: Bench) -> None:
     time.sleep(1.0)
     before = worker.scrape()
     consumed_before = consumed(before)
-    created_before = total(before, "complaints_created_total")
+    created_before = total(before, "sigap_complaints_created_total")
     rss_before, state_before = rss_bytes(worker.pid), du_bytes(worker.state_dir)
     now = time.time() - 3600
     log(f"publishing {m:,} created events (open complaints)")
@@ -270,14 +273,14 @@ def open_complaints_phase(bench: Bench) -> None:
         interval=0.5,
     )
     wait_for(
-        lambda: total(worker.scrape(), "complaints_created_total") >= created_before + m,
+        lambda: total(worker.scrape(), "sigap_complaints_created_total") >= created_before + m,
         timeout=max(300.0, m / 200.0),
         interval=0.5,
         what="the unit stage to count the open complaints",
     )
     time.sleep(2.0)  # let RocksDB flush its memtables a little
     rss_after, state_after = rss_bytes(worker.pid), du_bytes(worker.state_dir)
-    open_total = total(worker.scrape(), "complaints_open")
+    open_total = total(worker.scrape(), "sigap_complaints_open")
     per = (rss_after - rss_before + state_after - state_before) / m
     bench.open_m = m
     bench.figure(
@@ -344,7 +347,7 @@ def restart(bench: Bench) -> dict[str, float]:
         if (
             samples is not None
             and consumed(samples) >= probe
-            and total(samples, "complaint_events_consumer_lag") == 0
+            and total(samples, "sigap_events_consumer_lag") == 0
         ):
             break
         if now > deadline:

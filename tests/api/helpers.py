@@ -4,6 +4,7 @@ streams/api.py)."""
 
 from __future__ import annotations
 
+import math
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
@@ -120,14 +121,27 @@ def _count(samples: Samples, name: str, **labels: str) -> int:
     return 0 if value is None else int(value)
 
 
-def _window(samples: Samples, family: str, ratio_family: str, **labels: str) -> dict[str, Any]:
-    count = _count(samples, family + "_count", **labels)
+def _value(samples: Samples, name: str, **labels: str) -> float | None:
+    """A gauge's value; NaN (an empty window's quantile or ratio) as None."""
+    value = _get(samples, name, **labels)
+    return None if value is None or math.isnan(value) else value
+
+
+def _window(
+    samples: Samples, family: str, stopped_family: str, ratio_family: str, **labels: str
+) -> dict[str, Any]:
+    by_clock = {
+        clock: {
+            "count": _count(samples, stopped_family, **labels, clock=clock),
+            "p50_seconds": _value(samples, family, **labels, clock=clock, quantile="0.5"),
+            "p90_seconds": _value(samples, family, **labels, clock=clock, quantile="0.9"),
+        }
+        for clock in names.CLOCKS
+    }
     return {
-        "count": count,
-        "sum_seconds": _get(samples, family + "_sum", **labels) or 0.0,
-        "p50_seconds": _get(samples, family, **labels, quantile="0.5"),
-        "p90_seconds": _get(samples, family, **labels, quantile="0.9"),
-        "within_target_ratio": _get(samples, ratio_family, **labels),
+        "count": sum(stats["count"] for stats in by_clock.values()),
+        "by_clock": by_clock,
+        "within_target_ratio": _value(samples, ratio_family, **labels),
     }
 
 
@@ -169,6 +183,7 @@ def kpis_from_metrics(text: str, unit: str) -> dict[str, Any]:
                 window: _window(
                     samples,
                     names.CATEGORY_WINDOW_SECONDS,
+                    names.CATEGORY_WINDOW_STOPPED,
                     names.CATEGORY_WINDOW_WITHIN_TARGET_RATIO,
                     unit=unit,
                     category=category,
@@ -209,8 +224,8 @@ def kpis_from_metrics(text: str, unit: str) -> dict[str, Any]:
             for timer in names.TIMERS
         },
         "histograms": {
-            "first_response_seconds": _histogram(samples, names.FIRST_RESPONSE_SECONDS, unit),
-            "resolution_seconds": _histogram(samples, names.RESOLUTION_SECONDS, unit),
+            "first_response_seconds": _histogram(samples, names.FIRST_RESPONSE_WALL_SECONDS, unit),
+            "resolution_seconds": _histogram(samples, names.RESOLUTION_WALL_SECONDS, unit),
             "resolution_working_seconds": _histogram(
                 samples, names.RESOLUTION_WORKING_SECONDS, unit
             ),
@@ -220,6 +235,7 @@ def kpis_from_metrics(text: str, unit: str) -> dict[str, Any]:
                 window: _window(
                     samples,
                     names.WINDOW_SECONDS,
+                    names.WINDOW_STOPPED,
                     names.WINDOW_WITHIN_TARGET_RATIO,
                     unit=unit,
                     timer=timer,
@@ -235,6 +251,7 @@ def kpis_from_metrics(text: str, unit: str) -> dict[str, Any]:
                 period: _window(
                     samples,
                     names.PERIOD_SECONDS,
+                    names.PERIOD_STOPPED,
                     names.PERIOD_WITHIN_TARGET_RATIO,
                     unit=unit,
                     timer=timer,

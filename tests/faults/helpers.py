@@ -105,16 +105,16 @@ def expected_counts(events: list[dict[str, Any]]) -> dict[Sample, float]:
     expected: dict[Sample, float] = {}
     for unit in UNITS:
         held = [cid for cid, u in holder.items() if u == unit]
-        expected[("complaints_created_total", (("unit", unit),))] = created.get(unit, 0)
-        expected[("complaints_resolved_total", (("unit", unit),))] = len(
+        expected[("sigap_complaints_created_total", (("unit", unit),))] = created.get(unit, 0)
+        expected[("sigap_complaints_resolved_total", (("unit", unit),))] = len(
             [c for c in held if c in resolved]
         )
-        expected[("complaints_open", (("unit", unit),))] = len(
+        expected[("sigap_complaints_open", (("unit", unit),))] = len(
             [c for c in held if c not in resolved]
         )
         if unit in transfers:
             labels = (("reason", "not_our_authority"), ("unit", unit))
-            expected[("complaint_transfers_total", labels)] = transfers[unit]
+            expected[("sigap_complaint_transfers_total", labels)] = transfers[unit]
     return expected
 
 
@@ -297,8 +297,8 @@ class Worker:
         return http_get(self.url) if self.alive() else ""
 
     def wait_serving(self, timeout: float = 60) -> None:
-        text = wait_for(self.scrape, lambda t: "complaints_created_total" in t, timeout, "up")
-        assert "complaints_created_total" in text, self.logs()
+        text = wait_for(self.scrape, lambda t: "sigap_complaints_created_total" in t, timeout, "up")
+        assert "sigap_complaints_created_total" in text, self.logs()
 
     def crashes(self) -> list[str]:
         """Agent crashes and tracebacks logged by any run of this worker."""

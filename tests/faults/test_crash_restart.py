@@ -87,12 +87,12 @@ def test_sigkill_mid_stream_loses_and_doubles_nothing(
             before = counted
 
             def progressed(found: dict[Sample, float], before: float = before) -> bool:
-                return total(found, "complaints_created_total") > before
+                return total(found, "sigap_complaints_created_total") > before
 
             text = wait_for(
                 lambda: kpi_samples(crashed.scrape()), progressed, 60, "progress before the kill"
             )
-            counted = total(text, "complaints_created_total")
+            counted = total(text, "sigap_complaints_created_total")
             assert counted > before, crashed.logs()
             crashed.kill()
         crashed.start()

@@ -32,7 +32,7 @@ PARTS = [EVENTS[:80], EVENTS[80:160], EVENTS[160:]]
 
 
 def owners(workers: list[Worker]) -> dict[str, list[str]]:
-    """Per unit, the workers that export its complaints_created_total.
+    """Per unit, the workers that export its sigap_complaints_created_total.
 
     A worker counts when both of two scrapes taken around the others' show the unit, so
     that a rebalance completing between two scrapes is not seen as a double export."""
@@ -41,7 +41,7 @@ def owners(workers: list[Worker]) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {unit: [] for unit in UNITS}
     for worker in workers:
         for unit in UNITS:
-            key: Sample = ("complaints_created_total", (("unit", unit),))
+            key: Sample = ("sigap_complaints_created_total", (("unit", unit),))
             if all(key in samples(text) for text in (first[worker.name], second[worker.name])):
                 found[unit].append(worker.name)
     return found

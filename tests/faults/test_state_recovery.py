@@ -52,7 +52,7 @@ LATER = [
     },
 ]
 DISHUB: tuple[tuple[str, str], ...] = (("unit", "dishub"),)
-WATERMARK = ("complaint_events_watermark_timestamp_seconds", ())
+WATERMARK = ("sigap_events_watermark_timestamp_seconds", ())
 # How far the idle watermark runs ahead of the latest event time on the wall clock before
 # the restart: more than a restart takes, so that a watermark restarted from the latest
 # event time (as before the unit-progress table) cannot pass for the one saved.
@@ -126,24 +126,29 @@ def test_state_recovered_from_changelogs(kafka_bootstrap: str, tmp_path: Path) -
         # k0002's resolution, 5 h after its creation at 08:03, is measured: the created
         # event came back from the changelog, not from the events topic.
         wanted = {
-            ("complaints_created_total", DISHUB): before[("complaints_created_total", DISHUB)] + 1,
-            ("complaints_resolved_total", DISHUB): before[("complaints_resolved_total", DISHUB)]
-            + 1,
-            ("complaints_open", DISHUB): before[("complaints_open", DISHUB)],
-            ("complaint_resolution_seconds_count", DISHUB): before[
-                ("complaint_resolution_seconds_count", DISHUB)
+            ("sigap_complaints_created_total", DISHUB): before[
+                ("sigap_complaints_created_total", DISHUB)
             ]
             + 1,
-            ("complaint_resolution_seconds_sum", DISHUB): before[
-                ("complaint_resolution_seconds_sum", DISHUB)
+            ("sigap_complaints_resolved_total", DISHUB): before[
+                ("sigap_complaints_resolved_total", DISHUB)
+            ]
+            + 1,
+            ("sigap_complaints_open", DISHUB): before[("sigap_complaints_open", DISHUB)],
+            ("sigap_complaint_resolution_wall_seconds_count", DISHUB): before[
+                ("sigap_complaint_resolution_wall_seconds_count", DISHUB)
+            ]
+            + 1,
+            ("sigap_complaint_resolution_wall_seconds_sum", DISHUB): before[
+                ("sigap_complaint_resolution_wall_seconds_sum", DISHUB)
             ]
             + 5 * 3600,
-            ("complaint_first_response_seconds_count", DISHUB): before[
-                ("complaint_first_response_seconds_count", DISHUB)
+            ("sigap_complaint_first_response_wall_seconds_count", DISHUB): before[
+                ("sigap_complaint_first_response_wall_seconds_count", DISHUB)
             ]
             + 1,
-            ("complaint_first_response_seconds_sum", DISHUB): before[
-                ("complaint_first_response_seconds_sum", DISHUB)
+            ("sigap_complaint_first_response_wall_seconds_sum", DISHUB): before[
+                ("sigap_complaint_first_response_wall_seconds_sum", DISHUB)
             ]
             + 4 * 3600,
         }

@@ -168,15 +168,15 @@ def test_events_to_metrics_and_scores(stack: Stack) -> None:
     first_part = wait_for(
         lambda: http_get(stack.metrics_url),
         lambda t: (
-            'complaints_resolved_total{unit="dsda"} 2.0' in t
-            and 'complaints_resolved_total{unit="dlh"} 3.0' in t
-            and 'complaints_resolved_total{unit="dishub"} 1.0' in t
-            and 'complaint_events_rejected_total{reason="not_json"} 1.0' in t
+            'sigap_complaints_resolved_total{unit="dsda"} 2.0' in t
+            and 'sigap_complaints_resolved_total{unit="dlh"} 3.0' in t
+            and 'sigap_complaints_resolved_total{unit="dishub"} 1.0' in t
+            and 'sigap_events_rejected_total{reason="not_json"} 1.0' in t
         ),
         timeout=120,
         what="the first part of the events",
     )
-    assert 'complaint_events_rejected_total{reason="not_json"} 1.0' in first_part
+    assert 'sigap_events_rejected_total{reason="not_json"} 1.0' in first_part
     publish(bootstrap, topic, LATER_EVENTS)
 
     def mismatches(text: str) -> list[str]:
@@ -193,38 +193,44 @@ def test_events_to_metrics_and_scores(stack: Stack) -> None:
         open_now = {"dlh": 1, "dsda": 0, "dishub": 1, "satpol-pp": 0}
         for unit, created in CREATED.items():
             durations = [d for u, _, d in RESOLUTIONS if u == unit]
-            expect(("complaints_created_total", {"unit": unit}), created)
-            expect(("complaints_resolved_total", {"unit": unit}), len(durations))
-            expect(("complaints_open", {"unit": unit}), open_now[unit])
-            expect(("complaint_resolution_seconds_count", {"unit": unit}), len(durations))
-            expect(("complaint_resolution_seconds_sum", {"unit": unit}), sum(durations))
+            expect(("sigap_complaints_created_total", {"unit": unit}), created)
+            expect(("sigap_complaints_resolved_total", {"unit": unit}), len(durations))
+            expect(("sigap_complaints_open", {"unit": unit}), open_now[unit])
+            expect(
+                ("sigap_complaint_resolution_wall_seconds_count", {"unit": unit}), len(durations)
+            )
+            expect(("sigap_complaint_resolution_wall_seconds_sum", {"unit": unit}), sum(durations))
             bounds = [
                 labels
                 for (name, labels) in found
-                if name == "complaint_resolution_seconds_bucket" and ("unit", unit) in labels
+                if name == "sigap_complaint_resolution_wall_seconds_bucket"
+                and ("unit", unit) in labels
             ]
             if len(bounds) != 17:  # 5 minutes .. 60 days, and +Inf
                 problems.append(f"{unit}: {len(bounds)} resolution buckets")
             for labels in bounds:
                 le = float(dict(labels)["le"])
                 expect(
-                    ("complaint_resolution_seconds_bucket", dict(labels)),
+                    ("sigap_complaint_resolution_wall_seconds_bucket", dict(labels)),
                     sum(1 for d in durations if d <= le),
                 )
-        expect(("complaint_events_rejected_total", {"reason": "not_json"}), 1)
-        expect(("complaint_events_rejected_total", {"reason": "duplicate_event_id"}), 2)
+        expect(("sigap_events_rejected_total", {"reason": "not_json"}), 1)
+        expect(("sigap_events_rejected_total", {"reason": "duplicate_event_id"}), 2)
         for (unit, timer), (met, missed) in SLA.items():
             labels = {"unit": unit, "timer": timer}
-            expect(("complaint_sla_total", {**labels, "outcome": "met"}), met)
-            expect(("complaint_sla_total", {**labels, "outcome": "missed"}), missed)
+            expect(("sigap_complaint_sla_total", {**labels, "outcome": "met"}), met)
+            expect(("sigap_complaint_sla_total", {**labels, "outcome": "missed"}), missed)
         for (unit, timer), counts in OPEN_PAST.items():
             for threshold, count in zip(("0.5", "0.75", "1"), counts, strict=True):
                 labels = {"unit": unit, "timer": timer, "threshold": threshold}
-                expect(("complaints_open_past_target", labels), count)
-        expect(("complaint_transfers_total", {"unit": "dishub", "reason": "not_our_authority"}), 1)
-        expect(("complaints_reopened_total", {"unit": "satpol-pp"}), 1)
+                expect(("sigap_complaints_open_past_target", labels), count)
+        expect(
+            ("sigap_complaint_transfers_total", {"unit": "dishub", "reason": "not_our_authority"}),
+            1,
+        )
+        expect(("sigap_complaints_reopened_total", {"unit": "satpol-pp"}), 1)
         # Every registry unit has its series from the start.
-        expect(("complaints_created_total", {"unit": "damkar"}), 0)
+        expect(("sigap_complaints_created_total", {"unit": "damkar"}), 0)
         return problems
 
     text = wait_for(

@@ -61,11 +61,11 @@ def test_whole_pipeline_over_sasl(sasl_stack: Stack, tmp_path: Path) -> None:
     assert published.returncode == 0, published.stderr
     text = wait_for(
         lambda: http_get(sasl_stack.metrics_url),
-        lambda t: 'complaints_resolved_total{unit="dlh"} 1.0' in t,
+        lambda t: 'sigap_complaints_resolved_total{unit="dlh"} 1.0' in t,
         timeout=90,
         what="the worker to consume over SASL",
     )
-    assert 'complaint_resolution_seconds_sum{unit="dlh"} 3600.0' in text
+    assert 'sigap_complaint_resolution_wall_seconds_sum{unit="dlh"} 3600.0' in text
     scores = wait_for(
         lambda: run_sigap(["scores", "--format", "json"], sasl_stack.env).stdout,
         lambda out: '"resolved": 1' in out,

@@ -8,8 +8,11 @@ the worker's actual exposition fits them (names, labels, types).
 
 from __future__ import annotations
 
+import gzip
 import json
+import math
 import subprocess
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -45,7 +48,7 @@ SIGAP_FAMILIES = frozenset(
     for key, value in vars(names).items()
     if key.isupper()
     and isinstance(value, str)
-    and value not in (names.UNKNOWN_UNIT, names.OTHER_REASON)
+    and value not in (names.UNKNOWN_UNIT, names.OTHER_REASON, names.PREFIX)
 )
 SAMPLE_SUFFIXES = ("", "_total", "_created", "_bucket", "_sum", "_count")
 
@@ -106,7 +109,7 @@ def sigap_created(text: str) -> dict[str, float]:
     created = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            if sample.name == "complaints_created_total":
+            if sample.name == "sigap_complaints_created_total":
                 created[sample.labels["unit"]] = sample.value
     return created
 
@@ -159,7 +162,7 @@ def scraped(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> I
             # worker owns its partitions. rate() needs a sample from before the events: if
             # the first sample already held them, the increase is 0 and the SLI is 0/0 = NaN.
             before = wait_for(
-                lambda: result(url, 'complaint_sla_total{unit=~"dlh|dsda"}'),
+                lambda: result(url, 'sigap_complaint_sla_total{unit=~"dlh|dsda"}'),
                 lambda rows: len(rows) == 2 * 2 * len(names.TIMERS),
                 120,
                 "the registry units' zero SLA series in Prometheus",
@@ -229,6 +232,73 @@ def test_promtool_accepts_the_worker_metrics(scraped: Scraped) -> None:
     assert ours_on_page == set()
 
 
+def fetch(url: str, **headers: str) -> tuple[dict[str, str], bytes]:
+    request = urllib.request.Request(url, headers=headers)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return {k.lower(): v for k, v in response.headers.items()}, response.read()
+
+
+def test_the_metrics_page_negotiates_its_format_and_compresses(scraped: Scraped) -> None:
+    url = scraped.stack.metrics_url
+    plain_headers, _ = fetch(url)
+    assert plain_headers["content-type"].startswith("text/plain; version=0.0.4")
+    assert "content-encoding" not in plain_headers
+
+    zipped_headers, zipped = fetch(url, **{"Accept-Encoding": "gzip"})
+    assert zipped_headers.get("content-encoding") == "gzip"
+    unzipped = gzip.decompress(zipped).decode()
+    assert len(zipped) * 4 < len(unzipped)  # the page is repetitive: gzip shrinks it a lot
+    families = {family.name for family in text_string_to_metric_families(unzipped)}
+    assert families >= SIGAP_FAMILIES
+
+    om_headers, om = fetch(url, Accept="application/openmetrics-text; version=1.0.0")
+    assert om_headers["content-type"].startswith("application/openmetrics-text")
+    assert om.decode().rstrip().endswith("# EOF")
+
+
+def test_every_sigap_metric_has_the_prefix_and_the_process_metrics_are_there(
+    scraped: Scraped,
+) -> None:
+    text = http_get(scraped.stack.metrics_url)
+    families = {family.name: family.type for family in text_string_to_metric_families(text)}
+    ours = {name for name in families if not name.startswith(("faust_", "process_", "python_"))}
+    assert ours and all(name.startswith(names.PREFIX) for name in ours), ours
+    # No summary: a sliding window's count goes down, a summary's _count must not.
+    assert {name: kind for name, kind in families.items() if kind == "summary"} == {}
+    assert families.get("process_cpu_seconds") == "counter"
+    assert families.get("process_resident_memory_bytes") == "gauge"
+    assert "process_start_time_seconds" in families
+
+
+def test_window_series_exist_for_empty_windows_with_a_clock_label(scraped: Scraped) -> None:
+    text = http_get(scraped.stack.metrics_url)
+    window: dict[tuple[str, str, str, str, str], float] = {}
+    stopped: dict[tuple[str, str, str, str], float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = sample.labels
+            if sample.name == names.WINDOW_SECONDS:
+                key = (labels["unit"], labels["timer"], labels["window"], labels["clock"])
+                window[(*key, labels["quantile"])] = sample.value
+            elif sample.name == names.WINDOW_STOPPED:
+                key = (labels["unit"], labels["timer"], labels["window"], labels["clock"])
+                stopped[key] = sample.value
+    registry = load_registry(REGISTRY)
+    for unit in registry.units:  # every registry unit, also those with no complaint at all
+        for timer in names.TIMERS:
+            for name in names.WINDOWS:
+                for clock in names.CLOCKS:
+                    assert (unit, timer, name, clock) in stopped, (unit, timer, name, clock)
+    # dsda's only complaint is open: its windows are empty, quantiles NaN, counts 0.
+    assert stopped[("dsda", "response", "24h", "wall")] == 0
+    assert math.isnan(window[("dsda", "response", "24h", "wall", "0.5")])
+    # dlh's two responses (24 h wall target) and resolutions (working days) are apart.
+    assert stopped[("dlh", "response", "24h", "wall")] == 2
+    assert stopped[("dlh", "response", "24h", "working")] == 0
+    assert stopped[("dlh", "resolution", "24h", "working")] == 2
+    assert stopped[("dlh", "resolution", "24h", "wall")] == 0
+
+
 def lines(checked: subprocess.CompletedProcess[str]) -> list[str]:
     return (checked.stdout + checked.stderr).splitlines()
 
@@ -264,14 +334,14 @@ def test_prometheus_scrapes_the_worker_and_evaluates_the_rules(scraped: Scraped)
 
     # Dashboard-style queries return the numbers the events make.
     created = wait_for(
-        lambda: by_label(result(url, "sum by (unit) (complaints_created_total)"), "unit"),
+        lambda: by_label(result(url, "sum by (unit) (sigap_complaints_created_total)"), "unit"),
         lambda found: all(found.get(unit) == n for unit, n in CREATED.items()),
         30,
         "the created complaints in Prometheus",
     )
     assert {unit: created.get(unit) for unit in CREATED} == CREATED
     sla = wait_for(
-        lambda: result(url, 'complaint_sla_total{outcome="met"}'),
+        lambda: result(url, 'sigap_complaint_sla_total{outcome="met"}'),
         lambda rows: all(
             any(
                 (r["metric"]["unit"], r["metric"]["timer"]) == key and float(r["value"][1]) == n
@@ -286,7 +356,7 @@ def test_prometheus_scrapes_the_worker_and_evaluates_the_rules(scraped: Scraped)
     assert {key: met.get(key) for key in SLA_MET} == SLA_MET
     # Scraped before and after the events: the rates and the SLI recording rule moved.
     per_hour = by_label(
-        result(url, "sum by (unit) (rate(complaints_created_total[1m])) * 3600"), "unit"
+        result(url, "sum by (unit) (rate(sigap_complaints_created_total[1m])) * 3600"), "unit"
     )
     assert per_hour.get("dlh", 0) > 0, per_hour
     # A recorded series trails the raw samples by up to an evaluation interval: until the

@@ -16,19 +16,20 @@ from faust.sensors.prometheus import MS_LATENCY_BUCKETS, FaustMetrics
 from prometheus_client import CollectorRegistry
 
 from metrics.names import (
+    CLOCKS,
     COMPLAINTS_CREATED,
     COMPLAINTS_OPEN,
     COMPLAINTS_RESOLVED,
     CONSUMER_LAG,
     EVENTS_PROCESSED,
     EVENTS_REJECTED,
-    FIRST_RESPONSE_SECONDS,
+    FIRST_RESPONSE_WALL_SECONDS,
     OPEN_PAST_TARGET,
     QUANTILES,
     RATINGS,
     RATINGS_VALUES,
     REOPENED,
-    RESOLUTION_SECONDS,
+    RESOLUTION_WALL_SECONDS,
     RESOLUTION_WORKING_SECONDS,
     SLA,
     THRESHOLDS,
@@ -176,13 +177,15 @@ def openmetrics(units: Iterable[str], end: float) -> str:
         for timer in TIMERS:
             base = 3600.0 if timer == "response" else 86400.0
             for window in WINDOWS:
-                for quantile in QUANTILES:
-                    factor = 1.0 if quantile == QUANTILES[0] else 3.0
-                    w.series(
-                        WINDOW_SECONDS,
-                        {"unit": unit, "timer": timer, "window": window, "quantile": quantile},
-                        noisy(base * factor, base * 0.1),
-                    )
+                for clock in CLOCKS:
+                    for quantile in QUANTILES:
+                        factor = 1.0 if quantile == QUANTILES[0] else 3.0
+                        labels = {"unit": unit, "timer": timer, "window": window}
+                        w.series(
+                            WINDOW_SECONDS,
+                            {**labels, "clock": clock, "quantile": quantile},
+                            noisy(base * factor, base * 0.1),
+                        )
     w.family(WINDOW_WITHIN_TARGET_RATIO, "gauge")
     for unit in all_units:
         for timer in TIMERS:
@@ -194,9 +197,9 @@ def openmetrics(units: Iterable[str], end: float) -> str:
                     noisy(ratio, 0.005),
                 )
     for name, scale in (
-        (FIRST_RESPONSE_SECONDS, 3600.0),
+        (FIRST_RESPONSE_WALL_SECONDS, 3600.0),
         (RESOLUTION_WORKING_SECONDS, 86400.0),
-        (RESOLUTION_SECONDS, 172800.0),
+        (RESOLUTION_WALL_SECONDS, 172800.0),
     ):
         w.family(name, "histogram")
         for unit in all_units:

@@ -74,7 +74,7 @@ def test_recording_rules_cover_every_window(registry: Registry) -> None:
     used = {w for p in BURN_POLICIES for c in p.conditions for w in (c.long_window, c.short_window)}
     assert used <= set(SLI_WINDOWS)
     ratio = next(r for r in records if r["record"] == error_ratio_record("5m"))
-    assert 'complaint_sla_total{outcome="missed"}[5m]' in ratio["expr"]
+    assert 'sigap_complaint_sla_total{outcome="missed"}[5m]' in ratio["expr"]
     assert "sum by (unit, timer)" in ratio["expr"]
 
 
@@ -123,7 +123,7 @@ def test_thresholds_use_each_units_objective() -> None:
 def test_pipeline_thresholds_are_parameters(registry: Registry) -> None:
     settings = PipelineSettings(stall_window="2h", lag_threshold=50, dead_letter_window="1h")
     exprs = {r["alert"]: r["expr"] for r in alerts(build_rules(registry, settings))}
-    assert "complaint_events_processed_total[2h]" in exprs["SigapEventsStalled"]
+    assert "sigap_events_processed_total[2h]" in exprs["SigapEventsStalled"]
     assert "> 50" in exprs["SigapConsumerLagGrowing"]
     assert "[1h]" in exprs["SigapEventsDeadLettered"]
     assert f'up{{job="{WORKER_JOB}"}}' in exprs["SigapWorkerDown"]
@@ -135,7 +135,7 @@ def test_rules_only_use_contract_metric_names(registry: Registry) -> None:
     }
     allowed = {f"{f}{end}" for f in families for end in ("", "_total", "_bucket")}
     text = render_rules(registry)
-    used = set(re.findall(r"(?<![:\w])complaints?_\w+", text))
+    used = set(re.findall(r"(?<![:\w])sigap_\w+", text))
     assert used and used <= allowed, used - allowed
 
 
@@ -164,7 +164,7 @@ def test_generated_rules_pass_promtool_lint(registry: Registry, tmp_path: Path) 
 def test_promtool_rejects_a_broken_rules_file(registry: Registry, tmp_path: Path) -> None:
     promtool = require_tool("promtool")
     rules = build_rules(registry)
-    rules["groups"][0]["rules"][0]["expr"] = "sum(rate(complaint_sla_total[5m])"
+    rules["groups"][0]["rules"][0]["expr"] = "sum(rate(sigap_complaint_sla_total[5m])"
     broken = tmp_path / "broken.yml"
     broken.write_text(yaml.safe_dump(rules))
     result = run([promtool, "check", "rules", "--lint=all", "--lint-fatal", str(broken)])
@@ -255,11 +255,13 @@ def test_each_unit_pages_on_its_own_objective(tmp_path: Path) -> None:
     for unit in ("strict", "lenient"):
         series += [
             {
-                "series": f'complaint_sla_total{{unit="{unit}",timer="response",outcome="met"}}',
+                "series": f'sigap_complaint_sla_total{{unit="{unit}",timer="response",'
+                'outcome="met"}',
                 "values": "0+8x120",
             },
             {
-                "series": f'complaint_sla_total{{unit="{unit}",timer="response",outcome="missed"}}',
+                "series": f'sigap_complaint_sla_total{{unit="{unit}",timer="response",'
+                'outcome="missed"}',
                 "values": "0+2x120",
             },
         ]

@@ -5,10 +5,11 @@ Over 10,000 messages are generated from a seed drawn by hypothesis (derandomized
 run publishes the same stream): valid complaints over every registry unit and unknown codes,
 interleaved with messages that break one rule each (tests/robustness/generator.py). Each
 message's expected outcome is known by construction; the test compares:
-- complaint_events_processed_total + sum(complaint_events_rejected_total) with the count
+- sigap_events_processed_total + sum(sigap_events_rejected_total) with the count
   published, and each rejection reason's count with the generator's;
-- complaints_created_total, complaints_resolved_total, complaint_resolution_seconds_sum and
-  _count per unit with sums over the valid complaints;
+- sigap_complaints_created_total, sigap_complaints_resolved_total,
+  sigap_complaint_resolution_wall_seconds_sum and _count per unit with sums over the valid
+  complaints;
 - the `sigap dlq list` counts per reason with the same.
 """
 
@@ -40,8 +41,8 @@ STANDALONE = 2600
 def kpi_mismatches(text: str, published: int, expected: Expected) -> list[str]:
     found = samples(text)
     problems: list[str] = []
-    processed = found.get(("complaint_events_processed_total", ()), 0.0)
-    rejected = by_label(found, "complaint_events_rejected_total", "reason")
+    processed = found.get(("sigap_events_processed_total", ()), 0.0)
+    rejected = by_label(found, "sigap_events_rejected_total", "reason")
     if processed + sum(rejected.values()) != published:
         problems.append(
             f"conservation: processed {processed} + rejected {sum(rejected.values())} "
@@ -56,10 +57,10 @@ def kpi_mismatches(text: str, published: int, expected: Expected) -> list[str]:
         )
     units = sorted({*REGISTRY_UNITS, "unknown"})
     checks = [
-        ("complaints_created_total", expected.created),
-        ("complaints_resolved_total", expected.resolved),
-        ("complaint_resolution_seconds_count", expected.resolved),
-        ("complaint_resolution_seconds_sum", expected.resolution_sum),
+        ("sigap_complaints_created_total", expected.created),
+        ("sigap_complaints_resolved_total", expected.resolved),
+        ("sigap_complaint_resolution_wall_seconds_count", expected.resolved),
+        ("sigap_complaint_resolution_wall_seconds_sum", expected.resolution_sum),
     ]
     for name, wanted in checks:
         actual = by_label(found, name, "unit")

@@ -146,14 +146,14 @@ def test_personal_data_goes_nowhere(kafka_bootstrap: str, tmp_path: Path) -> Non
             found = samples(text) if text else {}
             rejected = {
                 k: int(v)
-                for k, v in by_label(found, "complaint_events_rejected_total", "reason").items()
+                for k, v in by_label(found, "sigap_events_rejected_total", "reason").items()
                 if v
             }
             return (
-                found.get(("complaint_events_processed_total", ()), 0) == len(VALID)
+                found.get(("sigap_events_processed_total", ()), 0) == len(VALID)
                 and rejected == expected_rejected
-                and by_label(found, "complaints_resolved_total", "unit").get("dinkes") == 1.0
-                and by_label(found, "complaints_resolved_total", "unit").get("dlh") == 1.0
+                and by_label(found, "sigap_complaints_resolved_total", "unit").get("dinkes") == 1.0
+                and by_label(found, "sigap_complaints_resolved_total", "unit").get("dlh") == 1.0
             )
 
         metrics = wait_for(lambda: http_get(stack.metrics_url), counted, 180, "the events")

@@ -99,19 +99,27 @@ def test_created_and_resolved_are_measured(sigap: SigapApp) -> None:
         ],
     )
     found = scrape(sigap)
-    assert value(found, "complaints_created_total", unit="dlh") == 2
-    assert value(found, "complaints_resolved_total", unit="dlh") == 1
-    assert value(found, "complaints_open", unit="dlh") == 1
-    assert value(found, "complaint_resolution_seconds_sum", unit="dlh") == 9000.0
-    assert value(found, "complaint_resolution_seconds_bucket", unit="dlh", le="7200.0") == 0
-    assert value(found, "complaint_resolution_seconds_bucket", unit="dlh", le="14400.0") == 1
+    assert value(found, "sigap_complaints_created_total", unit="dlh") == 2
+    assert value(found, "sigap_complaints_resolved_total", unit="dlh") == 1
+    assert value(found, "sigap_complaints_open", unit="dlh") == 1
+    assert value(found, "sigap_complaint_resolution_wall_seconds_sum", unit="dlh") == 9000.0
+    assert (
+        value(found, "sigap_complaint_resolution_wall_seconds_bucket", unit="dlh", le="7200.0") == 0
+    )
+    assert (
+        value(found, "sigap_complaint_resolution_wall_seconds_bucket", unit="dlh", le="14400.0")
+        == 1
+    )
     # 2.5 h inside Monday's working hours; first response = the resolution (no responded).
-    assert value(found, "complaint_resolution_working_seconds_sum", unit="dlh") == 9000.0
-    assert value(found, "complaint_first_response_seconds_sum", unit="dlh") == 9000.0
-    assert value(found, "complaint_sla_total", unit="dlh", timer="response", outcome="met") == 1
+    assert value(found, "sigap_complaint_resolution_working_seconds_sum", unit="dlh") == 9000.0
+    assert value(found, "sigap_complaint_first_response_wall_seconds_sum", unit="dlh") == 9000.0
+    assert (
+        value(found, "sigap_complaint_sla_total", unit="dlh", timer="response", outcome="met") == 1
+    )
     # Label sets exist before the first miss, for every registry unit.
     assert (
-        value(found, "complaint_sla_total", unit="damkar", timer="response", outcome="missed") == 0
+        value(found, "sigap_complaint_sla_total", unit="damkar", timer="response", outcome="missed")
+        == 0
     )
     assert any(name.startswith("faust_") for name, _ in found)
 
@@ -125,8 +133,8 @@ def test_resolved_before_created_arrival_is_held(sigap: SigapApp) -> None:
         ],
     )
     found = scrape(sigap)
-    assert value(found, "complaints_resolved_total", unit="dsda") == 1
-    assert value(found, "complaint_resolution_seconds_sum", unit="dsda") == 4 * 3600
+    assert value(found, "sigap_complaints_resolved_total", unit="dsda") == 1
+    assert value(found, "sigap_complaint_resolution_wall_seconds_sum", unit="dsda") == 4 * 3600
 
 
 def test_transfer_charges_each_unit_for_its_own_time(sigap: SigapApp) -> None:
@@ -149,13 +157,22 @@ def test_transfer_charges_each_unit_for_its_own_time(sigap: SigapApp) -> None:
         ],
     )
     found = scrape(sigap)
-    assert value(found, "complaint_transfers_total", unit="dlh", reason="not_our_authority") == 1
-    assert value(found, "complaint_sla_total", unit="dsda", timer="response", outcome="met") == 1
+    assert (
+        value(found, "sigap_complaint_transfers_total", unit="dlh", reason="not_our_authority") == 1
+    )
+    assert (
+        value(found, "sigap_complaint_sla_total", unit="dsda", timer="response", outcome="met") == 1
+    )
     # dlh transferred in time: neither met nor missed.
-    assert value(found, "complaint_sla_total", unit="dlh", timer="response", outcome="met") == 0
-    assert value(found, "complaint_sla_total", unit="dlh", timer="response", outcome="missed") == 0
-    assert value(found, "complaints_created_total", unit="dlh") == 1
-    assert value(found, "complaints_open", unit="dsda") == 1
+    assert (
+        value(found, "sigap_complaint_sla_total", unit="dlh", timer="response", outcome="met") == 0
+    )
+    assert (
+        value(found, "sigap_complaint_sla_total", unit="dlh", timer="response", outcome="missed")
+        == 0
+    )
+    assert value(found, "sigap_complaints_created_total", unit="dlh") == 1
+    assert value(found, "sigap_complaints_open", unit="dsda") == 1
 
 
 def test_duplicates_and_bad_input_are_dead_lettered(sigap: SigapApp) -> None:
@@ -177,8 +194,8 @@ def test_duplicates_and_bad_input_are_dead_lettered(sigap: SigapApp) -> None:
     ]
     assert dead.sent[1]["value"] == bad  # the original bytes, unchanged
     found = scrape(sigap)
-    assert value(found, "complaint_events_rejected_total", reason="not_json") == 1
-    assert value(found, "complaints_created_total", unit="dlh") == 1
+    assert value(found, "sigap_events_rejected_total", reason="not_json") == 1
+    assert value(found, "sigap_complaints_created_total", unit="dlh") == 1
     assert not any("0812345678" in str(key) for key in found)
 
 
@@ -188,5 +205,5 @@ def test_unknown_unit_is_counted_as_unknown(sigap: SigapApp) -> None:
         [(b"u1", event("u1", "created", "u1", "2026-11-02T09:00:00+07:00", unit="dinas-baru"))],
     )
     found = scrape(sigap)
-    assert value(found, "complaints_created_total", unit="unknown") == 1
+    assert value(found, "sigap_complaints_created_total", unit="unknown") == 1
     assert not any(("unit", "dinas-baru") in labels for _, labels in found)

@@ -2,7 +2,7 @@
 batch dead-lettered (reason `internal_error`) and its stored state left as it was, the other
 complaints of the batch go on, and once the bug is fixed the dead letters published again
 are measured as if nothing had happened. In the unit stage, a bug skips the one view it meets
-and is counted (complaint_views_failed_total). Without a broker.
+and is counted (sigap_unit_views_failed_total). Without a broker.
 
 Before, the exception crashed the agent: Faust restarted it, and the batch or record it was
 processing was lost (neither counted nor dead-lettered).
@@ -142,4 +142,4 @@ def test_a_bug_in_the_unit_stage_skips_one_view_and_goes_on(
         for family in SigapCollector(lambda: snapshot).collect()
         for sample in family.samples
     }
-    assert exported["complaint_views_failed_total"] == 1
+    assert exported["sigap_unit_views_failed_total"] == 1

@@ -71,7 +71,7 @@ class _WindowFamilies:
                 seconds,
                 f"Quantiles (exact nearest-rank) of the timers stopped {what}, in seconds of "
                 "their target's clock (label clock: wall or working); NaN when none stopped.",
-                labels=[*labels, "clock", "quantile"],
+                labels=[*labels, "clock", "percentile"],
             ),
             GaugeMetricFamily(
                 stopped,
@@ -92,12 +92,12 @@ class _WindowFamilies:
             clock_stats = stats.by_clock.get(clock)
             count = 0 if clock_stats is None else clock_stats.count
             self.stopped.add_metric([*label_values, clock], count)
-            for quantile in names.QUANTILES:
+            for percentile in names.PERCENTILES:
                 value = None
                 if clock_stats is not None and count:
-                    value = clock_stats.p50 if quantile == "0.5" else clock_stats.p90
+                    value = clock_stats.p50 if percentile == "50" else clock_stats.p90
                 self.seconds.add_metric(
-                    [*label_values, clock, quantile], _NAN if value is None else value
+                    [*label_values, clock, percentile], _NAN if value is None else value
                 )
         ratio = stats.within_target_ratio
         self.ratio.add_metric(label_values, _NAN if ratio is None else ratio)

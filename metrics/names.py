@@ -40,13 +40,13 @@ RATINGS: Final = "sigap_complaint_ratings"  # counter {unit, rating}
 
 # Window and period statistics (gauges): the timers stopped in the window, per clock, and the
 # share of timers decided in it that met their target.
-WINDOW_SECONDS: Final = "sigap_complaint_window_seconds"  # {unit,timer,window,clock,quantile}
+WINDOW_SECONDS: Final = "sigap_complaint_window_seconds"  # {unit,timer,window,clock,percentile}
 WINDOW_STOPPED: Final = "sigap_complaint_window_stopped_timers"  # {unit,timer,window,clock}
 WINDOW_WITHIN_TARGET_RATIO: Final = "sigap_complaint_window_within_target_ratio"
 CATEGORY_WINDOW_SECONDS: Final = "sigap_complaint_category_window_seconds"  # + {category}
 CATEGORY_WINDOW_STOPPED: Final = "sigap_complaint_category_window_stopped_timers"  # + {category}
 CATEGORY_WINDOW_WITHIN_TARGET_RATIO: Final = "sigap_complaint_category_window_within_target_ratio"
-PERIOD_SECONDS: Final = "sigap_complaint_period_seconds"  # {unit,timer,period,clock,quantile}
+PERIOD_SECONDS: Final = "sigap_complaint_period_seconds"  # {unit,timer,period,clock,percentile}
 PERIOD_STOPPED: Final = "sigap_complaint_period_stopped_timers"  # {unit,timer,period,clock}
 PERIOD_WITHIN_TARGET_RATIO: Final = "sigap_complaint_period_within_target_ratio"
 
@@ -65,7 +65,8 @@ TIMERS: Final = ("response", "resolution")
 OUTCOMES: Final = ("met", "missed")
 THRESHOLDS: Final = ("0.5", "0.75", "1")
 WINDOWS: Final = ("1h", "24h", "7d", "30d")
-QUANTILES: Final = ("0.5", "0.9")
+# Nearest-rank percentiles of the window gauges (a `quantile` label is for summaries only).
+PERCENTILES: Final = ("50", "90")
 CLOCKS: Final = ("wall", "working")
 UNKNOWN_UNIT: Final = "unknown"
 RATINGS_VALUES: Final = ("1", "2", "3", "4", "5")

@@ -593,9 +593,9 @@ def unit_detail(registry: Registry) -> dash_models.Dashboard:
             "(wall or working seconds, never mixed).",
             [
                 _query(
-                    "max by (window, clock, quantile) "
+                    "max by (window, clock, percentile) "
                     f'({WINDOW_SECONDS}{{{_UNIT}, timer="response"}})',
-                    "q{{quantile}} {{window}} ({{clock}})",
+                    "p{{percentile}} {{window}} ({{clock}})",
                 )
             ],
             "s",
@@ -618,9 +618,9 @@ def unit_detail(registry: Registry) -> dash_models.Dashboard:
             "(wall or working seconds, never mixed).",
             [
                 _query(
-                    "max by (window, clock, quantile) "
+                    "max by (window, clock, percentile) "
                     f'({WINDOW_SECONDS}{{{_UNIT}, timer="resolution"}})',
-                    "q{{quantile}} {{window}} ({{clock}})",
+                    "p{{percentile}} {{window}} ({{clock}})",
                 )
             ],
             "s",

@@ -133,8 +133,8 @@ def _window(
     by_clock = {
         clock: {
             "count": _count(samples, stopped_family, **labels, clock=clock),
-            "p50_seconds": _value(samples, family, **labels, clock=clock, quantile="0.5"),
-            "p90_seconds": _value(samples, family, **labels, clock=clock, quantile="0.9"),
+            "p50_seconds": _value(samples, family, **labels, clock=clock, percentile="50"),
+            "p90_seconds": _value(samples, family, **labels, clock=clock, percentile="90"),
         }
         for clock in names.CLOCKS
     }

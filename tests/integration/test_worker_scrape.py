@@ -279,7 +279,7 @@ def test_window_series_exist_for_empty_windows_with_a_clock_label(scraped: Scrap
             labels = sample.labels
             if sample.name == names.WINDOW_SECONDS:
                 key = (labels["unit"], labels["timer"], labels["window"], labels["clock"])
-                window[(*key, labels["quantile"])] = sample.value
+                window[(*key, labels["percentile"])] = sample.value
             elif sample.name == names.WINDOW_STOPPED:
                 key = (labels["unit"], labels["timer"], labels["window"], labels["clock"])
                 stopped[key] = sample.value
@@ -291,7 +291,7 @@ def test_window_series_exist_for_empty_windows_with_a_clock_label(scraped: Scrap
                     assert (unit, timer, name, clock) in stopped, (unit, timer, name, clock)
     # dsda's only complaint is open: its windows are empty, quantiles NaN, counts 0.
     assert stopped[("dsda", "response", "24h", "wall")] == 0
-    assert math.isnan(window[("dsda", "response", "24h", "wall", "0.5")])
+    assert math.isnan(window[("dsda", "response", "24h", "wall", "50")])
     # dlh's two responses (24 h wall target) and resolutions (working days) are apart.
     assert stopped[("dlh", "response", "24h", "wall")] == 2
     assert stopped[("dlh", "response", "24h", "working")] == 0

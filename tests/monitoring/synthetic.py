@@ -25,7 +25,7 @@ from metrics.names import (
     EVENTS_REJECTED,
     FIRST_RESPONSE_WALL_SECONDS,
     OPEN_PAST_TARGET,
-    QUANTILES,
+    PERCENTILES,
     RATINGS,
     RATINGS_VALUES,
     REOPENED,
@@ -178,12 +178,12 @@ def openmetrics(units: Iterable[str], end: float) -> str:
             base = 3600.0 if timer == "response" else 86400.0
             for window in WINDOWS:
                 for clock in CLOCKS:
-                    for quantile in QUANTILES:
-                        factor = 1.0 if quantile == QUANTILES[0] else 3.0
+                    for percentile in PERCENTILES:
+                        factor = 1.0 if percentile == PERCENTILES[0] else 3.0
                         labels = {"unit": unit, "timer": timer, "window": window}
                         w.series(
                             WINDOW_SECONDS,
-                            {**labels, "clock": clock, "quantile": quantile},
+                            {**labels, "clock": clock, "percentile": percentile},
                             noisy(base * factor, base * 0.1),
                         )
     w.family(WINDOW_WITHIN_TARGET_RATIO, "gauge")

@@ -77,6 +77,7 @@ from core.windows import (
     period_end,
     period_start,
     period_start_epoch,
+    period_start_of_day,
 )
 
 ALL = "*"  # the category of a unit's score over every category
@@ -490,6 +491,23 @@ def all_period_scores(
             continue
         groups[(entry.unit, ALL)].append(entry)
         groups[(entry.unit, entry.category)].append(entry)
+    # Each input's Jakarta days, found once (an input is in two groups, and four kinds need
+    # them), and each day's period start per kind, found once per day.
+    days_of: dict[int, set[date]] = {}
+    starts: dict[tuple[PeriodKind, date], date] = {}
+
+    def period_starts(kind: PeriodKind, entry: ScoreInput) -> set[date]:
+        days = days_of.get(id(entry))
+        if days is None:
+            days = days_of[id(entry)] = {period_start(DAY, t) for t in entry.instants()}
+        found = set()
+        for day in days:
+            start = starts.get((kind, day))
+            if start is None:
+                start = starts[(kind, day)] = period_start_of_day(kind, day)
+            found.add(start)
+        return found
+
     scores = []
     for (unit, category), entries in groups.items():
         spans = [span for span in map(ScoreInput.open_span, entries) if span is not None]
@@ -498,7 +516,7 @@ def all_period_scores(
         for kind in kinds:
             active: dict[date, list[ScoreInput]] = defaultdict(list)
             for entry in entries:
-                for start in {period_start(kind, instant) for instant in entry.instants()}:
+                for start in period_starts(kind, entry):
                     active[start].append(entry)
             for start, inside in active.items():
                 end = period_end(kind, start)

@@ -234,7 +234,11 @@ class RollingWindows:
 
 def period_start(kind: PeriodKind, moment_epoch: float) -> date:
     """The first Jakarta day of the period of `kind` holding the instant."""
-    day = jakarta_day_of_epoch(_finite("moment_epoch", moment_epoch))
+    return period_start_of_day(kind, jakarta_day_of_epoch(_finite("moment_epoch", moment_epoch)))
+
+
+def period_start_of_day(kind: PeriodKind, day: date) -> date:
+    """The first day of the period of `kind` holding the Jakarta day `day`."""
     if kind == "day":
         return day
     if kind == "week":

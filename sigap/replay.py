@@ -8,6 +8,9 @@ scores computed by core.scoring. Only reading the file and printing live here.
 
 from __future__ import annotations
 
+import heapq
+import multiprocessing
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -15,7 +18,7 @@ from typing import Any
 
 from core.complaint_state import ComplaintState, changed_views, record_event
 from core.registry import Registry
-from core.scoring import PeriodScore, ScoreInput, all_period_scores
+from core.scoring import PeriodScore, ScoreInput, all_period_scores, sort_key
 from core.totals import RESOLUTION_BUCKETS
 from core.unit_kpis import ALL_CATEGORIES, UnitKpis, UnitSnapshot
 from core.unit_view import UnitView, target_bucket_bounds
@@ -39,17 +42,45 @@ def replay(
     *,
     reference_epoch: float | None = None,
     as_of: float | None = None,
+    workers: int = 1,
 ) -> ReplayResult:
-    """Every KPI of the events; `as_of` defaults to the latest event time (the watermark)."""
+    """Every KPI of the events; `as_of` defaults to the latest event time (the watermark).
+
+    `workers` > 1: the same result from that many processes (forked, Linux), sharded by
+    complaint for the complaint stage and then by unit for the unit KPIs and the scores
+    (see `_parallel_replay`)."""
+    if workers > 1:
+        return _parallel_replay(list(events), registry, reference_epoch, as_of, workers)
     result = ReplayResult()
-    states: dict[str, ComplaintState] = {}
+    states, latest = _record(enumerate(events), registry, reference_epoch, result)
+    watermark = as_of if as_of is not None else latest
+    result.watermark = watermark
+    for _, state in states.values():
+        result.views.extend(changed_views(state, registry))
+    if watermark is not None:
+        result.units, result.scores = _unit_results(result.views, registry, watermark, None)
+    return result
+
+
+def _record(
+    events: Iterable[tuple[int, ComplaintEvent]],
+    registry: Registry,
+    reference_epoch: float | None,
+    result: ReplayResult,
+) -> tuple[dict[str, tuple[int, ComplaintState]], float | None]:
+    """The complaint stage's validation of every event (counted in `result`): each
+    complaint's state, with the input position of its first event, and the latest event time.
+    """
+    states: dict[str, tuple[int, ComplaintState]] = {}
     latest: float | None = None
-    for event in events:
+    for position, event in events:
         result.events += 1
         try:
             check_event_time(event, reference_epoch)
-            state = states.setdefault(event.complaint_id, ComplaintState())
-            dropped = record_event(state, event, registry)
+            entry = states.get(event.complaint_id)
+            if entry is None:
+                entry = states[event.complaint_id] = (position, ComplaintState())
+            dropped = record_event(entry[1], event, registry)
         except EventRejected as rejected:
             result.rejected[rejected.reason] += 1
             continue
@@ -58,22 +89,109 @@ def replay(
             result.rejected[reason] += 1
         occurred_at = event.occurred_at.timestamp()
         latest = occurred_at if latest is None else max(latest, occurred_at)
-    watermark = as_of if as_of is not None else latest
-    result.watermark = watermark
+    return states, latest
+
+
+def _unit_results(
+    views: Iterable[UnitView], registry: Registry, watermark: float, units: Iterable[str] | None
+) -> tuple[dict[str, UnitSnapshot], list[PeriodScore]]:
+    """The unit stage on the views (in order): KPI snapshots of `units` (default: the
+    registry's and every unit counted) and the period scores, at the watermark."""
+    views = list(views)
     bounds = tuple(sorted(set(RESOLUTION_BUCKETS) | set(target_bucket_bounds(registry))))
     kpis = UnitKpis(bounds, bounds)
-    for state in states.values():
-        for view in changed_views(state, registry):
-            result.views.append(view)
-            # Every event is in: outcomes are final as of the watermark, nothing is late.
-            kpis.apply(view, None, float("-inf"))
-    if watermark is not None:
-        units = sorted({*registry.units, *kpis.counters})
-        result.units = kpis.snapshot(units, watermark)
-    if watermark is not None:
-        result.scores = all_period_scores(
-            (ScoreInput.from_view(view) for view in result.views), watermark, registry=registry
-        )
+    for view in views:
+        # Every event is in: outcomes are final as of the watermark, nothing is late.
+        kpis.apply(view, None, float("-inf"))
+    wanted = sorted({*registry.units, *kpis.counters}) if units is None else sorted(units)
+    snapshots = kpis.snapshot(wanted, watermark)
+    scores = all_period_scores(
+        (ScoreInput.from_view(view) for view in views), watermark, registry=registry
+    )
+    return snapshots, scores
+
+
+# --- Parallel replay -------------------------------------------------------------------
+#
+# Stage 1, by complaint: process i records the events of the complaints with
+# crc32(complaint_id) % N == i, in input order, and evaluates each of them into its views.
+# The parent puts the views back in the order of each complaint's first event (the sequential
+# replay's order). Stage 2, by unit: process j applies the views of the units with
+# crc32(unit) % N == j, in that order, and computes their snapshots and period scores; a unit's
+# KPIs and scores depend on its own views only. The shards reach the children by fork (no
+# pickling of the events), only the results come back pickled.
+
+_SHARDS: list[Any] = []
+_SHARED: dict[str, Any] = {}
+
+
+def _shard_of(key: str, workers: int) -> int:
+    return zlib.crc32(key.encode()) % workers
+
+
+def _complaint_shard(index: int) -> tuple[ReplayResult, list[tuple[int, list[UnitView]]], Any]:
+    registry: Registry = _SHARED["registry"]
+    partial = ReplayResult()
+    states, latest = _record(_SHARDS[index], registry, _SHARED["reference_epoch"], partial)
+    views = [(first, changed_views(state, registry)) for first, state in states.values()]
+    return partial, views, latest
+
+
+def _unit_shard(index: int) -> tuple[dict[str, UnitSnapshot], list[PeriodScore]]:
+    views, units = _SHARDS[index]
+    return _unit_results(views, _SHARED["registry"], _SHARED["watermark"], units)
+
+
+def _parallel_replay(
+    events: list[ComplaintEvent],
+    registry: Registry,
+    reference_epoch: float | None,
+    as_of: float | None,
+    workers: int,
+) -> ReplayResult:
+    context = multiprocessing.get_context("fork")
+    shards: list[list[tuple[int, ComplaintEvent]]] = [[] for _ in range(workers)]
+    for position, event in enumerate(events):
+        shards[_shard_of(event.complaint_id, workers)].append((position, event))
+    _SHARDS[:] = shards
+    _SHARED.update(registry=registry, reference_epoch=reference_epoch)
+    try:
+        with context.Pool(workers) as pool:
+            stage1 = pool.map(_complaint_shard, range(workers))
+        result = ReplayResult()
+        latest: float | None = None
+        for partial, _, shard_latest in stage1:
+            result.events += partial.events
+            result.accepted += partial.accepted
+            result.rejected.update(partial.rejected)
+            if shard_latest is not None:
+                latest = shard_latest if latest is None else max(latest, shard_latest)
+        # Each shard's complaints come in the order of their first event: merge them.
+        for _, views in heapq.merge(*(views for _, views, _ in stage1), key=lambda item: item[0]):
+            result.views.extend(views)
+        result.rejected = Counter(dict(sorted(result.rejected.items())))
+        watermark = as_of if as_of is not None else latest
+        result.watermark = watermark
+        if watermark is None:
+            return result
+        units = sorted({*registry.units, *(view.unit for view in result.views)})
+        by_unit: list[tuple[list[UnitView], list[str]]] = [([], []) for _ in range(workers)]
+        for unit in units:
+            by_unit[_shard_of(unit, workers)][1].append(unit)
+        for view in result.views:
+            by_unit[_shard_of(view.unit, workers)][0].append(view)
+        _SHARDS[:] = by_unit
+        _SHARED["watermark"] = watermark
+        with context.Pool(workers) as pool:
+            stage2 = pool.map(_unit_shard, range(workers))
+    finally:
+        _SHARDS.clear()
+        _SHARED.clear()
+    snapshots: dict[str, UnitSnapshot] = {}
+    for shard_snapshots, _ in stage2:
+        snapshots.update(shard_snapshots)
+    result.units = {unit: snapshots[unit] for unit in units}
+    result.scores = sorted((score for _, scores in stage2 for score in scores), key=sort_key)
     return result
 
 

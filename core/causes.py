@@ -35,6 +35,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from core.cause_settings import UNEXPLAINED
 from core.unit_view import TimerView, UnitView
@@ -47,8 +48,10 @@ __all__ = [
     "RoutingLedger",
     "TransferCount",
     "cause_analysis",
+    "figure_columns",
     "missed_at",
     "routing_ledger",
+    "unit_figures",
 ]
 
 TIMERS: tuple[str, ...] = ("response", "resolution")
@@ -283,4 +286,39 @@ def routing_ledger(views: Iterable[UnitView], unit: str, begin: float, end: floa
         misrouting_seconds=lost_seconds,
         misrouted_complaints=len(lost_ids),
         misrouted_ids=tuple(sorted(lost_ids)[:MAX_IDS]),
+    )
+
+
+def figure_columns(causes: CauseAnalysis, routing: RoutingLedger) -> dict[str, Any]:
+    """Every figure of a unit's period as flat named columns (for `sigap verify`): counts and
+    seconds only, zero figures left out, so that absent and zero compare equal."""
+    columns: dict[str, Any] = {}
+    for item in causes.misses:
+        for timer in TIMERS:
+            columns[f"missed.{item.cause}.{timer}"] = getattr(item, timer)
+    for name in ("excused", "objections_pending", "extensions", "extension_days"):
+        columns[name] = getattr(causes, name)
+    for prefix, rows in (("paused", causes.paused), ("excluded", causes.excluded)):
+        for row in rows:
+            columns[f"{prefix}.{row.reason}.seconds"] = row.seconds
+            columns[f"{prefix}.{row.reason}.complaints"] = row.complaints
+    for transfer in routing.transfers:
+        columns[f"transfers.{transfer.to_unit}.{transfer.reason}"] = transfer.count
+    columns.update(
+        ping_pongs=routing.ping_pongs,
+        first_touch_resolved=routing.first_touch_resolved,
+        first_touch_total=routing.first_touch_total,
+        misrouting_seconds=routing.misrouting_seconds,
+        misrouted_complaints=routing.misrouted_complaints,
+    )
+    return {name: value for name, value in columns.items() if value}
+
+
+def unit_figures(
+    views: Iterable[UnitView], unit: str, begin: float, end: float, watermark: float
+) -> dict[str, Any]:
+    """figure_columns of `unit` over [begin, end), from the views (of any unit)."""
+    own = _own(views, unit)
+    return figure_columns(
+        cause_analysis(own, unit, begin, end, watermark), routing_ledger(own, unit, begin, end)
     )

@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from core.actions import ActionEffect
-from core.causes import CauseAnalysis, RoutingLedger, cause_analysis, routing_ledger
+from core.causes import CauseAnalysis, RoutingLedger, cause_analysis
 from core.feedback import Feedback, unit_feedback
 from core.findings import Finding, IndicatorMiss, OpenAction, unit_findings
 from core.periods import format_period, previous_periods
@@ -28,10 +28,10 @@ from core.scoring import ALL, COUNT_COLUMNS, period_score
 from core.unit_view import UnitView
 from core.windows import PeriodKind, period_end, period_start, period_start_epoch
 from storage.actions import list_actions
+from storage.cause_figures import cause_figures
 from storage.scores import restored_watermark, score_rows, stored_views
 
 DEFAULT_TREND_PERIODS = 6
-ROUTING_LOOKBACK_SECONDS = 92 * 86400.0
 NO_CHANNEL = "(none)"  # complaints whose `created` event named no channel
 
 # The persisted counts shown in the tables, in this order (core.scoring.PeriodScore).
@@ -257,13 +257,8 @@ def unit_report(
     if views and watermark is not None:
         feedback = unit_feedback(views, unit, begin, end, watermark)
         channels = channel_scores(unit, kind, start, views, watermark, registry)
-        causes = cause_analysis(views, unit, begin, end, watermark)
-        # A misrouting charge counts when the complaint reached the right unit, which may be
-        # after this unit's own last activity: look further back for those views.
-        routing_views = stored_views(
-            engine, unit=unit, created_before=end, active_from=begin - ROUTING_LOOKBACK_SECONDS
-        )
-        routing = routing_ledger(routing_views, unit, begin, end)
+        figures = cause_figures(engine, unit, kind, start)
+        causes, routing = figures.causes, figures.routing
     trend = tuple(TrendPoint(format_period(kind, s), s, overall.get(s)) for s in trend_starts)
     current = overall.get(start)
     actions = (

@@ -651,3 +651,12 @@ def _register_monitoring() -> None:
 
 
 _register_monitoring()
+
+
+def _register_actions() -> None:
+    from sigap.actions_cli import register
+
+    register(main)
+
+
+_register_actions()

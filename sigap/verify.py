@@ -47,9 +47,11 @@ from typing import Any, Literal
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from core.causes import unit_figures
 from core.registry import Registry
 from core.scoring import (
     ACTIVITY_COLUMNS,
+    ALL,
     PeriodScore,
     ScoreInput,
     is_final,
@@ -58,13 +60,14 @@ from core.scoring import (
 )
 from core.settings import Settings
 from core.unit_view import UnitView
-from core.windows import PeriodKind
+from core.windows import PeriodKind, period_end, period_kind, period_start_epoch
 from schemas.events import ComplaintEvent
 from sigap.event_log import TopicReport, read_topic_events
 from sigap.replay import replay
 from sigap.replay_sources import open_source
+from storage.cause_figures import ROUTING_LOOKBACK_SECONDS
 from storage.models import UnitScore
-from storage.scores import score_rows
+from storage.scores import score_rows, stored_views
 
 TOPIC_SOURCE = "topic"
 IDENTITY = ("unit", "category", "period", "period_start")
@@ -275,6 +278,8 @@ class StoredPeriod:
     watermarks: dict[tuple[str, str], float]
     # The latest watermark the writer stored a score at (any period), if any.
     writer_watermark: float | None
+    # The stored views that may count in the period (docs/causes.md's figures).
+    views: list[UnitView] = field(default_factory=list)
 
 
 RowStamp = tuple[int, float, float | None]  # revision, watermark, computed_at
@@ -317,7 +322,9 @@ def load_stored(engine: Engine, kind: str, start: date, attempts: int = 20) -> S
     with Session(engine) as session:
         writer_watermark = session.scalar(select(func.max(UnitScore.watermark_epoch)))
     watermarks = {key: watermark for key, (_, watermark, _) in before.items()}
-    return StoredPeriod(rows, watermarks, writer_watermark)
+    begin, end = period_start_epoch(period_kind(kind), start), period_end(period_kind(kind), start)
+    views = stored_views(engine, created_before=end, active_from=begin - ROUTING_LOOKBACK_SECONDS)
+    return StoredPeriod(rows, watermarks, writer_watermark, views)
 
 
 @dataclass
@@ -376,8 +383,46 @@ def verify_period(
         log=log,
         stored_rows=sum(1 for row in stored.rows if not is_empty(row)),
         recomputed_rows=sum(1 for row in recomputed_rows if not is_empty(row)),
-        differences=compare_scores(stored.rows, recomputed_rows),
+        differences=[
+            *compare_scores(stored.rows, recomputed_rows),
+            *compare_cause_figures(stored.views, log.views, kind, start, writer_watermark),
+        ],
     )
+
+
+def compare_cause_figures(
+    stored: Sequence[UnitView],
+    recomputed: Sequence[UnitView],
+    kind: PeriodKind,
+    start: date,
+    watermark: float | None,
+) -> list[Difference]:
+    """docs/causes.md's figures of every unit for the period (core.causes.unit_figures), from
+    the stored views and from the replayed ones, at the writer's watermark; each differing
+    figure is a difference in column `causes.<figure>` of the unit's `*` row."""
+    if watermark is None:
+        return []
+    begin, end = period_start_epoch(kind, start), period_end(kind, start)
+    units = sorted({view.unit for view in stored} | {view.unit for view in recomputed})
+    differences = []
+    for unit in units:
+        before = unit_figures(stored, unit, begin, end, watermark)
+        after = unit_figures(recomputed, unit, begin, end, watermark)
+        for name in sorted(set(before) | set(after)):
+            if not _same(before.get(name), after.get(name)):
+                differences.append(
+                    Difference(
+                        unit,
+                        ALL,
+                        kind,
+                        start.isoformat(),
+                        "value",
+                        f"causes.{name}",
+                        before.get(name),
+                        after.get(name),
+                    )
+                )
+    return differences
 
 
 def print_table(verification: Verification) -> None:

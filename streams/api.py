@@ -34,6 +34,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from core.periods import parse_period
 from core.registry import CODE_RE, UNKNOWN_UNIT
 from core.unit_kpis import (
     ALL_CATEGORIES,
@@ -44,6 +45,7 @@ from core.unit_kpis import (
     TimerWindowStats,
     UnitSnapshot,
 )
+from core.windows import PeriodKind
 from metrics import names
 from metrics.collector import transfer_reason_label
 
@@ -255,6 +257,29 @@ class ScoreDatabase:
             raise DatabaseUnavailable(_unavailable_detail(error)) from None
         return [row for row in rows if query.keep(row)]
 
+    def causes_blocking(self, unit: str, kind: PeriodKind, start: date) -> dict[str, Any]:
+        # Imported when first asked, as score_rows.
+        from storage.cause_figures import cause_figures
+
+        try:
+            return cause_figures(self._get_engine(), unit, kind, start).as_json()
+        except SQLAlchemyError as error:
+            first_line = str(error).splitlines()[0][:300] if str(error) else ""
+            log.warning("causes query failed: %s: %s", type(error).__name__, first_line)
+            raise DatabaseUnavailable(_unavailable_detail(error)) from None
+
+    async def causes(self, unit: str, kind: PeriodKind, start: date) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(
+            self._executor, partial(self.causes_blocking, unit, kind, start)
+        )
+        try:
+            return await asyncio.wait_for(future, self._timeout_seconds)
+        except TimeoutError:
+            raise DatabaseUnavailable(
+                f"the score database did not answer within {self._timeout_seconds:g} s"
+            ) from None
+
     async def rows(self, query: ScoreQuery) -> list[dict[str, Any]]:
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self._executor, partial(self.rows_blocking, query))
@@ -428,6 +453,25 @@ class Api:
             raise ApiError(503, "score database unavailable", detail=str(error)) from None
         return {"period": query.period, "scores": rows}
 
+    async def unit_causes(self, unit: str, query: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+        """Misses by cause, paused/excluded time and the routing ledger (docs/causes.md)."""
+        if not CODE_RE.match(unit):
+            raise bad_parameter("unit", f"{unit!r} is not a unit code ({CODE_RE.pattern})")
+        for name in query:
+            if name != "period":
+                raise ApiError(400, "unknown parameter", parameter=name, detail="takes period")
+        text = _single(query.get("period", []), "period")
+        if text is None:
+            raise bad_parameter("period", "required: a period name, e.g. 2026-11 or 2026-W45")
+        try:
+            kind, start = parse_period(text)
+        except ValueError as error:
+            raise bad_parameter("period", str(error)) from None
+        try:
+            return await self.database.causes(unit, kind, start)
+        except DatabaseUnavailable as error:
+            raise ApiError(503, "score database unavailable", detail=str(error)) from None
+
     def document(self) -> dict[str, Any]:
         if self._document is None:
             loaded = yaml.safe_load(OPENAPI_PATH.read_text(encoding="utf-8"))
@@ -510,6 +554,13 @@ class UnitKpisView(ApiView):
         return self.api.unit_kpis(str(match["unit"]))
 
 
+class UnitCausesView(ApiView):
+    path = "/api/units/{unit}/causes"
+
+    async def serve(self, request: web.Request, **match: Any) -> Any:
+        return await self.api.unit_causes(str(match["unit"]), _query(request))
+
+
 class ScoresView(ApiView):
     path = "/api/scores"
 
@@ -542,6 +593,7 @@ def _no_parameters(request: web.Request) -> None:
 VIEWS: tuple[type[ApiView], ...] = (
     UnitsView,
     UnitKpisView,
+    UnitCausesView,
     ScoresView,
     OpenApiJsonView,
     OpenApiYamlView,

@@ -258,15 +258,18 @@ class ScoreWriter:
         self.stopping.set()
 
 
-def build_consumer(settings: Settings) -> KafkaConsumer:
-    return KafkaConsumer(
-        settings.views_topic,
+def build_consumer(settings: Settings, **overrides: Any) -> KafkaConsumer:
+    """The writer's consumer; `overrides` are kafka-python options (tests shorten the
+    group's session timeout so that a killed writer's partitions move on quickly)."""
+    config: dict[str, Any] = {
         **settings.kafka_python_config(),
-        group_id=settings.score_writer_group,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        client_id="sigap-score-writer",
-    )
+        "group_id": settings.score_writer_group,
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "client_id": "sigap-score-writer",
+        **overrides,
+    }
+    return KafkaConsumer(settings.views_topic, **config)
 
 
 def kafka_dead_letter_sink(settings: Settings) -> tuple[DeadLetterSink, KafkaProducer]:

@@ -44,7 +44,7 @@ from core.unit_kpis import StoredView, UnitKpis, UnitSnapshot
 from core.unit_view import UnitView, target_bucket_bounds
 from core.watermarks import SourceWatermarks
 from metrics.names import UNKNOWN_UNIT
-from schemas.events import EventRejected, check_event_time, parse_event
+from schemas.events import EventRejected, admit_message
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,12 @@ INTERNAL_ERROR = "internal_error"
 RESTORED_SOURCE = -1  # the source partition standing for "as restored from the table"
 # The unit stage saves a partition's watermark when it has moved this far (event seconds).
 PROGRESS_STEP_SECONDS = 1.0
+# Kafka's record timestamp types (aiokafka / faust Message.timestamp_type).
+LOG_APPEND_TIME = 1
+# The largest views-topic record the complaint stage sends (bytes of its value): well under
+# the broker's 1 MiB default (max.message.bytes) and the producer's max_request_size, with
+# room for the record's overhead. A batch's views for one partition are split to fit.
+MAX_VIEWS_RECORD_BYTES = 900_000
 # How long /metrics may show window and period statistics before recomputing them: far
 # below Prometheus' scrape interval, and a scrape no longer stalls the agents each time.
 WINDOW_STATS_SECONDS = 5.0
@@ -103,8 +109,12 @@ class ComplaintStage:
         cache_size: int = 20_000,
         heartbeat_repeat_seconds: float = 60.0,
         monotonic_clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.registry = registry
+        self.wall_clock = wall_clock
+        # The registry's categories: any other category is read as "other" by the parser.
+        self._categories = registry.categories
         self.heartbeat_repeat_seconds = heartbeat_repeat_seconds
         self.monotonic_clock = monotonic_clock
         self.complaints = complaints
@@ -164,9 +174,8 @@ class ComplaintStage:
             self._last_offset[partition] = offset
         for (source, destination), views in outgoing.items():
             envelope = self._envelope(source, last_offset[source])
-            await self.views_topic.send(
-                key=None, partition=destination, value=orjson.dumps({**envelope, "vs": views})
-            )
+            for value in views_records(envelope, views):
+                await self.views_topic.send(key=None, partition=destination, value=value)
 
     async def _contain_internal_error(self, complaint_id: str, item: _Touched) -> None:
         """A bug in the KPI code, met while evaluating one complaint: rather than crash the
@@ -208,10 +217,9 @@ class ComplaintStage:
         raw: bytes = event.value if event.value is not None else b""
         state: ComplaintState | None = None
         try:
-            complaint_event = parse_event(raw)
-            if event.key is not None and event.key != complaint_event.complaint_id.encode():
-                raise EventRejected("key_mismatch")
-            check_event_time(complaint_event, message.timestamp)
+            complaint_event = admit_message(
+                event.key, raw, self._reference_epoch(message), categories=self._categories
+            )
             state = self._state_of(complaint_event.complaint_id)
             dropped = record_event(state, complaint_event, self.registry)
         except EventRejected as rejected:
@@ -254,6 +262,14 @@ class ComplaintStage:
                 reason,
             )
         self._note_event_time(message.partition, complaint_event.occurred_at.timestamp())
+
+    def _reference_epoch(self, message: Any) -> float:
+        """The clock an event may not be ahead of (schemas.events.check_event_time): the
+        broker's append time when the topic has LogAppendTime (as SIGAP creates it), else
+        the wall clock now, never the producer's own record timestamp."""
+        if getattr(message, "timestamp_type", None) == LOG_APPEND_TIME:
+            return float(message.timestamp)
+        return self.wall_clock()
 
     def _note_event_time(self, partition: int, occurred_at: float) -> None:
         latest = max(occurred_at, self._latest_event_time.get(partition, occurred_at))
@@ -326,6 +342,24 @@ class ComplaintStage:
             if int(partition) in owned_partitions:
                 totals[reason] = totals.get(reason, 0) + int(value)
         return totals
+
+
+def views_records(
+    envelope: dict[str, Any], views: list[dict[str, Any]], limit: int = MAX_VIEWS_RECORD_BYTES
+) -> list[bytes]:
+    """The values of the views-topic records carrying `views` under `envelope`: one record,
+    or as many as it takes for none to exceed `limit` bytes (halving the list: the common
+    case encodes once). Every record carries the same progress stamp, sent after its views'
+    complaints were recorded, so the split changes no watermark."""
+    value = orjson.dumps({**envelope, "vs": views})
+    if len(value) <= limit or len(views) <= 1:
+        # A single view beyond the limit cannot happen: a complaint holds at most
+        # MAX_EVENTS_PER_COMPLAINT events, and its view stays far below (tested).
+        return [value]
+    half = len(views) // 2
+    return views_records(envelope, views[:half], limit) + views_records(
+        envelope, views[half:], limit
+    )
 
 
 @functools.lru_cache(maxsize=4096)

@@ -88,7 +88,13 @@ def unit_findings(
     if causes is not None and causes.missed:
         top = causes.misses[0]
         share = 100 * top.total / causes.missed
-        if top.cause == UNEXPLAINED:
+        tied = [c for c in causes.misses if c.total == top.total]
+        if len(tied) > 1:
+            names = ", ".join(_label(c.cause) for c in tied[:-1]) + f" and {_label(tied[-1].cause)}"
+            text = f"{names} account for most misses, {top.total} each of {causes.missed}".replace(
+                _label(UNEXPLAINED), "no explanation"
+            )
+        elif top.cause == UNEXPLAINED:
             text = (
                 f"{top.total} of the {causes.missed} missed timers ({share:.0f}%) have no "
                 "explanation from the unit"
@@ -104,7 +110,9 @@ def unit_findings(
                 f"{_label(top.cause)} accounts for most misses: {top.total} of "
                 f"{causes.missed} ({share:.0f}%)"
             )
-        if causes.excused:
+        if causes.excused == 1:
+            text += "; 1 more was excused by an upheld objection"
+        elif causes.excused:
             text += f"; {causes.excused} more were excused by upheld objections"
         found.append(Finding("cause", text + ".", "causes"))
     if feedback is not None and feedback.time_lost_missed.complaints:

@@ -46,6 +46,7 @@ def main() -> None:
         bench.prepare()
         phases_offline.bare_orjson_phase(bench)
         phases_offline.replay_phase(bench)
+        phases_offline.replay_phase(bench, workers=2)
         phases_peers.bare_consumer_phase(bench)
         phases_peers.ceilings_and_baseline(bench)
         phases_peers.quix_phase(bench)

@@ -321,6 +321,132 @@ def _share(met: int, missed: int) -> float | None:
     return met / (met + missed) if met + missed else None
 
 
+class _Totals:
+    """What the inputs add to a period's values before the quantiles and ratios: counts and
+    the samples. Additive: the totals of a period are the sum of its days' totals (every
+    column counts an input at an instant inside the period, and a period is a run of whole
+    Jakarta days), so week, month and quarter are merged from the days' totals."""
+
+    __slots__ = (
+        "counts",
+        "ratings",
+        "resolution_wall",
+        "resolution_working",
+        "response_wall",
+        "response_working",
+        "timer_counts",
+    )
+
+    def __init__(self) -> None:
+        self.counts = dict.fromkeys(COUNT_COLUMNS, 0)
+        self.response_wall: list[float] = []
+        self.response_working: list[float] = []
+        self.resolution_wall: list[float] = []
+        self.resolution_working: list[float] = []
+        self.ratings: list[int] = []
+        self.timer_counts = {
+            (timer, outcome): 0 for timer in TIMER_NAMES for outcome in ("met", "missed")
+        }
+
+    def add(
+        self,
+        items: Iterable[ScoreInput],
+        begin: float,
+        end: float,
+        watermark: float,
+        *,
+        count_open: bool,
+    ) -> None:
+        """Add the inputs' activity inside [begin, end); `count_open`: also count the inputs
+        open at `end` (otherwise the caller knows open_at_end)."""
+
+        def inside(instant: float | None) -> bool:
+            return instant is not None and begin <= instant < end
+
+        counts = self.counts
+        timer_counts = self.timer_counts
+        for item in items:
+            if item.deleted:
+                continue
+            if item.created_here and inside(item.created_at):
+                counts["received"] += 1
+            if inside(item.responded_at) and item.response_seconds is not None:
+                counts["responded"] += 1
+                self.response_wall.append(item.response_seconds)
+                if item.response_working_seconds is not None:
+                    self.response_working.append(item.response_working_seconds)
+            if inside(item.resolved_at) and item.resolution_seconds is not None:
+                counts["resolved"] += 1
+                self.resolution_wall.append(item.resolution_seconds)
+                if item.resolution_working_seconds is not None:
+                    self.resolution_working.append(item.resolution_working_seconds)
+                if item.reopens > 0:
+                    counts["reopened"] += 1
+            if count_open and item.open_at(end):
+                counts["open_at_end"] += 1
+            counts["transfers_away"] += sum(1 for at in item.transfers_away if inside(at))
+            if item.rating is not None and inside(item.rating_at):
+                self.ratings.append(item.rating)
+            for timer, facts in item.timers.items():
+                if timer not in TIMER_NAMES:
+                    continue
+                if facts.outcome is not None and inside(facts.decided_at):
+                    timer_counts[(timer, facts.outcome)] += 1
+                elif (
+                    facts.outcome is None
+                    and facts.open_deadline is not None
+                    and facts.open_deadline <= watermark
+                    and inside(facts.open_deadline)
+                ):
+                    timer_counts[(timer, "missed")] += 1
+
+    def merge(self, other: _Totals) -> None:
+        for column, count in other.counts.items():
+            self.counts[column] += count
+        for key, count in other.timer_counts.items():
+            self.timer_counts[key] += count
+        self.response_wall += other.response_wall
+        self.response_working += other.response_working
+        self.resolution_wall += other.resolution_wall
+        self.resolution_working += other.resolution_working
+        self.ratings += other.ratings
+
+    def values(self, open_at_end: int | None) -> dict[str, Any]:
+        """The VALUE_COLUMNS (`open_at_end` given: that count instead of the one added)."""
+        counts = dict(self.counts)
+        ratings = self.ratings
+        counts["rating_count"] = len(ratings)
+        if open_at_end is not None:
+            counts["open_at_end"] = open_at_end
+        for (timer, outcome), count in self.timer_counts.items():
+            counts[f"{timer}_{outcome}"] = count
+        # Nearest-rank quantiles and fsum do not depend on the order of the samples.
+        rsp50, rsp90 = quantiles(self.response_wall, (0.5, 0.9))
+        rspw50, rspw90 = quantiles(self.response_working, (0.5, 0.9))
+        res50, res90 = quantiles(self.resolution_wall, (0.5, 0.9))
+        resw50, resw90 = quantiles(self.resolution_working, (0.5, 0.9))
+        values: dict[str, Any] = {
+            **counts,
+            "response_p50_wall_seconds": rsp50,
+            "response_p90_wall_seconds": rsp90,
+            "response_p50_working_seconds": rspw50,
+            "response_p90_working_seconds": rspw90,
+            "resolution_p50_wall_seconds": res50,
+            "resolution_p90_wall_seconds": res90,
+            "resolution_p50_working_seconds": resw50,
+            "resolution_p90_working_seconds": resw90,
+            "response_within_target_share": _share(
+                counts["response_met"], counts["response_missed"]
+            ),
+            "resolution_within_target_share": _share(
+                counts["resolution_met"], counts["resolution_missed"]
+            ),
+            "reopen_rate": counts["reopened"] / counts["resolved"] if counts["resolved"] else None,
+            "rating_mean": math.fsum(ratings) / len(ratings) if ratings else None,
+        }
+        return {column: values[column] for column in VALUE_COLUMNS}
+
+
 def period_values(
     kind: PeriodKind,
     start: date,
@@ -331,80 +457,15 @@ def period_values(
 ) -> dict[str, Any]:
     """The values (VALUE_COLUMNS) of the given inputs, all taken as the unit's and
     category's, over one period (`open_at_end` given: that count, not the inputs')."""
-    begin = period_start_epoch(kind, start)
-    end = period_end(kind, start)
-
-    def inside(instant: float | None) -> bool:
-        return instant is not None and begin <= instant < end
-
-    counts = dict.fromkeys(COUNT_COLUMNS, 0)
-    response_wall: list[float] = []
-    response_working: list[float] = []
-    resolution_wall: list[float] = []
-    resolution_working: list[float] = []
-    ratings: list[int] = []
-    timer_counts = {(timer, outcome): 0 for timer in TIMER_NAMES for outcome in ("met", "missed")}
-    for item in items:
-        if item.deleted:
-            continue
-        if item.created_here and inside(item.created_at):
-            counts["received"] += 1
-        if inside(item.responded_at) and item.response_seconds is not None:
-            counts["responded"] += 1
-            response_wall.append(item.response_seconds)
-            if item.response_working_seconds is not None:
-                response_working.append(item.response_working_seconds)
-        if inside(item.resolved_at) and item.resolution_seconds is not None:
-            counts["resolved"] += 1
-            resolution_wall.append(item.resolution_seconds)
-            if item.resolution_working_seconds is not None:
-                resolution_working.append(item.resolution_working_seconds)
-            if item.reopens > 0:
-                counts["reopened"] += 1
-        if open_at_end is None and item.open_at(end):
-            counts["open_at_end"] += 1
-        counts["transfers_away"] += sum(1 for at in item.transfers_away if inside(at))
-        if item.rating is not None and inside(item.rating_at):
-            ratings.append(item.rating)
-        for timer, facts in item.timers.items():
-            if timer not in TIMER_NAMES:
-                continue
-            if facts.outcome is not None and inside(facts.decided_at):
-                timer_counts[(timer, facts.outcome)] += 1
-            elif (
-                facts.outcome is None
-                and facts.open_deadline is not None
-                and facts.open_deadline <= watermark
-                and inside(facts.open_deadline)
-            ):
-                timer_counts[(timer, "missed")] += 1
-    counts["rating_count"] = len(ratings)
-    if open_at_end is not None:
-        counts["open_at_end"] = open_at_end
-    for (timer, outcome), count in timer_counts.items():
-        counts[f"{timer}_{outcome}"] = count
-    rsp50, rsp90 = quantiles(response_wall, (0.5, 0.9))
-    rspw50, rspw90 = quantiles(response_working, (0.5, 0.9))
-    res50, res90 = quantiles(resolution_wall, (0.5, 0.9))
-    resw50, resw90 = quantiles(resolution_working, (0.5, 0.9))
-    values: dict[str, Any] = {
-        **counts,
-        "response_p50_wall_seconds": rsp50,
-        "response_p90_wall_seconds": rsp90,
-        "response_p50_working_seconds": rspw50,
-        "response_p90_working_seconds": rspw90,
-        "resolution_p50_wall_seconds": res50,
-        "resolution_p90_wall_seconds": res90,
-        "resolution_p50_working_seconds": resw50,
-        "resolution_p90_working_seconds": resw90,
-        "response_within_target_share": _share(counts["response_met"], counts["response_missed"]),
-        "resolution_within_target_share": _share(
-            counts["resolution_met"], counts["resolution_missed"]
-        ),
-        "reopen_rate": counts["reopened"] / counts["resolved"] if counts["resolved"] else None,
-        "rating_mean": math.fsum(ratings) / len(ratings) if ratings else None,
-    }
-    return {column: values[column] for column in VALUE_COLUMNS}
+    totals = _Totals()
+    totals.add(
+        items,
+        period_start_epoch(kind, start),
+        period_end(kind, start),
+        watermark,
+        count_open=open_at_end is None,
+    )
+    return totals.values(open_at_end)
 
 
 def period_score(
@@ -481,8 +542,9 @@ def all_period_scores(
 ) -> list[PeriodScore]:
     """Every (unit, category, period) with activity (not `empty`), for the category ALL and
     each category seen; sorted by `sort_key`. The same values as period_score over all the
-    items (a test checks it), computed period by period from only the inputs with activity
-    in it, and open_at_end by counting the open spans around the period's end."""
+    items (a test checks it), from each day's totals (only the inputs with activity that day)
+    merged into weeks, months and quarters, and open_at_end by counting the open spans
+    around the period's end."""
     kinds = tuple(kinds)
     groups: dict[tuple[str, str], list[ScoreInput]] = defaultdict(list)
     for item in items:
@@ -491,38 +553,48 @@ def all_period_scores(
             continue
         groups[(entry.unit, ALL)].append(entry)
         groups[(entry.unit, entry.category)].append(entry)
-    # Each input's Jakarta days, found once (an input is in two groups, and four kinds need
-    # them), and each day's period start per kind, found once per day.
+    # Each input's Jakarta days, found once (an input is in two groups). Per group, the
+    # totals of each day with activity are added once; a week, month or quarter merges the
+    # totals of its days (_Totals is additive), instead of going over its inputs again.
     days_of: dict[int, set[date]] = {}
-    starts: dict[tuple[PeriodKind, date], date] = {}
-
-    def period_starts(kind: PeriodKind, entry: ScoreInput) -> set[date]:
-        days = days_of.get(id(entry))
-        if days is None:
-            days = days_of[id(entry)] = {period_start(DAY, t) for t in entry.instants()}
-        found = set()
-        for day in days:
-            start = starts.get((kind, day))
-            if start is None:
-                start = starts[(kind, day)] = period_start_of_day(kind, day)
-            found.add(start)
-        return found
-
     scores = []
     for (unit, category), entries in groups.items():
         spans = [span for span in map(ScoreInput.open_span, entries) if span is not None]
         since = sorted(s for s, _ in spans)
         until = sorted(u for _, u in spans)
+        on_day: dict[date, list[ScoreInput]] = defaultdict(list)
+        for entry in entries:
+            days = days_of.get(id(entry))
+            if days is None:
+                days = days_of[id(entry)] = {period_start(DAY, t) for t in entry.instants()}
+            for day in days:
+                on_day[day].append(entry)
+        day_totals: dict[date, _Totals] = {}
+        for day, inside in on_day.items():
+            totals = day_totals[day] = _Totals()
+            totals.add(
+                inside,
+                period_start_epoch(DAY, day),
+                period_end(DAY, day),
+                watermark,
+                count_open=False,
+            )
         for kind in kinds:
-            active: dict[date, list[ScoreInput]] = defaultdict(list)
-            for entry in entries:
-                for start in period_starts(kind, entry):
-                    active[start].append(entry)
-            for start, inside in active.items():
+            if kind == DAY:
+                periods = day_totals
+            else:
+                periods = {}
+                for day, totals in day_totals.items():
+                    start = period_start_of_day(kind, day)
+                    merged = periods.get(start)
+                    if merged is None:
+                        merged = periods[start] = _Totals()
+                    merged.merge(totals)
+            for start, totals in periods.items():
                 end = period_end(kind, start)
                 # Spans with s < E, less those also ending before E (u < E implies s < E).
                 open_count = bisect_left(since, end) - bisect_left(until, end)
-                values = period_values(kind, start, inside, watermark, open_at_end=open_count)
+                values = totals.values(open_count)
                 if is_empty(values):
                     continue  # e.g. only an open timer whose deadline is still ahead
                 scores.append(

@@ -29,9 +29,10 @@ def bare_orjson_phase(bench: Bench) -> None:
     )
 
 
-def replay_phase(bench: Bench) -> None:
-    """`sigap replay FILE` in process: the file read and parsed by sigap.replay_sources
-    (schemas.events.parse_event per line), then sigap.replay.replay."""
+def replay_phase(bench: Bench, workers: int = 1) -> None:
+    """`sigap replay FILE [--workers N]` in process: the file read and parsed by
+    sigap.replay_sources (schemas.events.parse_event per line), then sigap.replay.replay
+    (with N > 1: sharded by complaint, then by unit, across N forked processes)."""
     from core.registry import load_registry
     from sigap.replay import replay
     from sigap.replay_sources import open_source
@@ -43,9 +44,35 @@ def replay_phase(bench: Bench) -> None:
     parsed = list(events)
     parse_s = time.perf_counter() - t
     t = time.perf_counter()
-    result = replay(parsed, registry, reference_epoch=reference)
+    result = replay(parsed, registry, reference_epoch=reference, workers=workers)
     core_s = time.perf_counter() - t
-    bench.expected_created = sum(s.counters.created for s in result.units.values())
+    created = sum(s.counters.created for s in result.units.values())
+    if workers > 1:
+        assert created == bench.expected_created, "parallel replay differs"
+        name = f"replay_{workers}_workers_events_per_second"
+        bench.figure(
+            name,
+            bench.n / (parse_s + core_s),
+            "events/s",
+            f"as replay_events_per_second with --workers {workers} (parsing in the parent, "
+            "then the complaint and unit stages sharded across forked processes)",
+            parse_seconds=parse_s,
+            replay_seconds=core_s,
+        )
+        bench.ratio(
+            f"replay_{workers}_workers_vs_one",
+            name,
+            "replay_events_per_second",
+            f"replay --workers {workers} / replay, same run",
+        )
+        bench.ratio(
+            f"replay_{workers}_workers_vs_bare_orjson",
+            name,
+            "bare_orjson_lines_per_second",
+            f"replay --workers {workers} / the bare orjson.loads loop, same run",
+        )
+        return
+    bench.expected_created = created
     bench.figure(
         "replay_events_per_second",
         bench.n / (parse_s + core_s),

@@ -64,6 +64,7 @@ from core.calendar import (
     load_holiday_overrides,
 )
 from core.cause_settings import CauseSettings, parse_cause_settings
+from core.close_rules import CloseRule, CloseRules
 
 __all__ = [
     "DEFAULT_CALENDAR",
@@ -245,6 +246,7 @@ class Registry:
         "_memo",
         "_specs",
         "causes",
+        "close_rules",
         "default_calendar_name",
         "default_objective",
         "iku",
@@ -265,6 +267,7 @@ class Registry:
         index: Mapping[_Key, _Timeline],
         iku: IkuSettings | None = None,
         causes: CauseSettings | None = None,
+        close_rules: CloseRules | None = None,
     ) -> None:
         self.version: str = version
         self.source: str = source
@@ -285,6 +288,8 @@ class Registry:
         self.iku: IkuSettings = iku if iku is not None else IkuSettings()
         # Causes vocabulary, extension limits, exclusions (core.cause_settings).
         self.causes: CauseSettings = causes if causes is not None else CauseSettings()
+        # When each period closes (core.period_close); the default: 5 working days.
+        self.close_rules: CloseRules = close_rules if close_rules is not None else CloseRules()
         self._frozen = True
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -567,6 +572,11 @@ class _IkuModel(_Model):
     targets: list[_IkuTargetModel] = Field(default_factory=list)
 
 
+class _CloseRuleModel(_Model):
+    effective_from: _Date
+    working_days: Annotated[int, Field(ge=0, le=60)]
+
+
 class _RegistryModel(_Model):
     version: Annotated[str, Field(min_length=1)]
     holiday_overrides: str | None = None
@@ -579,6 +589,8 @@ class _RegistryModel(_Model):
     # Validated by core.cause_settings (its own section messages).
     causes: Any = None
     exclusions: Any = None
+    # When periods close (core.period_close), versioned by the period's first day.
+    close: list[_CloseRuleModel] | None = None
 
     @field_validator("calendars")
     @classmethod
@@ -821,6 +833,18 @@ def parse_registry(data: object, source: str, holidays: frozenset[date]) -> Regi
 
     causes, cause_problems = parse_cause_settings(model.causes, model.exclusions, source, units)
     problems += cause_problems
+    close_seen: dict[date, int] = {}
+    for i, rule in enumerate(model.close or ()):
+        if rule.effective_from in close_seen:
+            report(
+                f"close[{i}]",
+                "effective_from",
+                f"duplicate of close[{close_seen[rule.effective_from]}] (same effective_from); "
+                "to change the rule add an entry with a later effective_from",
+            )
+        close_seen.setdefault(rule.effective_from, i)
+    if model.close is not None and not model.close:
+        report("close", None, "must list at least one rule (or be left out for the default)")
 
     if problems:
         raise RegistryError(problems)
@@ -850,6 +874,14 @@ def parse_registry(data: object, source: str, holidays: frozenset[date]) -> Regi
             ),
         ),
         causes=causes,
+        close_rules=CloseRules(
+            tuple(
+                CloseRule(rule.effective_from, rule.working_days)
+                for rule in sorted(model.close, key=lambda r: r.effective_from)
+            )
+        )
+        if model.close
+        else None,
     )
 
 

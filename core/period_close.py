@@ -295,7 +295,7 @@ class LogFold:
         self.registry = registry
         self.index = ScoreIndex()
         self.cut = -math.inf
-        self.first_event: float | None = None  # the earliest occurred_at applied
+        self.first_event: float | None = None  # the earliest occurred_at added
         self.last_appended: float | None = None
         self.applied = 0
         self.rejected: Counter[str] = Counter()
@@ -308,6 +308,9 @@ class LogFold:
         self.changes: list[ViewChange] = []
 
     def add(self, event: ComplaintEvent, appended_at: float) -> None:
+        occurred = event.occurred_at.timestamp()
+        if self.first_event is None or occurred < self.first_event:
+            self.first_event = occurred
         heapq.heappush(self._pending, (appended_at, self._seq, event))
         self._seq += 1
 
@@ -328,9 +331,6 @@ class LogFold:
             for _, reason in dropped:
                 self.rejected[reason] += 1
             self.applied += 1 - len(dropped)
-            occurred = event.occurred_at.timestamp()
-            if self.first_event is None or occurred < self.first_event:
-                self.first_event = occurred
             self.last_appended = max(self.last_appended or appended_at, appended_at)
             self.appended[event.complaint_id].append((appended_at, event.type))
             dirty[event.complaint_id] = appended_at

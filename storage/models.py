@@ -178,3 +178,76 @@ class CorrectiveActionHistoryRow(Base):
     cause: Mapped[str] = mapped_column(String(64))
     owner: Mapped[str] = mapped_column(String(64))
     due_on: Mapped[date] = mapped_column(Date)
+
+
+class PeriodCloseRow(Base):
+    """The official close of one period (every unit and category): insert-only, one row per
+    (period, period_start) (core.period_close). Its official scores are the OfficialScore
+    rows with restatement false; a second closer racing for the same period loses on the
+    primary key and finds the same figures stored (they are a pure function of the log)."""
+
+    __tablename__ = "period_closes"
+    __table_args__ = (PrimaryKeyConstraint("period", "period_start", name="pk_period_closes"),)
+
+    period: Mapped[str] = mapped_column(String(16))
+    period_start: Mapped[date] = mapped_column(Date)
+    close_instant_epoch: Mapped[float] = mapped_column(Float)  # events appended up to it
+    closed_at_epoch: Mapped[float] = mapped_column(Float)  # when the closer wrote it
+    source: Mapped[str] = mapped_column(String(300))  # "topic:<name>" or "file:<name>"
+    working_days: Mapped[int] = mapped_column(Integer)
+    registry_version: Mapped[str] = mapped_column(String(64))
+    rows: Mapped[int] = mapped_column(Integer)
+
+
+class OfficialScore(Base):
+    """An official score (restatement false: the revision at the close) or a restatement of
+    it (true: a later change, with the columns that changed and why). Insert-only: never
+    updated or deleted (database triggers refuse it). `revision` counts per (unit,
+    category, period): 1 is the official one, or the first restatement of a row that had no
+    activity at the close. The values are core.scoring.VALUE_COLUMNS; the indicators are
+    kept as JSON (core.iku.IndicatorScore.as_json)."""
+
+    __tablename__ = "official_scores"
+    __table_args__ = (
+        PrimaryKeyConstraint(
+            "unit", "category", "period", "period_start", "revision", name="pk_official_scores"
+        ),
+        Index("ix_official_period", "period", "period_start"),
+    )
+
+    unit: Mapped[str] = mapped_column(String(64))
+    category: Mapped[str] = mapped_column(String(64))
+    period: Mapped[str] = mapped_column(String(16))
+    period_start: Mapped[date] = mapped_column(Date)
+    revision: Mapped[int] = mapped_column(Integer)
+    restatement: Mapped[bool] = mapped_column(Boolean)
+    cut_epoch: Mapped[float] = mapped_column(Float)  # events appended up to this instant
+    watermark_epoch: Mapped[float] = mapped_column(Float)  # the close instant
+    computed_at_epoch: Mapped[float] = mapped_column(Float)
+    registry_version: Mapped[str] = mapped_column(String(64))
+    changed_json: Mapped[str] = mapped_column(Text)  # the changed columns (a restatement)
+    reason_json: Mapped[str] = mapped_column(Text)  # why: events appended after, registry
+    indicators_json: Mapped[str] = mapped_column(Text)
+    received: Mapped[int] = mapped_column(Integer)
+    responded: Mapped[int] = mapped_column(Integer)
+    resolved: Mapped[int] = mapped_column(Integer)
+    open_at_end: Mapped[int] = mapped_column(Integer)
+    response_p50_wall_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    response_p90_wall_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    response_p50_working_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    response_p90_working_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    resolution_p50_wall_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    resolution_p90_wall_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    resolution_p50_working_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    resolution_p90_working_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    response_met: Mapped[int] = mapped_column(Integer)
+    response_missed: Mapped[int] = mapped_column(Integer)
+    resolution_met: Mapped[int] = mapped_column(Integer)
+    resolution_missed: Mapped[int] = mapped_column(Integer)
+    response_within_target_share: Mapped[float | None] = mapped_column(Float, nullable=True)
+    resolution_within_target_share: Mapped[float | None] = mapped_column(Float, nullable=True)
+    transfers_away: Mapped[int] = mapped_column(Integer)
+    reopened: Mapped[int] = mapped_column(Integer)
+    reopen_rate: Mapped[float | None] = mapped_column(Float, nullable=True)
+    rating_count: Mapped[int] = mapped_column(Integer)
+    rating_mean: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -230,7 +230,15 @@ def simulate(
     default=None,
     help="Evaluate open complaints at this RFC 3339 instant (default: the latest event).",
 )
-def replay(file: Path, mapping: Path | None, output_format: str, as_of: str | None) -> None:
+@click.option(
+    "--store",
+    is_flag=True,
+    help="Write the views and scores into DATABASE_URL as the score writer would (a new "
+    "revision where rows exist), then close the due periods (a backfill).",
+)
+def replay(
+    file: Path, mapping: Path | None, output_format: str, as_of: str | None, store: bool
+) -> None:
     from datetime import datetime
 
     from rich.progress import Progress
@@ -251,6 +259,9 @@ def replay(file: Path, mapping: Path | None, output_format: str, as_of: str | No
         if moment.tzinfo is None:
             raise click.BadParameter("needs a UTC offset", param_hint="--as-of")
         as_of_epoch = moment.timestamp()
+    if store:
+        _backfill(file, mapping, settings, registry, as_of_epoch, output_format)
+        return
     with Progress(transient=True, disable=output_format == "json") as progress:
         task = progress.add_task(f"replaying {file.name}", total=None)
         result = run_replay(
@@ -265,6 +276,64 @@ def replay(file: Path, mapping: Path | None, output_format: str, as_of: str | No
         click.echo(json.dumps(summary, indent=2))
         return
     _print_replay(summary)
+
+
+def _backfill(
+    file: Path,
+    mapping: Path | None,
+    settings: Settings,
+    registry: Registry,
+    as_of: float | None,
+    output_format: str,
+) -> None:
+    from collections.abc import Callable
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from sigap.backfill import backfill
+    from sigap.replay_sources import SourceError
+    from storage.scores import make_engine
+
+    engine = make_engine(settings.database_url)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, disable=output_format == "json") as progress:
+        reading = progress.add_task(f"reading {file.name}", total=None)
+
+        def phase(name: str, total: int | None) -> Callable[[int], None]:
+            progress.update(reading, total=progress.tasks[reading].completed)
+            task = progress.add_task(name, total=total)
+            return lambda count: progress.advance(task, count)
+
+        try:
+            report = backfill(
+                file,
+                mapping,
+                engine,
+                registry,
+                settings.grace_seconds,
+                as_of=as_of,
+                on_event=lambda: progress.advance(reading),
+                on_phase=phase,
+            )
+        except SourceError as error:
+            raise click.ClickException(str(error)) from None
+    summary = report.as_json()
+    if output_format == "json":
+        click.echo(json.dumps(summary, indent=2))
+        return
+    click.echo(
+        f"{summary['events']} events ({summary['accepted']} accepted, rejected "
+        f"{summary['rejected'] or 'none'}): {summary['views_stored']} views and "
+        f"{summary['score_rows_written']} score rows stored in "
+        f"{_safe_url(settings.database_url)}; {summary['periods_closed']} periods closed "
+        f"({summary['official_rows']} official rows, {summary['restatement_rows']} "
+        f"restatement rows); {summary['seconds'].get('total', 0)}s"
+    )
 
 
 def _print_replay(summary: dict[str, Any]) -> None:
@@ -454,8 +523,10 @@ class VerifyError(click.ClickException):
 
 @main.command(
     help="Recompute a period's scores from the event log (the events topic from its "
-    "beginning, or an event file) and compare them with the stored scores. Exit status 0: "
-    "identical; 1: differences (listed); 2: usage or configuration error."
+    "beginning, or an event file) and compare them with the stored scores; for a closed "
+    "period, its official revision too, from the log cut at the close instant. Exit status "
+    "0: identical; 1: differences (listed); 2: usage or configuration error; 3: the worker "
+    "or the score writer has not caught up with the topics (after --wait)."
 )
 @click.option(
     "--period",
@@ -477,7 +548,18 @@ class VerifyError(click.ClickException):
     help="Column mapping for a CSV --source (see deploy/csv-mappings/).",
 )
 @click.option("--format", "output_format", type=click.Choice(["json", "table"]), default="table")
-def verify(period_text: str, source: str, mapping: Path | None, output_format: str) -> None:
+@click.option(
+    "--wait",
+    "wait_seconds",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="With the topic: wait up to this many seconds for the worker and the score writer to "
+    "consume what the topics hold now; still behind then: exit 3, live scores not compared.",
+)
+def verify(
+    period_text: str, source: str, mapping: Path | None, output_format: str, wait_seconds: float
+) -> None:
     from kafka.errors import KafkaError
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -526,12 +608,62 @@ def verify(period_text: str, source: str, mapping: Path | None, output_format: s
             f"{type(error).__name__}: {error}. Check KAFKA_BOOTSTRAP_SERVERS, "
             "KAFKA_SECURITY_PROTOCOL and the KAFKA_SASL_* / KAFKA_SSL_* settings."
         ) from None
+    from sigap.closing import check_official, fold_source
+    from sigap.pipeline_lag import wait_caught_up
+
+    lag = None
+    if source == TOPIC_SOURCE:
+        lag = wait_caught_up(settings, wait_seconds)
+        if lag:  # read again: the writer may have written more meanwhile
+            stored = load_stored(engine, kind, start)
+    fold, label, _ = fold_source(source, mapping, settings, registry)
+    official = check_official(fold, label, engine, kind, start)
     result = verify_period(period_text, kind, start, log, stored, registry, settings.grace_seconds)
+    behind = lag is not None and lag.behind
     if output_format == "json":
-        click.echo(json.dumps(result.as_json(), indent=2))
+        document = result.as_json()
+        document["official"] = None if official is None else official.as_json()
+        document["pipeline"] = None if lag is None else lag.as_json()
+        if behind:
+            document["differences"] = []
+            document["identical"] = None
+        click.echo(json.dumps(document, indent=2))
     else:
-        print_table(result)
-    sys.exit(1 if result.differences else 0)
+        if behind:
+            assert lag is not None
+            click.echo(f"not caught up: {lag.describe()}; the live scores are not compared")
+        else:
+            print_table(result)
+        _print_official(official)
+    official_differs = official is not None and bool(official.differences)
+    if behind:
+        sys.exit(1 if official_differs else 3)
+    sys.exit(1 if result.differences or official_differs else 0)
+
+
+def _print_official(official: Any) -> None:
+    from datetime import UTC, datetime
+
+    if official is None:
+        click.echo("official: the period is not closed yet (its scores are provisional)")
+        return
+    instant = datetime.fromtimestamp(official.close_instant, UTC).isoformat()
+    if official.skipped:
+        click.echo(f"official: not compared: {official.skipped}")
+        return
+    if not official.differences:
+        click.echo(
+            f"official: identical: the {official.official_rows} official row(s) and "
+            f"{official.restatement_rows} latest restatement(s) equal their recomputation "
+            f"from {official.close_source} cut at the close ({instant}) and at their own cuts"
+        )
+        return
+    click.echo(f"official: {len(official.differences)} difference(s) (closed {instant}):")
+    for difference in official.differences:
+        click.echo(
+            f"  {difference.unit} {difference.category} {difference.column or '(whole row)'}: "
+            f"stored {difference.stored!r}, recomputed {difference.recomputed!r}"
+        )
 
 
 @main.command(
@@ -646,8 +778,10 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
 
 def _register_monitoring() -> None:
     from monitoring.cli import register
+    from sigap.close_commands import register as register_close
 
     register(main)
+    register_close(main)
 
 
 _register_monitoring()

@@ -22,6 +22,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
+from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 from sqlalchemy import Engine
@@ -31,6 +33,7 @@ from core.period_close import (
     LogFold,
     PeriodId,
     ScoreRevision,
+    empty_score,
     official_revisions,
     periods_between,
     registry_close_instant,
@@ -40,7 +43,7 @@ from core.period_close import (
 from core.registry import Registry
 from core.settings import Settings
 from core.windows import PeriodKind
-from schemas.events import EventRejected, admit_message
+from schemas.events import EventRejected, admit_message, check_event_time
 from storage.official import (
     insert_closes,
     insert_restatements,
@@ -204,3 +207,125 @@ class TopicFollower:
         if self._consumer is not None:
             self._consumer.close()
             self._consumer = None
+
+
+# --------------------------------------------------------------------------------------
+# Verifying the official revision of a closed period
+# --------------------------------------------------------------------------------------
+
+# Bookkeeping of an official row, not a score value.
+OFFICIAL_BOOKKEEPING = (
+    "status",
+    "cut_epoch",
+    "watermark_epoch",
+    "registry_version",
+    "changed",
+    "reason",
+)
+
+
+@dataclass
+class OfficialCheck:
+    """The stored official (and latest restated) rows of a closed period against their
+    recomputation from the log, each cut at its own instant."""
+
+    close_source: str
+    close_instant: float
+    official_rows: int
+    restatement_rows: int
+    differences: list[Any]  # sigap.verify.Difference
+    skipped: str | None = None  # why nothing was compared
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "close_source": self.close_source,
+            "close_instant": self.close_instant,
+            "official_rows": self.official_rows,
+            "restatement_rows": self.restatement_rows,
+            "identical": not self.differences,
+            "skipped": self.skipped,
+            "differences": [difference.as_json() for difference in self.differences],
+        }
+
+
+def fold_source(
+    source: str, mapping: Path | None, settings: Settings, registry: Registry
+) -> tuple[LogFold, str, float]:
+    """The log folded (not yet advanced): the events topic with its record timestamps, or
+    a file with each event appended when it occurred. Returns (fold, source label, cut:
+    the instant up to which it is complete)."""
+    fold = LogFold(registry)
+    if source == "topic":
+        follower = TopicFollower(settings, fold)
+        try:
+            cut = follower.read_to_end()
+        finally:
+            follower.close()
+        fold.rejected.update(follower.rejected)
+        return fold, f"topic:{settings.events_topic}", cut
+    from sigap.replay_sources import open_source
+
+    path = Path(source)
+    events, _ = open_source(path, mapping)
+    reference = time.time()
+    latest = -math.inf
+    for event in events:
+        try:
+            check_event_time(event, reference)
+        except EventRejected:
+            continue
+        fold.add(event, event.occurred_at.timestamp())
+        latest = max(latest, event.occurred_at.timestamp())
+    return fold, f"file:{path.name}", latest
+
+
+def check_official(
+    fold: LogFold, source_label: str, engine: Engine, kind: PeriodKind, start: date
+) -> OfficialCheck | None:
+    """None when the period is not closed. The fold is advanced (to the close instant, then
+    to each restatement's cut)."""
+    from sigap.verify import compare_scores
+    from storage.official import close_of, official_rows
+
+    close = close_of(engine, kind, start)
+    if close is None:
+        return None
+    rows = official_rows(engine, kind, start=start, category=None)
+    official = [row for row in rows if row["status"] == "official"]
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:
+        if row["status"] == "restatement":
+            latest[(row["unit"], row["category"])] = row  # sorted by revision: last wins
+    check = OfficialCheck(close.source, close.instant, len(official), len(latest), [])
+    if close.source != source_label:
+        check.skipped = (
+            f"the period was closed from {close.source}, not {source_label}: its official "
+            "figures are a function of that log"
+        )
+        return check
+    if fold.cut > close.instant:
+        raise ValueError("the fold is past the close instant")
+
+    def strip(row: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in row.items() if k not in OFFICIAL_BOOKKEEPING}
+
+    fold.advance(close.instant)
+    recomputed = fold.index.period_scores(kind, start, close.instant, fold.registry)
+    check.differences += compare_scores(
+        [strip(row) for row in official], [score.as_json() for score in recomputed.values()]
+    )
+    for cut in sorted({row["cut_epoch"] for row in latest.values()}):
+        fold.advance(cut)
+        at_cut = fold.index.period_scores(kind, start, close.instant, fold.registry)
+        stored = [row for row in latest.values() if row["cut_epoch"] == cut]
+        check.differences += compare_scores(
+            [strip(row) for row in stored],
+            [
+                (
+                    at_cut.get((row["unit"], row["category"]))
+                    or empty_score(row["unit"], row["category"], kind, start, fold.registry)
+                ).as_json()
+                for row in stored
+            ],
+        )
+    return check

@@ -58,7 +58,7 @@ def group_lag(
     assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
     if ends is None:
         ends = consumer.end_offsets(assigned) if assigned else {}
-    committed = admin.list_consumer_group_offsets(group, partitions=assigned)
+    committed = admin.list_group_offsets({group: assigned}).get(group, {}) if assigned else {}
     lag = {}
     for tp in assigned:
         meta = committed.get(tp)

@@ -204,3 +204,51 @@ def test_the_api_serves_the_same_figures_without_complaint_ids_or_officer_codes(
     ):
         bad = get(loop, sigap, "/api/units/dlh/causes", query, **ROUTE)
         assert bad.status == 400 and bad.json()["parameter"] == parameter
+
+
+def test_the_report_says_when_a_city_declared_exclusion_moved_deadlines(tmp_path: Path) -> None:
+    import yaml
+
+    from core.registry import load_registry
+
+    data = yaml.safe_load(REGISTRY_PATH.read_text(encoding="utf-8"))
+    data["holiday_overrides"] = str(REGISTRY_PATH.parent / "holidays-override.yaml")
+    # A flood closes dlh on Wednesday 7 and Thursday 8 January (two office days, 16 hours).
+    data["exclusions"] = [
+        {
+            "unit": "dlh",
+            "start": "2026-01-07T00:00:00+07:00",
+            "end": "2026-01-09T00:00:00+07:00",
+            "reason": "force_majeure",
+            "declared_on": "2026-01-07",
+        }
+    ]
+    registry_file = tmp_path / "registry.yaml"
+    registry_file.write_text(yaml.safe_dump(data), encoding="utf-8")
+    registry = load_registry(registry_file)
+    # Received Monday 5 January 09:00, resolved Tuesday 13 January 12:00: late without the
+    # exclusion (deadline Monday 12 16:00), in time with it (Wednesday 14 16:00).
+    events = [
+        ds.ev("x1", "created", "flooded", "05T09:00", unit="dlh"),
+        ds.ev("x2", "responded", "flooded", "05T10:00"),
+        ds.ev("x3", "resolved", "flooded", "13T12:00"),
+    ]
+    result = replay([parse_event(orjson.dumps(e)) for e in events], registry)
+    url = f"sqlite:///{tmp_path / 'flood.db'}"
+    engine = make_engine(url)
+    with Session(engine) as session, session.begin():
+        upsert_views(session, result.views, WATERMARK, 600.0, registry=registry)
+    engine.dispose()
+    outcome = CliRunner().invoke(
+        main,
+        ["report", "--unit", "dlh", "--period", "2026-01", "--format", "md"],
+        env={"DATABASE_URL": url, "SIGAP_REGISTRY": str(registry_file)},
+        catch_exceptions=False,
+    )
+    assert outcome.exit_code == 0, outcome.output
+    markdown = outcome.stdout
+    # Wall time excluded while dlh held it: the whole of 7 and 8 January, 48 hours.
+    assert (
+        "Deadlines moved by the excluded time: 48.0 h (force majeure, 1 complaint(s))." in markdown
+    )
+    assert "No miss in the period." in markdown

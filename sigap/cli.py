@@ -236,8 +236,21 @@ def simulate(
     help="Write the views and scores into DATABASE_URL as the score writer would (a new "
     "revision where rows exist), then close the due periods (a backfill).",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Processes: the complaints, then the units, sharded across them (Linux); the same "
+    "result as one.",
+)
 def replay(
-    file: Path, mapping: Path | None, output_format: str, as_of: str | None, store: bool
+    file: Path,
+    mapping: Path | None,
+    output_format: str,
+    as_of: str | None,
+    store: bool,
+    workers: int,
 ) -> None:
     from datetime import datetime
 
@@ -264,11 +277,15 @@ def replay(
         return
     with Progress(transient=True, disable=output_format == "json") as progress:
         task = progress.add_task(f"replaying {file.name}", total=None)
+        events = counted(events, lambda: progress.advance(task))
+        if workers > 1:
+            # Read in full here: the processes are forked after the progress bar's thread.
+            events = iter(list(events))
+        else:
+            result = run_replay(events, registry, reference_epoch=time.time(), as_of=as_of_epoch)
+    if workers > 1:
         result = run_replay(
-            counted(events, lambda: progress.advance(task)),
-            registry,
-            reference_epoch=time.time(),
-            as_of=as_of_epoch,
+            events, registry, reference_epoch=time.time(), as_of=as_of_epoch, workers=workers
         )
     summary = result_json(result)
     summary["source_problems"] = dict(sorted(report.reasons().items()))

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.complaint_state import ComplaintState, changed_views, record_event
+from core.complaint_state import ComplaintState, current_views, record_event
 from core.registry import Registry
 from core.scoring import PeriodScore, ScoreInput, all_period_scores, sort_key
 from core.totals import RESOLUTION_BUCKETS
@@ -55,8 +55,9 @@ def replay(
     states, latest = _record(enumerate(events), registry, reference_epoch, result)
     watermark = as_of if as_of is not None else latest
     result.watermark = watermark
+    # A fresh state: its current views are the ones a worker would send (no hashes to keep).
     for _, state in states.values():
-        result.views.extend(changed_views(state, registry))
+        result.views.extend(current_views(state, registry))
     if watermark is not None:
         result.units, result.scores = _unit_results(result.views, registry, watermark, None)
     return result
@@ -133,7 +134,7 @@ def _complaint_shard(index: int) -> tuple[ReplayResult, list[tuple[int, list[Uni
     registry: Registry = _SHARED["registry"]
     partial = ReplayResult()
     states, latest = _record(_SHARDS[index], registry, _SHARED["reference_epoch"], partial)
-    views = [(first, changed_views(state, registry)) for first, state in states.values()]
+    views = [(first, current_views(state, registry)) for first, state in states.values()]
     return partial, views, latest
 
 

@@ -3,15 +3,18 @@ result as the sequential replay, to the last view, snapshot and score, in the sa
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 import pytest
+from click.testing import CliRunner
 
 from core.registry import load_registry, parse_registry
 from schemas.events import ComplaintEvent, parse_event
+from sigap.cli import main
 from sigap.replay import ReplayResult, replay, result_json
 from sigap.replay_sources import open_source
 from sigap.simulator import TrafficModel
@@ -109,3 +112,16 @@ def test_parallel_replay_equals_the_sequential_replay_on_a_real_data_set() -> No
     sequential = replay(events, registry)
     assert len(sequential.units) > 2 and sequential.scores
     assert_same(sequential, replay(events, registry, workers=3))
+
+
+def test_sigap_replay_workers_prints_the_same_json(tmp_path: Path) -> None:
+    file = tmp_path / "events.jsonl"
+    raw = TrafficModel(START, seed=5, rate_scale=1.0).advance(START + 10 * 86400)
+    file.write_bytes(b"".join(orjson.dumps(event) + b"\n" for event in raw))
+    runner = CliRunner()
+    one = runner.invoke(main, ["replay", str(file), "--format", "json"])
+    two = runner.invoke(main, ["replay", str(file), "--format", "json", "--workers", "2"])
+    assert one.exit_code == 0, one.output
+    assert two.exit_code == 0, two.output
+    assert json.loads(two.output) == json.loads(one.output)
+    assert json.loads(one.output)["events"] == len(raw)

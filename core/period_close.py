@@ -324,7 +324,7 @@ class LogFold:
             appended_at, _, event = heapq.heappop(self._pending)
             state = self._states.setdefault(event.complaint_id, ComplaintState())
             try:
-                dropped = record_event(state, event)
+                dropped = record_event(state, event, self.registry)
             except EventRejected as rejected:
                 self.rejected[rejected.reason] += 1
                 continue

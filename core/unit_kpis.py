@@ -35,6 +35,7 @@ from core.windows import (
     period_start,
     period_start_epoch,
 )
+from core.worklist import LATENESS_BANDS, OpenTimer, open_timers_of_view
 
 TIMERS = ("response", "resolution")
 THRESHOLDS = (0.5, 0.75, 1.0)
@@ -234,6 +235,9 @@ class _SortedInstants:
     def at_or_before(self, instant: float) -> int:
         return bisect.bisect_right(self._items, instant)
 
+    def first(self) -> float | None:
+        return self._items[0] if self._items else None
+
     def between(self, low: float, high_inclusive: float, *, low_inclusive: bool = False) -> int:
         """How many lie in (low, high], or [low, high] with low_inclusive."""
         find_low = bisect.bisect_left if low_inclusive else bisect.bisect_right
@@ -294,6 +298,15 @@ class UnitSnapshot:
     windows: dict[tuple[str, str], dict[str, TimerWindowStats]]  # (timer, category) -> window
     # The current calendar periods (day, week, month) up to the watermark, per timer.
     periods: dict[tuple[str, str], TimerWindowStats]
+    # Per timer: open timers past their deadline (clock running) by lateness band, and the
+    # wall seconds the oldest of them is past it (0 when none).
+    overdue: dict[str, OverdueStats] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OverdueStats:
+    oldest_past_seconds: float
+    by_band: dict[str, int]  # core.worklist.LATENESS_BANDS labels
 
 
 class UnitKpis:
@@ -312,6 +325,8 @@ class UnitKpis:
         self._open: dict[tuple[str, str], _OpenTimers] = {}
         self._windows: dict[tuple[str, str, str], _Windows] = {}
         self._open_complaints: dict[str, int] = {}
+        # Per unit, per (complaint id, timer): the open timers, for the worklist.
+        self._open_items: dict[str, dict[tuple[str, str], OpenTimer]] = {}
         self._bulk = False  # in restore_all: indexes are sorted at the end
 
     # -- counters ---------------------------------------------------------------------
@@ -375,6 +390,7 @@ class UnitKpis:
         for unit in gone:
             self.counters.pop(unit, None)
             self._open_complaints.pop(unit, None)
+            self._open_items.pop(unit, None)
         self._open = {k: v for k, v in self._open.items() if k[0] not in gone}
         self._windows = {k: v for k, v in self._windows.items() if k[0] not in gone}
 
@@ -447,6 +463,14 @@ class UnitKpis:
             return
         if view.open:
             self._open_complaints[view.unit] = self._open_complaints.get(view.unit, 0) + sign
+        items = self._open_items.get(view.unit)
+        if items is None:
+            items = self._open_items.setdefault(view.unit, {})
+        for item in open_timers_of_view(view):
+            if sign > 0:
+                items[(item.complaint_id, item.timer)] = item
+            else:
+                items.pop((item.complaint_id, item.timer), None)
         for timer, timer_view in view.timers.items():
             if timer_view.is_open:
                 open_timers = self._open.get((view.unit, timer)) or self._open.setdefault(
@@ -522,6 +546,21 @@ class UnitKpis:
             open_past[(timer, 0.5)] = open_timers.half.at_or_before(watermark)
             open_past[(timer, 0.75)] = open_timers.three_quarters.at_or_before(watermark)
             open_past[(timer, 1.0)] = open_timers.deadline.at_or_before(watermark)
+        overdue = {}
+        for timer in TIMERS:
+            deadlines = self._open.get((unit, timer), _OpenTimers()).deadline
+            by_band = {
+                # Past by [low, high) <=> deadline in (watermark - high, watermark - low].
+                label: deadlines.between(watermark - high, watermark - low)
+                for label, low, high in LATENESS_BANDS
+            }
+            oldest = deadlines.first()
+            overdue[timer] = OverdueStats(
+                oldest_past_seconds=watermark - oldest
+                if oldest is not None and oldest <= watermark
+                else 0.0,
+                by_band=by_band,
+            )
         if reuse is None:
             windows, periods = self._window_stats(unit, watermark, missed_by)
         else:
@@ -533,6 +572,7 @@ class UnitKpis:
             open_past=open_past,
             windows=windows,
             periods=periods,
+            overdue=overdue,
         )
 
     def _window_stats(
@@ -598,6 +638,10 @@ class UnitKpis:
 
     def units(self) -> Iterator[str]:
         return iter(sorted(self.counters))
+
+    def open_items(self, unit: str) -> list[OpenTimer]:
+        """The unit's open timers (core.worklist builds the worklist from them)."""
+        return list(self._open_items.get(unit, {}).values())
 
 
 def _window_stats(

@@ -180,6 +180,17 @@ class SigapCollector(Collector):
             "in the current calendar day, week and month (Asia/Jakarta) up to the watermark",
             ["unit", "timer", "period"],
         )
+        overdue = GaugeMetricFamily(
+            names.OVERDUE,
+            "Open timers past their deadline (clock running), by how late in wall time "
+            "(late_by); the list is GET /api/units/{unit}/overdue.",
+            labels=["unit", "timer", "late_by"],
+        )
+        overdue_oldest = GaugeMetricFamily(
+            names.OVERDUE_OLDEST,
+            "Wall seconds the oldest overdue open timer is past its deadline (0 when none).",
+            labels=["unit", "timer"],
+        )
         transfers = CounterMetricFamily(
             names.TRANSFERS, "Transfers away from a unit, by reason.", labels=["unit", "reason"]
         )
@@ -207,6 +218,14 @@ class SigapCollector(Collector):
                         [unit, timer, _threshold_text(threshold)],
                         state.open_past[(timer, threshold)],
                     )
+            for timer in names.TIMERS:
+                late = state.overdue.get(timer)
+                for band in names.LATE_BY:
+                    count = 0 if late is None else late.by_band.get(band, 0)
+                    overdue.add_metric([unit, timer, band], count)
+                overdue_oldest.add_metric(
+                    [unit, timer], 0.0 if late is None else late.oldest_past_seconds
+                )
             for (timer, category), per_window in sorted(state.windows.items()):
                 for window, stats in per_window.items():
                     if category == ALL_CATEGORIES:
@@ -233,6 +252,8 @@ class SigapCollector(Collector):
             resolution_working,
             sla,
             open_past,
+            overdue,
+            overdue_oldest,
             *windows,
             *category_windows,
             *periods,

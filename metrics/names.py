@@ -37,6 +37,10 @@ OPEN_PAST_TARGET: Final = "sigap_complaints_open_past_target"  # gauge {unit, ti
 TRANSFERS: Final = "sigap_complaint_transfers"  # counter {unit, reason}: transfers away from unit
 REOPENED: Final = "sigap_complaints_reopened"  # counter {unit}
 RATINGS: Final = "sigap_complaint_ratings"  # counter {unit, rating}
+# The overdue worklist (GET /api/units/{unit}/overdue): open timers past their deadline with
+# the clock running, by how late (wall time), and how late the oldest one is.
+OVERDUE: Final = "sigap_complaints_overdue"  # gauge {unit, timer, late_by}
+OVERDUE_OLDEST: Final = "sigap_complaints_overdue_oldest_wall_seconds"  # gauge {unit, timer}
 
 # Window and period statistics (gauges): the timers stopped in the window, per clock, and the
 # share of timers decided in it that met their target.
@@ -68,6 +72,7 @@ WINDOWS: Final = ("1h", "24h", "7d", "30d")
 # Nearest-rank percentiles of the window gauges (a `quantile` label is for summaries only).
 PERCENTILES: Final = ("50", "90")
 CLOCKS: Final = ("wall", "working")
+LATE_BY: Final = ("under_1d", "1d_to_3d", "3d_to_7d", "over_7d")  # core.worklist.LATENESS_BANDS
 UNKNOWN_UNIT: Final = "unknown"
 RATINGS_VALUES: Final = ("1", "2", "3", "4", "5")
 # Transfer reasons are free text in events; these are exported as they are, any other as

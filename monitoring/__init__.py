@@ -12,7 +12,18 @@ from typing import Any, Final
 
 import yaml
 
-__all__ = ["RUNBOOK_DOC", "dump_yaml", "generated_header", "runbook_anchor"]
+__all__ = [
+    "DEFAULT_API_URL",
+    "RUNBOOK_DOC",
+    "dump_yaml",
+    "generated_header",
+    "runbook_anchor",
+    "worklist_url",
+]
+
+# Where people reach the worker's read-only API (`sigap rules --api-url`,
+# `sigap dashboards --api-url`): alerts and dashboards link to the overdue worklist there.
+DEFAULT_API_URL: Final = "http://127.0.0.1:6066"
 
 # Where the alert runbooks live; annotations link to one heading per alert.
 RUNBOOK_DOC: Final = "README.md"
@@ -25,6 +36,13 @@ def runbook_anchor(alertname: str) -> str:
     link stays stable as long as the alert keeps its name.
     """
     return f"{RUNBOOK_DOC}#alert-{alertname.lower()}"
+
+
+def worklist_url(api_url: str, unit: str, level: str | None = None) -> str:
+    """The link to a unit's overdue worklist (GET /api/units/{unit}/overdue); ``unit`` may
+    be a template such as ``{{ $labels.unit }}`` or ``${unit}``."""
+    url = f"{api_url.rstrip('/')}/api/units/{unit}/overdue"
+    return url if level is None else f"{url}?level={level}"
 
 
 def generated_header(command: str, comment: str = "#") -> str:

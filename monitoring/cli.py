@@ -60,10 +60,16 @@ def _write(path: Path, content: str) -> None:
     show_default=True,
     help="Rules file to write.",
 )
-def rules(registry_path: Path, out: Path) -> None:
+@click.option(
+    "--api-url",
+    default=None,
+    help="URL of the worker's API that alerts link to (default http://127.0.0.1:6066).",
+)
+def rules(registry_path: Path, out: Path, api_url: str | None) -> None:
+    from monitoring import DEFAULT_API_URL
     from monitoring.rules import render_rules
 
-    _write(out, render_rules(_load(registry_path)))
+    _write(out, render_rules(_load(registry_path), api_url=api_url or DEFAULT_API_URL))
 
 
 @click.command(

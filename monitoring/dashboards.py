@@ -49,6 +49,8 @@ from metrics.names import (
     EVENTS_REJECTED,
     FIRST_RESPONSE_WALL_SECONDS,
     OPEN_PAST_TARGET,
+    OVERDUE,
+    OVERDUE_OLDEST,
     RATINGS,
     REOPENED,
     RESOLUTION_WALL_SECONDS,
@@ -61,7 +63,7 @@ from metrics.names import (
     WINDOW_SECONDS,
     WINDOW_WITHIN_TARGET_RATIO,
 )
-from monitoring import dump_yaml, generated_header
+from monitoring import DEFAULT_API_URL, dump_yaml, generated_header, worklist_url
 from monitoring.rules import (
     BUDGET_REMAINING_RECORD,
     BURN_POLICIES,
@@ -92,7 +94,23 @@ SCRAPE_INTERVAL: Final = "15s"
 TIMEZONE: Final = "Asia/Jakarta"
 TAG: Final = "sigap"
 
-_DS: Final = common.DataSourceRef(type_val="prometheus", uid=DATASOURCE_UID)
+# Every panel and query reads the dashboard's `datasource` variable, so the dashboards import
+# into an existing Grafana with its own Prometheus; it defaults to the provisioned one.
+DATASOURCE_VARIABLE: Final = "datasource"
+_DS: Final = common.DataSourceRef(type_val="prometheus", uid=f"${{{DATASOURCE_VARIABLE}}}")
+
+
+def _datasource_variable() -> dash.DatasourceVariable:
+    return (
+        dash.DatasourceVariable(DATASOURCE_VARIABLE)
+        .label("Prometheus")
+        .description("The Prometheus that scrapes the SIGAP workers")
+        .type("prometheus")
+        .current(
+            dash_models.VariableOption(selected=True, text=DATASOURCE_UID, value=DATASOURCE_UID)
+        )
+    )
+
 
 # Faust's own sensor metrics (streams/app.py: setup_prometheus_sensors, name_prefix "faust";
 # faust/sensors/prometheus.py). Latencies are in milliseconds there.
@@ -319,6 +337,7 @@ class _Board:
                 .keep_time(True)
             )
         )
+        self.builder.with_variable(_datasource_variable())
         self._next_id = 1
 
     def _id(self) -> int:
@@ -350,6 +369,32 @@ def _unit_variable(registry: Registry) -> dash.QueryVariable:
         .refresh(dash_models.VariableRefresh.ON_TIME_RANGE_CHANGED)
         .sort(dash_models.VariableSort.ALPHABETICAL_ASC)
         .current(dash_models.VariableOption(selected=True, text=first, value=first))
+    )
+
+
+# The worker's API, which the worklist links open (a text box: set it when importing).
+API_VARIABLE: Final = "sigap_api"
+
+
+def _api_variable() -> dash.TextBoxVariable:
+    return (
+        dash.TextBoxVariable(API_VARIABLE)
+        .label("SIGAP API")
+        .description("Base URL of the worker's read-only API (the overdue worklist links)")
+        .default_value(DEFAULT_API_URL)
+        .current(
+            dash_models.VariableOption(selected=True, text=DEFAULT_API_URL, value=DEFAULT_API_URL)
+        )
+    )
+
+
+def _worklist_link(title: str, unit: str, level: str | None) -> dash.DashboardLink:
+    """A panel link to a unit's overdue worklist (``unit`` a code or ``${unit}``)."""
+    return (
+        dash.DashboardLink(title)
+        .type(dash_models.DashboardLinkType.LINK)
+        .url(worklist_url(f"${{{API_VARIABLE}}}", unit, level))
+        .target_blank(True)
     )
 
 
@@ -541,6 +586,7 @@ def unit_detail(registry: Registry) -> dash_models.Dashboard:
         "now-7d",
     )
     board.builder.with_variable(_unit_variable(registry))
+    board.builder.with_variable(_api_variable())
     board.row("Now")
     board.add(
         _stat(
@@ -577,6 +623,34 @@ def unit_detail(registry: Registry) -> dash_models.Dashboard:
             "percentunit",
             width=4,
         ),
+    )
+    board.row("Overdue worklist")
+    worklist_links: list[cog_builder.Builder[dash_models.DashboardLink]] = [
+        _worklist_link("Worklist: past deadline", "${unit}", "1"),
+        _worklist_link("Worklist: past 50% or more", "${unit}", None),
+    ]
+    board.add(
+        _stat(
+            "Overdue now",
+            "Open complaints past their deadline, per timer (clock running). The panel links "
+            "open the unit's worklist, oldest deadline first.",
+            [_query(f"sum by (timer) ({OVERDUE}{{{_UNIT}}})", "{{timer}}", instant=True)],
+            "none",
+            steps=_COUNT_STEPS,
+        ).links(worklist_links),
+        _stat(
+            "Oldest overdue",
+            "How long (wall time) the oldest overdue complaint is past its deadline, per timer.",
+            [_query(f"max by (timer) ({OVERDUE_OLDEST}{{{_UNIT}}})", "{{timer}}", instant=True)],
+            "s",
+            steps=((None, "green"), (1.0, "orange"), (86400.0, "red")),
+        ).links(worklist_links),
+        _timeseries(
+            "Overdue by lateness",
+            "Open complaints past their deadline, by how late they are (wall time).",
+            [_query(f"sum by (late_by) ({OVERDUE}{{{_UNIT}}})", "{{late_by}}")],
+            "none",
+        ).links(worklist_links),
     )
     board.row("Response and resolution times")
     board.add(

@@ -3,7 +3,7 @@
 `sigap rules` writes the result to deploy/prometheus/sigap-rules.yml.
 
 SLI: for each unit and timer (first response, resolution) the share of complaints that
-missed their target, from ``complaint_sla_total{outcome}``; each complaint is counted once
+missed their target, from ``sigap_complaint_sla_total{outcome}``; each complaint is counted once
 per timer, when it is stopped or when its deadline passes, whichever comes first, so a miss
 is counted the moment it happens. ``sigap:complaint_sla_error_ratio:rate<window>`` records
 that share over each window for every unit at once; ``sigap:complaint_sla_objective:ratio``
@@ -40,7 +40,7 @@ from metrics.names import (
     TIMERS,
     VIEWS_FAILED,
 )
-from monitoring import dump_yaml, generated_header, runbook_anchor
+from monitoring import DEFAULT_API_URL, dump_yaml, generated_header, runbook_anchor, worklist_url
 
 __all__ = [
     "ALERT_CONSUMER_LAG",
@@ -488,7 +488,26 @@ def _pipeline_alerts(p: PipelineSettings) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------------------
 
 
-def build_rules(registry: Registry, pipeline: PipelineSettings | None = None) -> dict[str, Any]:
+# The worklist level each unit alert links to: the complaints it is about.
+_WORKLIST_LEVELS: Final = {ALERT_PAST_TARGET: _PAST, ALERT_NEAR_TARGET: _NEAR}
+
+
+def _link_worklists(groups: list[dict[str, Any]], api_url: str) -> None:
+    """Every alert about a unit links to that unit's overdue worklist (``worklist_url``)."""
+    for group in groups:
+        for rule in group["rules"]:
+            if "alert" not in rule or rule["labels"].get("component") != COMPONENT_SLO:
+                continue
+            unit = rule["labels"].get("unit", "{{ $labels.unit }}")
+            level = _WORKLIST_LEVELS.get(rule["alert"])
+            rule["annotations"]["worklist_url"] = worklist_url(api_url, unit, level)
+
+
+def build_rules(
+    registry: Registry,
+    pipeline: PipelineSettings | None = None,
+    api_url: str = DEFAULT_API_URL,
+) -> dict[str, Any]:
     """The rule file as data: ``{"groups": [...]}``, one SLO alert group per unit."""
     pipeline = pipeline or PipelineSettings()
     groups: list[dict[str, Any]] = [
@@ -508,9 +527,12 @@ def build_rules(registry: Registry, pipeline: PipelineSettings | None = None) ->
         )
     groups.append({"name": "sigap-complaints", "rules": _open_past_target_alerts()})
     groups.append({"name": "sigap-pipeline", "rules": _pipeline_alerts(pipeline)})
+    _link_worklists(groups, api_url)
     return {"groups": groups}
 
 
-def render_rules(registry: Registry, pipeline: PipelineSettings | None = None) -> str:
+def render_rules(
+    registry: Registry, pipeline: PipelineSettings | None = None, api_url: str = DEFAULT_API_URL
+) -> str:
     """The text of deploy/prometheus/sigap-rules.yml."""
-    return generated_header("sigap rules") + dump_yaml(build_rules(registry, pipeline))
+    return generated_header("sigap rules") + dump_yaml(build_rules(registry, pipeline, api_url))

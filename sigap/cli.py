@@ -811,3 +811,12 @@ def _register_actions() -> None:
 
 
 _register_actions()
+
+
+def _register_overdue() -> None:
+    from sigap.overdue import register
+
+    register(main)
+
+
+_register_overdue()

@@ -22,6 +22,7 @@ from core.scoring import PeriodScore, ScoreInput, all_period_scores, sort_key
 from core.totals import RESOLUTION_BUCKETS
 from core.unit_kpis import ALL_CATEGORIES, UnitKpis, UnitSnapshot
 from core.unit_view import UnitView, target_bucket_bounds
+from core.worklist import WorklistPage, open_timers_of_view, worklist
 from schemas.events import ComplaintEvent, EventRejected, check_event_time
 
 
@@ -261,3 +262,30 @@ def counted(events: Iterator[ComplaintEvent], progress: Any) -> Iterator[Complai
     for event in events:
         progress()
         yield event
+
+
+def replay_worklist(
+    result: ReplayResult,
+    unit: str,
+    watermark: float,
+    registry: Registry,
+    *,
+    min_level: float = 0.5,
+    timer: str | None = None,
+    offset: int = 0,
+    limit: int = 500,
+) -> WorklistPage:
+    """A unit's overdue worklist at ``watermark`` from the replayed views: what the live
+    worker's `GET /api/units/{unit}/overdue` shows at the same watermark."""
+    items = [
+        item for view in result.views if view.unit == unit for item in open_timers_of_view(view)
+    ]
+    return worklist(
+        items,
+        watermark,
+        registry.calendar_for(unit),
+        min_level=min_level,
+        timer=timer,
+        offset=offset,
+        limit=limit,
+    )

@@ -3,6 +3,9 @@
 - `GET /api/units`: the registry's units and any other unit this worker has seen.
 - `GET /api/units/{unit}/kpis`: the live counters and windows of a unit this worker owns,
   from the same state and with the same arithmetic as /metrics.
+- `GET /api/units/{unit}/overdue`: the unit's worklist (core.worklist): open complaints past,
+  or nearing (50%, 75%), a target, oldest deadline first, paginated (`limit` at most
+  MAX_WORKLIST_LIMIT).
 - `GET /api/scores`: persisted period scores (storage.scores.score_rows), queried in a
   thread so that a slow database never stalls the event loop; a missing or unreachable
   database is a 503 for this endpoint only, never a reason for the worker not to start.
@@ -46,6 +49,9 @@ from core.unit_kpis import (
     UnitSnapshot,
 )
 from core.windows import PeriodKind
+from core.worklist import LEVELS as WORKLIST_LEVELS
+from core.worklist import WorklistEntry, WorklistPage, worklist
+from core.worklist import level_text as level_text_of
 from metrics import names
 from metrics.collector import transfer_reason_label
 
@@ -66,6 +72,11 @@ REVISION_RE = re.compile(r"^[0-9]+$")
 SCORE_PARAMETERS = ("unit", "period", "from", "to", "revision", "category")
 REPEATABLE = frozenset({"unit", "category"})
 DATABASE_TIMEOUT_SECONDS = 15.0
+WORKLIST_PARAMETERS = ("level", "timer", "limit", "offset")
+DEFAULT_WORKLIST_LIMIT = 50
+MAX_WORKLIST_LIMIT = 500
+MAX_WORKLIST_OFFSET = 10_000_000
+COUNT_RE = re.compile(r"^[0-9]{1,9}$")
 
 
 class ApiError(Exception):
@@ -389,6 +400,84 @@ def unit_kpis_json(unit: str, snapshot: UnitSnapshot, watermark: float | None) -
     }
 
 
+@dataclass(frozen=True)
+class WorklistQuery:
+    level: float = 0.5
+    timer: str | None = None
+    limit: int = DEFAULT_WORKLIST_LIMIT
+    offset: int = 0
+
+
+def _count_parameter(values: Sequence[str], name: str, maximum: int) -> int | None:
+    text = _single(values, name)
+    if text is None:
+        return None
+    if not COUNT_RE.match(text) or int(text) > maximum:
+        raise bad_parameter(name, f"{text!r} is not a whole number from 0 to {maximum}")
+    return int(text)
+
+
+def parse_worklist_query(query: Mapping[str, Sequence[str]]) -> WorklistQuery:
+    for name in query:
+        if name not in WORKLIST_PARAMETERS:
+            raise ApiError(
+                400,
+                "unknown parameter",
+                parameter=name,
+                detail=f"known: {', '.join(WORKLIST_PARAMETERS)}",
+            )
+    level_text = _single(query.get("level", []), "level")
+    levels = {level_text_of(level): level for level in WORKLIST_LEVELS}
+    if level_text is not None and level_text not in levels:
+        raise bad_parameter("level", f"{level_text!r}: one of {', '.join(levels)}")
+    timer = _single(query.get("timer", []), "timer")
+    if timer is not None and timer not in TIMERS:
+        raise bad_parameter("timer", f"{timer!r}: one of {', '.join(TIMERS)}")
+    limit = _count_parameter(query.get("limit", []), "limit", MAX_WORKLIST_LIMIT)
+    offset = _count_parameter(query.get("offset", []), "offset", MAX_WORKLIST_OFFSET)
+    return WorklistQuery(
+        level=levels[level_text] if level_text is not None else 0.5,
+        timer=timer,
+        limit=DEFAULT_WORKLIST_LIMIT if limit is None else limit,
+        offset=offset or 0,
+    )
+
+
+def worklist_entry_json(item: WorklistEntry) -> dict[str, Any]:
+    return {
+        "complaint_id": item.complaint_id,
+        "timer": item.timer,
+        "level": level_text_of(item.level),
+        "deadline": _epoch_json(item.deadline),
+        "clock": item.clock,
+        "past_deadline_wall_seconds": item.past_deadline_wall_seconds,
+        "past_deadline_working_seconds": item.past_deadline_working_seconds,
+        "held_since": _epoch_json(item.held_since),
+        "category": item.category,
+        "paused": item.paused,
+    }
+
+
+def worklist_json(
+    unit: str, page: WorklistPage, query: WorklistQuery, watermark: float | None
+) -> dict[str, Any]:
+    """The body of GET /api/units/{unit}/overdue (also what `sigap overdue` prints)."""
+    following = query.offset + len(page.entries)
+    return {
+        "unit": unit,
+        "watermark": _epoch_json(watermark),
+        "watermark_epoch": watermark,
+        "level": level_text_of(query.level),
+        "timer": query.timer,
+        "total": page.total,
+        "by_level": page.by_level,
+        "offset": query.offset,
+        "limit": query.limit,
+        "next_offset": following if following < page.total else None,
+        "items": [worklist_entry_json(item) for item in page.entries],
+    }
+
+
 # -- the API ---------------------------------------------------------------------------------
 
 
@@ -428,6 +517,28 @@ class Api:
 
     def unit_kpis(self, unit: str) -> dict[str, Any]:
         stage = self.sigap.unit_stage
+        self._require_served(unit)
+        watermark = stage.watermark_of(unit)
+        snapshot = stage.kpis.unit_snapshot(unit, watermark)
+        return unit_kpis_json(unit, snapshot, watermark if watermark > 0 else None)
+
+    def overdue(self, unit: str, query: WorklistQuery) -> dict[str, Any]:
+        stage = self.sigap.unit_stage
+        self._require_served(unit)
+        watermark = stage.watermark_of(unit)
+        page = worklist(
+            stage.kpis.open_items(unit),
+            watermark,
+            stage.registry.calendar_for(unit),
+            min_level=query.level,
+            timer=query.timer,
+            offset=query.offset,
+            limit=query.limit,
+        )
+        return worklist_json(unit, page, query, watermark if watermark > 0 else None)
+
+    def _require_served(self, unit: str) -> None:
+        stage = self.sigap.unit_stage
         if not CODE_RE.match(unit):
             raise bad_parameter("unit", f"{unit!r} is not a unit code ({CODE_RE.pattern})")
         known = unit in stage.registry.units or unit == UNKNOWN_UNIT or unit in stage.kpis.counters
@@ -442,9 +553,6 @@ class Api:
                 parameter="unit",
                 detail="its partition is assigned to another worker, or not assigned yet",
             )
-        watermark = stage.watermark_of(unit)
-        snapshot = stage.kpis.unit_snapshot(unit, watermark)
-        return unit_kpis_json(unit, snapshot, watermark if watermark > 0 else None)
 
     async def scores(self, query: ScoreQuery) -> dict[str, Any]:
         try:
@@ -561,6 +669,13 @@ class UnitCausesView(ApiView):
         return await self.api.unit_causes(str(match["unit"]), _query(request))
 
 
+class UnitOverdueView(ApiView):
+    path = "/api/units/{unit}/overdue"
+
+    async def serve(self, request: web.Request, **match: Any) -> Any:
+        return self.api.overdue(str(match["unit"]), parse_worklist_query(_query(request)))
+
+
 class ScoresView(ApiView):
     path = "/api/scores"
 
@@ -594,6 +709,7 @@ VIEWS: tuple[type[ApiView], ...] = (
     UnitsView,
     UnitKpisView,
     UnitCausesView,
+    UnitOverdueView,
     ScoresView,
     OpenApiJsonView,
     OpenApiYamlView,

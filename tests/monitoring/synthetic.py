@@ -24,7 +24,10 @@ from metrics.names import (
     EVENTS_PROCESSED,
     EVENTS_REJECTED,
     FIRST_RESPONSE_WALL_SECONDS,
+    LATE_BY,
     OPEN_PAST_TARGET,
+    OVERDUE,
+    OVERDUE_OLDEST,
     PERCENTILES,
     RATINGS,
     RATINGS_VALUES,
@@ -172,6 +175,23 @@ def openmetrics(units: Iterable[str], end: float) -> str:
                     {"unit": unit, "timer": timer, "threshold": threshold},
                     [float(6 - 2 * k + i % 2) for i in range(count)],
                 )
+    w.family(OVERDUE, "gauge")
+    for unit in all_units:
+        for timer in TIMERS:
+            for k, band in enumerate(LATE_BY):
+                w.series(
+                    OVERDUE,
+                    {"unit": unit, "timer": timer, "late_by": band},
+                    [float((3 - k + i // 30) % 4) for i in range(count)],
+                )
+    w.family(OVERDUE_OLDEST, "gauge")
+    for unit in all_units:
+        for timer in TIMERS:
+            w.series(
+                OVERDUE_OLDEST,
+                {"unit": unit, "timer": timer},
+                noisy(3 * 86400.0, 3600.0),
+            )
     w.family(WINDOW_SECONDS, "gauge")
     for unit in all_units:
         for timer in TIMERS:

@@ -114,12 +114,19 @@ def test_every_query_uses_the_provisioned_datasource(
     for panel in panels(dashboard):
         if panel["type"] in ("row", "text"):
             continue
-        assert panel["datasource"] == {"type": "prometheus", "uid": DATASOURCE_UID}
+        assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
         assert panel["targets"], panel["title"]
         for target in panel["targets"]:
-            assert target["datasource"]["uid"] == DATASOURCE_UID
-    for variable in dashboard["templating"].get("list", []):
-        assert variable["datasource"]["uid"] == DATASOURCE_UID
+            assert target["datasource"]["uid"] == "${datasource}"
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    # A datasource variable (dashboards import into an existing Grafana), defaulting to the
+    # provisioned Prometheus; every query variable reads through it.
+    chooser = variables["datasource"]
+    assert (chooser["type"], chooser["query"]) == ("datasource", "prometheus")
+    assert chooser["current"]["value"] == DATASOURCE_UID
+    for variable in variables.values():
+        if variable["type"] == "query":
+            assert variable["datasource"]["uid"] == "${datasource}"
 
 
 def test_schema_checks_catch_mistakes(dashboards: dict[str, dict[str, Any]]) -> None:

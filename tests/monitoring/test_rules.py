@@ -99,12 +99,35 @@ def test_each_alert_has_labels_annotations_and_runbook(registry: Registry) -> No
         spec = catalogue[rule["alert"]]
         assert rule["labels"]["severity"] == spec.severity in SEVERITIES
         assert rule["labels"]["component"] == spec.component
-        assert set(rule["annotations"]) == {"summary", "description", "runbook"}
+        extra = {"worklist_url"} if spec.component == "slo" else set()
+        assert set(rule["annotations"]) == {"summary", "description", "runbook", *extra}
         assert rule["annotations"]["runbook"] == runbook_anchor(rule["alert"])
         assert rule["annotations"]["runbook"] == f"README.md#alert-{rule['alert'].lower()}"
         if spec.per_unit:
             # Burn alerts set the unit label; the others keep it from `sum by (unit, timer)`.
             assert rule["labels"].get("unit") or "by (unit, timer)" in rule["expr"]
+
+
+def test_unit_alerts_link_to_the_units_worklist(registry: Registry) -> None:
+    rules = alerts(build_rules(registry, api_url="https://sigap.example.go.id/"))
+    links = {
+        (rule["alert"], rule["labels"].get("unit")): rule["annotations"]["worklist_url"]
+        for rule in rules
+        if rule["labels"]["component"] == "slo"
+    }
+    base = "https://sigap.example.go.id/api/units"
+    assert links[("SigapResponseFastBurn", "dlh")] == f"{base}/dlh/overdue"
+    assert links[("SigapComplaintsPastTarget", None)] == (
+        base + "/{{ $labels.unit }}/overdue?level=1"
+    )
+    assert links[("SigapComplaintsNearTarget", None)] == (
+        base + "/{{ $labels.unit }}/overdue?level=0.75"
+    )
+    assert all(
+        "worklist_url" not in rule["annotations"]
+        for rule in rules
+        if rule["labels"]["component"] == "pipeline"
+    )
 
 
 def test_thresholds_use_each_units_objective() -> None:

@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 import orjson
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.errors import CommitFailedError, KafkaError, KafkaTimeoutError
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client import Counter as MetricCounter
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
@@ -38,7 +38,12 @@ from core.registry import Registry
 from core.settings import Settings
 from core.unit_view import UnitView
 from core.watermarks import SourceWatermarks
-from metrics.names import SCORE_WRITER_DEAD_LETTERED, SCORE_WRITER_REASONS
+from metrics.names import (
+    SCORE_WRITER_DEAD_LETTERED,
+    SCORE_WRITER_LAG,
+    SCORE_WRITER_REASONS,
+    SCORE_WRITER_WATERMARK,
+)
 from storage.scores import (
     create_tables,
     finalize_due,
@@ -82,13 +87,25 @@ class ScoreWriter:
         # The views partition of a unit: the restored watermark is kept per partition.
         self.partition_of = partition_of
         self.dead_lettered: Counter[str] = Counter()
+        # Its own registry unless told (several writers in one test process); the CLI
+        # passes prometheus_client's global one, which it serves.
+        metrics = CollectorRegistry() if metrics_registry is None else metrics_registry
         self._dead_lettered_metric = MetricCounter(
             SCORE_WRITER_DEAD_LETTERED,
             "Views-topic records or views the score writer set aside (dead-lettered)",
             ["reason"],
-            # Its own registry unless told (several writers in one test process); the
-            # CLI passes prometheus_client's global one, which it serves.
-            registry=CollectorRegistry() if metrics_registry is None else metrics_registry,
+            registry=metrics,
+        )
+        # How far behind the views topic the writer is: when `sigap verify` can agree.
+        self._lag_metric = Gauge(
+            SCORE_WRITER_LAG,
+            "Views-topic records not yet consumed by the score writer (all partitions)",
+            registry=metrics,
+        )
+        self._watermark_metric = Gauge(
+            SCORE_WRITER_WATERMARK,
+            "The score writer's event-time watermark (lowest over the views partitions)",
+            registry=metrics,
         )
         for reason in SCORE_WRITER_REASONS:  # the series exist from the start, at 0
             self._dead_lettered_metric.labels(reason)
@@ -150,6 +167,7 @@ class ScoreWriter:
                         self._set_aside(record.value or b"", INVALID_VIEW)
                         continue
                     views.extend(decoded)
+            self._export_lag()
             due = self.wall_clock() - self._last_finalize >= self.finalize_every_seconds
             if not batches and not due:
                 continue
@@ -182,6 +200,28 @@ class ScoreWriter:
             return None
         owned = {tp.partition for tp in assignment()}
         return owned or None
+
+    def lag(self) -> int | None:
+        """Records of the views topic after the writer's position (from the high
+        watermarks the fetches returned; None until every assigned partition has one)."""
+        total = 0
+        for tp in self.consumer.assignment():
+            highwater = self.consumer.highwater(tp)
+            if highwater is None:
+                return None
+            total += max(0, highwater - self.consumer.position(tp))
+        return total
+
+    def _export_lag(self) -> None:
+        try:
+            lag = self.lag()
+        except Exception:  # an assignment moving under us: the next poll tells
+            return
+        if lag is not None:
+            self._lag_metric.set(lag)
+        watermark = self.watermark()
+        if watermark != float("-inf"):
+            self._watermark_metric.set(watermark)
 
     def _read_restored_watermark(self) -> dict[int, float]:
         partition_of = self.partition_of

@@ -54,6 +54,10 @@ class Settings:
     state_dir: str = ".local/state"
     store_url: str = "rocksdb://"
     score_writer_group: str = "sigap-score-writer"
+    # How often the score writer closes due periods (core.period_close); 0: never.
+    close_every_seconds: int = 900
+    # The score writer's /metrics port (lag, closes, restatements); 0: not served.
+    score_writer_metrics_port: int = 6067
     # Kafka security, shared by the worker, the consumers and the publisher.
     kafka_security_protocol: str = "PLAINTEXT"
     kafka_sasl_mechanism: str = "PLAIN"
@@ -85,6 +89,15 @@ class Settings:
             store_url=_str(environ, "SIGAP_STORE", defaults.store_url),
             score_writer_group=_str(
                 environ, "SIGAP_SCORE_WRITER_GROUP", defaults.score_writer_group
+            ),
+            close_every_seconds=_int(
+                environ, "SIGAP_CLOSE_EVERY_SECONDS", defaults.close_every_seconds, minimum=0
+            ),
+            score_writer_metrics_port=_int(
+                environ,
+                "SIGAP_SCORE_WRITER_METRICS_PORT",
+                defaults.score_writer_metrics_port,
+                minimum=0,
             ),
             kafka_security_protocol=_str(
                 environ, "KAFKA_SECURITY_PROTOCOL", defaults.kafka_security_protocol

@@ -63,6 +63,18 @@ VIEWS_FAILED: Final = "sigap_unit_views_failed"  # counter: unit views the unit 
 # counter {reason}: views-topic records or views the score writer set aside (dead-lettered)
 SCORE_WRITER_DEAD_LETTERED: Final = "sigap_score_writer_dead_lettered"
 SCORE_WRITER_REASONS: Final = ("invalid_view", "data_error", "integrity_error")
+# gauge: views-topic records not yet consumed by the score writer (sum over partitions)
+SCORE_WRITER_LAG: Final = "sigap_score_writer_lag_messages"
+# gauge: the score writer's event-time watermark (the lowest over the views partitions)
+SCORE_WRITER_WATERMARK: Final = "sigap_score_writer_watermark_timestamp_seconds"
+
+# Official close (core.period_close), by the score writer's periodic closer
+PERIOD_LAST_CLOSED_END: Final = "sigap_period_last_closed_end_timestamp_seconds"  # {period}
+PERIODS_CLOSED: Final = "sigap_periods_closed"  # counter {period}
+CLOSE_RUNS: Final = "sigap_period_close_runs"  # counter {outcome}
+CLOSE_OUTCOMES: Final = ("ok", "error")
+RESTATEMENTS: Final = "sigap_score_restatements"  # counter {period}: restatement rows written
+PERIOD_KINDS: Final = ("day", "week", "month", "quarter")
 
 # Label values
 TIMERS: Final = ("response", "resolution")

@@ -3,7 +3,7 @@
 The views come from sigap.replay (the same as `sigap replay` and `sigap verify --source
 FILE`) and are stored with their period scores as the score writer would
 (storage.scores.store_views_bulk: new revisions where rows exist); then every period whose
-close instant the file reaches is closed (sigap.closing.Closer, source "file:<name>"), each
+close instant the file reaches is closed (consumers.closing.Closer, source "file:<name>"), each
 event taken as appended when it occurred (core.period_close).
 """
 
@@ -18,9 +18,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from consumers.closing import Closer, CloseReport
 from core.registry import Registry
 from schemas.events import ComplaintEvent, EventRejected, check_event_time
-from sigap.closing import Closer, CloseReport
 from sigap.replay import replay
 from sigap.replay_sources import SourceReport, open_source
 from storage.scores import store_views_bulk

@@ -122,11 +122,39 @@ def score_writer() -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: writer.stop())
     click.echo(f"sigap score-writer: writing to {_safe_url(settings.database_url)}", err=True)
+    if settings.score_writer_metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.score_writer_metrics_port, addr=settings.web_host)
+        click.echo(
+            f"sigap score-writer: metrics at http://{settings.web_host}:"
+            f"{settings.score_writer_metrics_port}/metrics",
+            err=True,
+        )
+    closer_thread = None
+    if settings.close_every_seconds:
+        import threading
+
+        from consumers.closing import PeriodicCloser
+
+        closer = PeriodicCloser(
+            settings,
+            writer.engine,
+            load_unit_registry(settings),
+            settings.close_every_seconds,
+            REGISTRY,
+        )
+        closer_thread = threading.Thread(
+            target=closer.run_until, args=(writer.stopping,), name="closer", daemon=True
+        )
+        closer_thread.start()
     try:
         writer.run()
     finally:
         writer.consumer.close()
         dead_letter_producer.close()
+        if closer_thread is not None:
+            closer_thread.join(timeout=10)
 
 
 @main.command(help="Publish contract events from a JSON Lines file (one event per line).")

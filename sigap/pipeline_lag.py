@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.errors import CoordinatorNotAvailableError
 
 from core.settings import Settings
 
@@ -58,7 +59,13 @@ def group_lag(
     assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
     if ends is None:
         ends = consumer.end_offsets(assigned) if assigned else {}
-    committed = admin.list_group_offsets({group: assigned}).get(group, {}) if assigned else {}
+    committed: dict[TopicPartition, Any] = {}
+    if assigned:
+        try:
+            committed = admin.list_group_offsets({group: assigned}).get(group, {})
+        except CoordinatorNotAvailableError:
+            # A group that never committed has no coordinator yet: nothing consumed.
+            committed = {}
     lag = {}
     for tp in assigned:
         meta = committed.get(tp)

@@ -12,12 +12,12 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DatabaseError
 
+from consumers.closing import Closer
 from core.period_close import official_revisions, registry_close_instant
 from core.periods import JAKARTA
 from core.registry import load_registry
 from schemas.events import ComplaintEvent
 from sigap.cli import main
-from sigap.closing import Closer
 from storage.official import insert_close, official_rows, stored_closes
 from storage.scores import make_engine
 

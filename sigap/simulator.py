@@ -11,7 +11,8 @@ from its own random stream:
   complaints get none before their resolution;
 - `assigned` (reason `not_our_authority`): a share is passed on, during the first unit's
   working time, to the unit actually in charge, which then answers and resolves;
-- `paused` / `resumed`: the unit waits hours to days for the citizen (missing details);
+- `paused` / `resumed`: the unit waits hours to days for the citizen (missing details), with a
+  `reason` from the registry's causes vocabulary (docs/causes.md);
 - `resolved` after some working hours of the holder, so office units resolve inside their
   office hours (Mon-Fri 08:00-16:00, national holidays off) and damkar/bpbd at any hour;
   the log-normal tail, a backlog share and a few never-resolved complaints miss their
@@ -165,6 +166,16 @@ _RATING_WEIGHTS: Final = (
     (math.inf, (18, 22, 28, 20, 12)),
 )
 TRANSFER_REASON: Final = "not_our_authority"
+# Why units pause (registry causes vocabulary): Surabaya's own reports put citizens who
+# cannot be reached and joint site surveys first. Drawn from a stream of its own, so the
+# rest of each lifecycle is the same as without reasons.
+PAUSE_REASONS: Final = (
+    ("citizen_unreachable", 0.45),
+    ("joint_site_survey", 0.25),
+    ("awaiting_other_agency", 0.15),
+    ("procurement", 0.1),
+    ("other", 0.05),
+)
 
 
 def rfc3339(epoch_seconds: float) -> str:
@@ -368,7 +379,11 @@ class TrafficModel:
         if response_at is not None:
             steps.append((response_at, {"type": "responded"}))
         if pause is not None:
-            steps.append((pause[0], {"type": "paused"}))
+            reasons = random.Random(f"{self.seed}/pause-reason/{number}")
+            reason = reasons.choices(
+                [code for code, _ in PAUSE_REASONS], [weight for _, weight in PAUSE_REASONS]
+            )[0]
+            steps.append((pause[0], {"type": "paused", "reason": reason}))
             steps.append((pause[1], {"type": "resumed"}))
         if not resolves:
             return steps

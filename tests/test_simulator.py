@@ -298,3 +298,14 @@ def test_ratings_are_mostly_good_and_worse_when_slow(
 
     assert len(by_outcome["missed"]) > 20
     assert mean(by_outcome["missed"]) < mean(by_outcome["met"]) - 0.5
+
+
+def test_pauses_carry_a_reason_of_the_registry_vocabulary_citizens_first(
+    parsed: dict[str, list[ComplaintEvent]],
+) -> None:
+    registry = load_registry(ROOT / "deploy" / "registry.yaml")
+    reasons = Counter(
+        event.reason for events in parsed.values() for event in events if event.type == "paused"
+    )
+    assert reasons and set(reasons) <= set(registry.causes.vocabulary)
+    assert reasons.most_common(1)[0][0] == "citizen_unreachable"

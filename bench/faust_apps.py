@@ -41,7 +41,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.settings import Settings
+from sigap.settings import Settings
 from streams.app import (
     FAUST_TUNING,
     event_batches,

@@ -42,7 +42,6 @@ from core.period_close import (
     suspected_periods,
 )
 from core.registry import Registry
-from core.settings import Settings
 from core.windows import PeriodKind
 from metrics.names import (
     CLOSE_OUTCOMES,
@@ -53,6 +52,7 @@ from metrics.names import (
     RESTATEMENTS,
 )
 from schemas.events import EventRejected, admit_message
+from sigap.settings import Settings
 from storage.official import (
     insert_closes,
     insert_restatements,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import orjson
 from kafka import KafkaConsumer, TopicPartition
 
-from core.settings import Settings
+from sigap.settings import Settings
 
 REASON_HEADER = "sigap-reason"
 

@@ -35,7 +35,6 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from core.registry import Registry
-from core.settings import Settings
 from core.unit_view import UnitView
 from core.watermarks import SourceWatermarks
 from metrics.names import (
@@ -44,6 +43,7 @@ from metrics.names import (
     SCORE_WRITER_REASONS,
     SCORE_WRITER_WATERMARK,
 )
+from sigap.settings import Settings
 from storage.scores import (
     create_tables,
     finalize_due,

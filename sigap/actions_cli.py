@@ -18,7 +18,7 @@ import click
 
 from core.cause_settings import UNEXPLAINED
 from core.registry import CODE_RE
-from core.settings import Settings, SettingsError
+from sigap.settings import Settings, SettingsError
 
 
 def _settings() -> Settings:

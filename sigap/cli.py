@@ -1,7 +1,7 @@
 """The `sigap` command line.
 
 Settings come from environment variables (README, "Configuration"); every command reads
-them the same way through core.settings.
+them the same way through sigap.settings.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy import Engine
 
 from core.registry import Registry
-from core.settings import Settings, SettingsError
+from sigap.settings import Settings, SettingsError
 
 ENV_HELP = (
     "Settings come from the environment: KAFKA_BOOTSTRAP_SERVERS (default 127.0.0.1:9092), "
@@ -29,10 +30,12 @@ ENV_HELP = (
 
 
 def load_settings() -> Settings:
+    """The validated settings, or one line naming the bad variable and exit 2."""
     try:
         return Settings.from_environ(os.environ)
     except SettingsError as error:
-        raise click.UsageError(str(error)) from None
+        click.echo(f"sigap: {error}", err=True)
+        raise SystemExit(2) from None
 
 
 class SigapGroup(click.Group):
@@ -44,13 +47,54 @@ class SigapGroup(click.Group):
         try:
             return super().invoke(ctx)
         except KafkaError as error:
-            settings = Settings.from_environ(os.environ)
+            settings = load_settings()
             raise click.ClickException(
                 f"Kafka at {settings.kafka_bootstrap_servers} "
                 f"({settings.kafka_security_protocol}): {type(error).__name__}: {error}. "
                 "Check KAFKA_BOOTSTRAP_SERVERS, KAFKA_SECURITY_PROTOCOL and the "
                 "KAFKA_SASL_* / KAFKA_SSL_* settings."
             ) from None
+
+
+def ensure_topics_when_reachable(settings: Settings) -> None:
+    """The topics, once the broker answers: bounded retry with backoff (sigap.retry), then
+    one clear line (exit 1)."""
+    from kafka.errors import KafkaConnectionError, KafkaTimeoutError
+
+    from sigap.retry import Unreachable, with_backoff
+    from sigap.topics import ensure_topics
+
+    try:
+        with_backoff(
+            lambda: ensure_topics(settings),
+            what=f"Kafka at {settings.kafka_bootstrap_servers}",
+            retry_on=(KafkaConnectionError, KafkaTimeoutError),
+            timeout_seconds=settings.connect_timeout_seconds,
+        )
+    except Unreachable as error:
+        raise click.ClickException(f"{error} (KAFKA_BOOTSTRAP_SERVERS)") from None
+
+
+def database_when_reachable(settings: Settings) -> Engine:
+    """The score database's engine with its schema, once the database answers: bounded
+    retry with backoff, then one clear line (exit 1; the URL is not shown: it may hold a
+    password)."""
+    from sqlalchemy.exc import OperationalError
+
+    from sigap.retry import Unreachable, with_backoff
+    from storage.scores import make_engine, migrate
+
+    engine = make_engine(settings.database_url, create_schema=False)
+    try:
+        with_backoff(
+            lambda: migrate(engine),
+            what="the score database",
+            retry_on=(OperationalError,),
+            timeout_seconds=settings.connect_timeout_seconds,
+        )
+    except Unreachable as error:
+        raise click.ClickException(f"{error} (DATABASE_URL)") from None
+    return engine
 
 
 def load_unit_registry(settings: Settings) -> Registry:
@@ -79,13 +123,12 @@ def main() -> None:
 def worker(loglevel: str) -> None:
     from faust import Worker
 
-    from sigap.topics import ensure_topics
     from streams.app import create_app, install_event_loop, quiet_debug_logging
 
     install_event_loop()
     settings = load_settings()
     registry = load_unit_registry(settings)
-    ensure_topics(settings)
+    ensure_topics_when_reachable(settings)
     sigap_app = create_app(settings, registry)
     click.echo(
         f"sigap worker: metrics at http://{settings.web_host}:{settings.web_port}/metrics",
@@ -101,17 +144,16 @@ def score_writer() -> None:
     from prometheus_client import REGISTRY
 
     from consumers.score_writer import ScoreWriter, build_consumer, kafka_dead_letter_sink
-    from sigap.topics import ensure_topics
-    from storage.scores import make_engine
     from streams.processor import unit_partition
 
     logging.getLogger().setLevel(logging.INFO)
     settings = load_settings()
-    ensure_topics(settings)
+    ensure_topics_when_reachable(settings)
+    engine = database_when_reachable(settings)
     dead_letter, dead_letter_producer = kafka_dead_letter_sink(settings)
     partitions = settings.topic_partitions
     writer = ScoreWriter(
-        engine=make_engine(settings.database_url, create_schema=False),
+        engine=engine,
         consumer=build_consumer(settings),
         grace_seconds=settings.grace_seconds,
         registry=load_unit_registry(settings),

@@ -16,9 +16,9 @@ from sqlalchemy import Engine
 from consumers.closing import TopicFollower
 from core.period_close import LogFold, empty_score
 from core.registry import Registry
-from core.settings import Settings
 from core.windows import PeriodKind
 from schemas.events import EventRejected, check_event_time
+from sigap.settings import Settings
 
 # --------------------------------------------------------------------------------------
 # Verifying the official revision of a closed period

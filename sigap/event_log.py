@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 
 from kafka import KafkaConsumer, TopicPartition
 
-from core.settings import Settings
 from schemas.events import ComplaintEvent, EventRejected, admit_message
+from sigap.settings import Settings
 
 
 class EventLogError(RuntimeError):

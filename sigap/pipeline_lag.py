@@ -12,7 +12,7 @@ from typing import Any
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import CoordinatorNotAvailableError
 
-from core.settings import Settings
+from sigap.settings import Settings
 
 
 @dataclass

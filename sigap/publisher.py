@@ -16,8 +16,8 @@ from typing import Any
 import orjson
 from kafka import KafkaProducer
 
-from core.settings import Settings
 from schemas.events import EventRejected, admit_message, parse_event
+from sigap.settings import Settings
 
 
 @dataclass(frozen=True)

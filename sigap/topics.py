@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-from core.settings import Settings
+from sigap.settings import Settings
 from streams.app import TABLE_NAMES, changelog_topic
 
 TIMESTAMP_TYPE = "message.timestamp.type"

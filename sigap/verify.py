@@ -58,13 +58,13 @@ from core.scoring import (
     period_score,
     periods_touched,
 )
-from core.settings import Settings
 from core.unit_view import UnitView
 from core.windows import PeriodKind, period_end, period_kind, period_start_epoch
 from schemas.events import ComplaintEvent
 from sigap.event_log import TopicReport, read_topic_events
 from sigap.replay import replay
 from sigap.replay_sources import open_source
+from sigap.settings import Settings
 from storage.cause_figures import ROUTING_LOOKBACK_SECONDS
 from storage.models import UnitScore
 from storage.scores import score_rows, stored_views

@@ -69,7 +69,10 @@ MAX_REVISION = 2**31 - 1  # the revision column is a 32-bit integer
 MAX_CATEGORY_LENGTH = 64
 ISO_DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 REVISION_RE = re.compile(r"^[0-9]+$")
-SCORE_PARAMETERS = ("unit", "period", "from", "to", "revision", "category")
+SCORE_PARAMETERS = ("unit", "period", "from", "to", "revision", "category", "limit", "offset")
+# The most rows one /api/scores reply holds; `offset` pages through the rest.
+MAX_PAGE_ROWS = 1000
+MAX_OFFSET = 2**31 - 1
 REPEATABLE = frozenset({"unit", "category"})
 DATABASE_TIMEOUT_SECONDS = 15.0
 WORKLIST_PARAMETERS = ("level", "timer", "limit", "offset")
@@ -109,6 +112,8 @@ class ScoreQuery:
     date_to: date | None = None
     revision: int | None = None  # None: the latest revision of each period
     categories: tuple[str, ...] = (ALL,)
+    limit: int = MAX_PAGE_ROWS
+    offset: int = 0
 
     def as_filters(self) -> dict[str, Any]:
         """Keyword arguments of storage.scores.score_rows (the score contract)."""
@@ -187,7 +192,20 @@ def parse_score_query(query: Mapping[str, Sequence[str]]) -> ScoreQuery:
             raise bad_parameter(
                 "category", f"must be 1 to {MAX_CATEGORY_LENGTH} characters ('*': all categories)"
             )
-    return ScoreQuery(units, period, date_from, date_to, revision, categories)
+    limit = _bounded_int(query, "limit", 1, MAX_PAGE_ROWS, MAX_PAGE_ROWS)
+    offset = _bounded_int(query, "offset", 0, MAX_OFFSET, 0)
+    return ScoreQuery(units, period, date_from, date_to, revision, categories, limit, offset)
+
+
+def _bounded_int(
+    query: Mapping[str, Sequence[str]], name: str, lowest: int, highest: int, default: int
+) -> int:
+    text = _single(query.get(name, ()), name)
+    if text is None:
+        return default
+    if not REVISION_RE.match(text) or not lowest <= int(text) <= highest:
+        raise bad_parameter(name, f"{text!r} is not a whole number from {lowest} to {highest}")
+    return int(text)
 
 
 # -- the score database ----------------------------------------------------------------------
@@ -559,7 +577,16 @@ class Api:
             rows = await self.database.rows(query)
         except DatabaseUnavailable as error:
             raise ApiError(503, "score database unavailable", detail=str(error)) from None
-        return {"period": query.period, "scores": rows}
+        page = rows[query.offset : query.offset + query.limit]
+        after = query.offset + len(page)
+        return {
+            "period": query.period,
+            "scores": page,
+            "offset": query.offset,
+            "limit": query.limit,
+            "total": len(rows),
+            "next_offset": after if after < len(rows) else None,
+        }
 
     async def unit_causes(self, unit: str, query: Mapping[str, Sequence[str]]) -> dict[str, Any]:
         """Misses by cause, paused/excluded time and the routing ledger (docs/causes.md)."""

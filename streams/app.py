@@ -26,8 +26,8 @@ from prometheus_client import (
 from prometheus_client.aiohttp import make_aiohttp_handler
 
 from core.registry import Registry
-from core.settings import Settings
 from metrics.collector import MetricsSnapshot, SigapCollector
+from sigap.settings import Settings
 from streams.api import register_api
 from streams.processor import ComplaintStage, UnitStage
 

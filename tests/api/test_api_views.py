@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import generate_latest
 
 from core.registry import load_registry
-from core.settings import Settings
+from sigap.settings import Settings
 from streams.app import SigapApp
 from tests.api.helpers import (
     ROOT,
@@ -220,6 +220,10 @@ BAD_SCORE_QUERIES = [
     ([("category", "")], "category"),
     ([("category", "x" * 65)], "category"),
     ([("units", "dlh")], "units"),
+    ([("limit", "0")], "limit"),
+    ([("limit", "1001")], "limit"),
+    ([("offset", "-1")], "offset"),
+    ([("offset", "1"), ("offset", "2")], "offset"),
 ]
 
 
@@ -297,3 +301,35 @@ def test_the_document_is_served_as_yaml_and_json(
     assert as_yaml.content_type == "application/yaml"
     assert yaml.safe_load(as_yaml.body) == document()
     assert get(loop, sigap, "/api/openapi.json").json() == document()
+
+
+def test_scores_come_in_bounded_pages(loop: asyncio.AbstractEventLoop, tmp_path: Path) -> None:
+    import math
+    from datetime import datetime, timedelta
+
+    from sqlalchemy.orm import Session
+
+    from storage.scores import make_engine, upsert_views
+    from tests.storage.test_scores import views_of
+
+    url = f"sqlite:///{tmp_path / 'scores.db'}"
+    engine = make_engine(url)
+    start = datetime.fromisoformat("2026-11-02T09:00:00+07:00")
+    with Session(engine) as session, session.begin():
+        for day in range(12):
+            for unit in ("dlh", "dsda"):
+                views = views_of(f"{unit}{day}", unit, start + timedelta(days=day), 600)
+                upsert_views(session, views, -math.inf, 0.0)
+    engine.dispose()
+    app = make_sigap(tmp_path, url)
+    whole = get(loop, app, "/api/scores").json()
+    assert whole["total"] == len(whole["scores"]) == 24 and whole["next_offset"] is None
+    pages, offset = [], 0
+    while offset is not None:
+        reply = get(loop, app, "/api/scores", [("limit", "5"), ("offset", str(offset))])
+        assert reply.status == 200, reply.body
+        body = reply.json()
+        assert len(body["scores"]) <= 5 and body["total"] == 24
+        pages.extend(body["scores"])
+        offset = body["next_offset"]
+    assert pages == whole["scores"]

@@ -15,7 +15,7 @@ from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 from referencing.exceptions import Unresolvable
 
 from core.registry import load_registry
-from core.settings import Settings
+from sigap.settings import Settings
 from streams.api import VIEWS
 from streams.app import SigapApp, create_app
 from tests.api.helpers import ROOT, document

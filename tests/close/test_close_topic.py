@@ -16,8 +16,8 @@ from consumers.closing import PeriodicCloser
 from core.period_close import registry_close_instant
 from core.periods import JAKARTA
 from core.registry import load_registry
-from core.settings import Settings
 from sigap.publisher import EventPublisher
+from sigap.settings import Settings
 from sigap.topics import ensure_topics
 from storage.official import official_rows
 from storage.scores import make_engine

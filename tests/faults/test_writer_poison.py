@@ -23,8 +23,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from consumers.score_writer import DATA_ERROR, INVALID_VIEW, ScoreWriter, build_consumer
-from core.settings import Settings
 from core.unit_view import UnitView
+from sigap.settings import Settings
 from sigap.topics import ensure_topics
 from storage.models import UnitComplaintRow
 from storage.scores import make_engine

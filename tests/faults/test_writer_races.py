@@ -26,8 +26,8 @@ from sqlalchemy import create_engine, text
 
 from consumers.score_writer import ScoreWriter, build_consumer
 from core.complaint_state import ComplaintState, accept_event
-from core.settings import Settings
 from schemas.events import parse_event
+from sigap.settings import Settings
 from sigap.topics import ensure_topics
 from storage.scores import make_engine, score_rows, stored_views
 from tests.faults.helpers import make_events

@@ -9,7 +9,7 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 
-from core.settings import Settings
+from sigap.settings import Settings
 from sigap.topics import TopicMismatch, TopicSpec, ensure_topics, required_topics
 from tests.conftest import KafkaBroker
 

@@ -17,7 +17,7 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from core.registry import load_registry
-from core.settings import Settings
+from sigap.settings import Settings
 from streams.app import SigapApp, create_app
 
 REGISTRY = load_registry(Path(__file__).resolve().parents[2] / "deploy" / "registry.yaml")

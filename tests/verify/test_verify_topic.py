@@ -17,8 +17,8 @@ from kafka import KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient
 from sqlalchemy import text
 
-from core.settings import Settings
 from sigap.event_log import TopicReport, read_topic_events
+from sigap.settings import Settings
 from sigap.topics import ensure_topics
 from storage.scores import make_engine, score_rows
 from tests.conftest import SASL_PASSWORD, SASL_USER, KafkaBroker

@@ -388,6 +388,7 @@ class UnitStage:
         self.unit_progress: Any = {} if unit_progress is None else unit_progress
         self._progress_saved: dict[int, float] = {}
         self.views_failed = 0  # views skipped on an internal error, since start
+        self.stale_views = 0  # views older than the one held, ignored, since start
         # Recently applied views with what they counted: most views need no table read.
         self.cache_size = cache_size
         self._stored: dict[str, StoredView] = {}
@@ -457,6 +458,11 @@ class UnitStage:
             if isinstance(stored_data, bytes | bytearray):
                 stored_data = orjson.loads(stored_data)
             previous = StoredView.from_json(stored_data) if stored_data else None
+        if previous is not None and view.as_of < previous.view.as_of:
+            # Older than the view held (by its own order, the complaint's latest event
+            # time): a zombie worker's or a replayed record. It cannot take the unit back.
+            self.stale_views += 1
+            return
         stored = self.kpis.apply(view, previous, self.watermark_of(view.unit))
         cache = self._stored
         if len(cache) >= self.cache_size and key not in cache:

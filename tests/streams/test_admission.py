@@ -118,3 +118,34 @@ def test_views_records_are_split_to_stay_under_the_record_limit() -> None:
     assert [view for d in decoded for view in d["vs"]] == views
     # The common case: one record, encoded once.
     assert views_records(envelope, views[:10]) == [orjson.dumps({**envelope, "vs": views[:10]})]
+
+
+def test_the_unit_stage_ignores_a_view_older_than_the_one_it_holds() -> None:
+    """A zombie complaint-stage worker (or a replay) sends an old view after the new owner
+    sent a newer one: the unit does not go back (its open complaint count, its stored view)."""
+    from core.complaint_state import accept_event
+    from schemas.events import parse_event
+    from streams.processor import UnitStage
+
+    state = ComplaintState()
+    created = parse_event(orjson.dumps(CREATED))
+    resolved = parse_event(
+        orjson.dumps(
+            {**CREATED, "event_id": "e-2", "type": "resolved", "occurred_at": at(CREATED_AT + 3600)}
+        )
+    )
+    (opened,) = accept_event(state, created, REGISTRY).views
+    (closed,) = accept_event(state, resolved, REGISTRY).views
+    units = UnitStage(
+        registry=REGISTRY,
+        unit_views={},
+        partitions=4,
+        grace_seconds=600,
+        wall_clock=lambda: WALL_NOW,
+    )
+    units.apply(closed)
+    units.apply(opened)  # the zombie's late record
+    assert units.stale_views == 1
+    assert units.kpis.unit_snapshot("dlh", CREATED_AT + 7200).open_complaints == 0
+    stored = orjson.loads(units.unit_views["dlh|c-1"])
+    assert stored["v"]["at"] == closed.as_of

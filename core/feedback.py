@@ -269,12 +269,13 @@ def unit_feedback(
     end: float,
     watermark: float,
     *,
-    overdue_limit: int = 10,
+    overdue_limit: int | None = 10,
 ) -> Feedback:
     """The evaluation of `unit` for the period [begin, end), as known at `watermark`.
 
     Overdue complaints are those open and past target at the period's end, or at the
-    watermark while the period is still running.
+    watermark while the period is still running; the `overdue_limit` most overdue (all of
+    them with None).
     """
     decisions = decisions_in(views, unit, begin, end, watermark)
     missed = sorted(

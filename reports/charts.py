@@ -47,6 +47,27 @@ def _nice_max(value: float) -> float:
     return float((int(value // magnitude) + 1) * magnitude)
 
 
+COINCIDENT_GAP = 3.0  # px between lines that have the same value at a point
+
+
+def _coincident_offsets(series: Sequence[Sequence[float | None]], count: int) -> list[list[float]]:
+    """Vertical pixel offsets that keep lines with the same value apart: at each x, the
+    series sharing a value (e.g. several indicators capped at 120%) are spread
+    COINCIDENT_GAP apart around it, in series order; a value shared by no other series
+    keeps its place. The tooltips keep the exact values."""
+    offsets = [[0.0] * count for _ in series]
+    for position in range(count):
+        groups: dict[float, list[int]] = {}
+        for index, points in enumerate(series):
+            value = points[position] if position < len(points) else None
+            if value is not None:
+                groups.setdefault(round(value, 6), []).append(index)
+        for members in groups.values():
+            for rank, index in enumerate(members):
+                offsets[index][position] = (rank - (len(members) - 1) / 2) * COINCIDENT_GAP
+    return offsets
+
+
 def line_chart(
     title: str,
     x_labels: Sequence[str],
@@ -97,6 +118,7 @@ def line_chart(
             f'x2="{left + plot_w}" y2="{_fmt(y_of(reference))}" stroke="#888" '
             'stroke-dasharray="4 3"/>'
         )
+    offsets = _coincident_offsets(list(series.values()), len(x_labels))
     for index, (name, points) in enumerate(series.items()):
         colour = PALETTE[index % len(PALETTE)]
         segment: list[str] = []
@@ -106,7 +128,7 @@ def line_chart(
                 segment = []
                 segments.append(segment)
                 continue
-            x, y = x_of(position), y_of(value)
+            x, y = x_of(position), y_of(value) + offsets[index][position]
             segment.append(f"{_fmt(x)},{_fmt(y)}")
             body.append(
                 f'<circle cx="{_fmt(x)}" cy="{_fmt(y)}" r="3" fill="{colour}">'
@@ -176,12 +198,15 @@ def hbar_chart(
     reference: float | None = None,
     unit: str = "",
     width: int = 640,
+    bands: Sequence[tuple[float, float] | None] | None = None,
 ) -> Markup:
-    """Horizontal bars, one per label (e.g. units ranked by achievement)."""
+    """Horizontal bars, one per label (e.g. units ranked by achievement); with `bands`, an
+    interval drawn over each bar (e.g. a confidence interval, in the values' unit)."""
     left, right, top, row_h = 150, 60, 24, 20
     plot_w = width - left - right
     height = top + row_h * max(len(labels), 1) + 12
-    x_max = _nice_max(max([*(v for v in values if v is not None), reference or 0.0, 0.0]))
+    highs = [b[1] for b in bands or () if b is not None]
+    x_max = _nice_max(max([*(v for v in values if v is not None), *highs, reference or 0.0, 0.0]))
     body = [f'<text x="4" y="14" style="font-weight:bold">{escape(title)}</text>']
     for index, (label, value) in enumerate(zip(labels, values, strict=True)):
         y = top + row_h * index
@@ -196,6 +221,18 @@ def hbar_chart(
             f'</rect><text x="{_fmt(left + bar_w + 4)}" y="{y + 13}">{_fmt(value)}'
             f"{escape(unit)}</text>"
         )
+        band = bands[index] if bands is not None and index < len(bands) else None
+        if band is not None:
+            x1, x2 = left + plot_w * band[0] / x_max, left + plot_w * band[1] / x_max
+            mid = y + row_h / 2 - 1
+            body.append(
+                f'<g class="band"><title>{escape(label)}: {_fmt(band[0])}-{_fmt(band[1])}'
+                f'{escape(unit)}</title><line x1="{_fmt(x1)}" y1="{_fmt(mid)}" x2="{_fmt(x2)}" '
+                f'y2="{_fmt(mid)}" stroke="#000" stroke-width="1.5"/>'
+                f'<line x1="{_fmt(x1)}" y1="{y + 4}" x2="{_fmt(x1)}" y2="{y + row_h - 6}" '
+                f'stroke="#000"/><line x1="{_fmt(x2)}" y1="{y + 4}" x2="{_fmt(x2)}" '
+                f'y2="{y + row_h - 6}" stroke="#000"/></g>'
+            )
     if reference is not None:
         x = left + plot_w * reference / x_max
         body.append(

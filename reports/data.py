@@ -23,6 +23,14 @@ from core.causes import CauseAnalysis, RoutingLedger, cause_analysis
 from core.feedback import Feedback, unit_feedback
 from core.findings import Finding, IndicatorMiss, OpenAction, unit_findings
 from core.periods import format_period, previous_periods
+from core.ranking import (
+    DEFAULT_CONFIDENCE,
+    DEFAULT_MIN_DECIDED_TIMERS,
+    Candidate,
+    IndicatorOutcome,
+    Standing,
+    rank_units,
+)
 from core.registry import Registry
 from core.scoring import ALL, COUNT_COLUMNS, period_score
 from core.unit_view import UnitView
@@ -32,6 +40,9 @@ from storage.cause_figures import cause_figures
 from storage.scores import restored_watermark, score_rows, stored_views
 
 DEFAULT_TREND_PERIODS = 6
+# The Markdown and HTML reports list this many missed timers and overdue complaints, and say
+# how many there are; the CSV has them all.
+LIST_LIMIT = 20
 NO_CHANNEL = "(none)"  # complaints whose `created` event named no channel
 
 # The persisted counts shown in the tables, in this order (core.scoring.PeriodScore).
@@ -77,16 +88,20 @@ class Score:
     indicators: tuple[Indicator, ...]
 
     @property
-    def overall_achievement(self) -> float | None:
-        """The mean achievement % of the indicators that have a realisation (each capped)."""
-        known = [
-            i.achievement_percent for i in self.indicators if i.achievement_percent is not None
-        ]
-        return sum(known) / len(known) if known else None
-
-    @property
     def achieved_count(self) -> int:
         return sum(1 for i in self.indicators if i.achieved)
+
+    @property
+    def realised_count(self) -> int:
+        """Indicators with a realisation in the period (the others are neither achieved nor
+        missed)."""
+        return sum(1 for i in self.indicators if i.achieved is not None)
+
+    @property
+    def worst_indicator(self) -> Indicator | None:
+        """The indicator with the lowest achievement % (the first of equals)."""
+        known = [i for i in self.indicators if i.achievement_percent is not None]
+        return min(known, key=lambda i: i.achievement_percent or 0.0) if known else None
 
     @property
     def missed_indicators(self) -> tuple[Indicator, ...]:
@@ -104,6 +119,39 @@ class TrendPoint:
     period: str
     start: date
     score: Score | None  # None: nothing persisted for that period
+
+
+@dataclass(frozen=True)
+class TrendSpan:
+    """A row of the trend table: one period, or a run of periods with nothing persisted."""
+
+    first: str
+    last: str
+    score: Score | None  # None: nothing persisted from `first` to `last`
+
+    @property
+    def label(self) -> str:
+        return self.first if self.first == self.last else f"{self.first} to {self.last}"
+
+
+def trend_spans(trend: Sequence[TrendPoint]) -> tuple[TrendSpan, ...]:
+    """The trend as table rows: each period with a score on its own row, each run of
+    periods without one on a single row (so empty periods don't fill the page)."""
+    spans: list[TrendSpan] = []
+    for point in trend:
+        previous = spans[-1] if spans else None
+        if point.score is None and previous is not None and previous.score is None:
+            spans[-1] = TrendSpan(previous.first, point.period, None)
+        else:
+            spans.append(TrendSpan(point.period, point.period, point.score))
+    return tuple(spans)
+
+
+def charted_trend(trend: Sequence[TrendPoint]) -> tuple[TrendPoint, ...]:
+    """The trend as charted: from the first period with a score (the current period at
+    least), so a unit's first months without data do not squeeze its chart."""
+    first = next((n for n, p in enumerate(trend) if p.score is not None), len(trend) - 1)
+    return tuple(trend[max(first, 0) :])
 
 
 @dataclass(frozen=True)
@@ -131,10 +179,15 @@ class UnitReport:
 
 @dataclass(frozen=True)
 class LeagueRow:
-    rank: int | None  # None: no indicator with a realisation (ranked last, unnumbered)
     unit: str
     unit_name: str
     score: Score | None
+    standing: Standing | None  # None: no persisted score (listed last)
+
+    @property
+    def rank(self) -> int | None:
+        """None: listed, not ranked (see `standing.status`, or no score)."""
+        return None if self.standing is None else self.standing.rank
 
 
 @dataclass(frozen=True)
@@ -144,6 +197,8 @@ class LeagueReport:
     period: str
     rows: tuple[LeagueRow, ...]
     indicator_names: tuple[str, ...]
+    min_decided_timers: int = DEFAULT_MIN_DECIDED_TIMERS
+    confidence: float = DEFAULT_CONFIDENCE
 
 
 def _float_or_none(value: Any) -> float | None:
@@ -255,7 +310,7 @@ def unit_report(
     routing = None
     channels: tuple[Score, ...] = ()
     if views and watermark is not None:
-        feedback = unit_feedback(views, unit, begin, end, watermark)
+        feedback = unit_feedback(views, unit, begin, end, watermark, overdue_limit=None)
         channels = channel_scores(unit, kind, start, views, watermark, registry)
         figures = cause_figures(engine, unit, kind, start)
         causes, routing = figures.causes, figures.routing
@@ -352,44 +407,58 @@ def action_effects(
     return tuple(effects)
 
 
+def candidate(score: Score) -> Candidate:
+    """A persisted score as the ranking rule (core.ranking) sees it."""
+
+    def count(key: str) -> int:
+        value = score.value(key)
+        return int(value) if value is not None else 0
+
+    return Candidate(
+        unit=score.unit,
+        indicators=tuple(
+            IndicatorOutcome(i.achieved, i.achievement_percent) for i in score.indicators
+        ),
+        met=count("response_met") + count("resolution_met"),
+        missed=count("response_missed") + count("resolution_missed"),
+    )
+
+
 def league_report(
     engine: Engine, registry: Registry, kind: PeriodKind, start: date
 ) -> LeagueReport:
-    """Every unit's score of the period, ranked by overall IKU achievement (best first).
-
-    Units of the registry without a score are listed last, as are scores without any
-    indicator realisation; ties share a rank.
-    """
+    """Every unit's score of the period, in the order of the ranking rule (core.ranking):
+    the ranked units first, then those listed without a rank, then the registry's units
+    without a score."""
     rows = score_rows(engine, period=kind, category=ALL, start=start)
     scores = {str(r["unit"]): score_from_row(r, kind) for r in rows}
-    units = sorted({*registry.units, *scores})
-
-    def order(unit: str) -> tuple[int, float, str]:
-        score = scores.get(unit)
-        achievement = None if score is None else score.overall_achievement
-        return (achievement is None, -(achievement or 0.0), unit)
-
-    ranked: list[LeagueRow] = []
-    previous: tuple[float | None, int] | None = None
-    for position, unit in enumerate(sorted(units, key=order), start=1):
-        score = scores.get(unit)
-        achievement = None if score is None else score.overall_achievement
-        rank = None
-        if achievement is not None:
-            rank = previous[1] if previous is not None and previous[0] == achievement else position
-            previous = (achievement, rank)
-        ranked.append(LeagueRow(rank, unit, _unit_name(registry, unit), score))
+    settings = _ranking_settings(registry)
+    standings = rank_units((candidate(s) for s in scores.values()), **settings)
+    ranked = [LeagueRow(s.unit, _unit_name(registry, s.unit), scores[s.unit], s) for s in standings]
+    ranked += [
+        LeagueRow(unit, _unit_name(registry, unit), None, None)
+        for unit in sorted(set(registry.units) - set(scores))
+    ]
     return LeagueReport(
         kind=kind,
         start=start,
         period=format_period(kind, start),
         rows=tuple(ranked),
         indicator_names=_names(scores.values()),
+        min_decided_timers=int(settings["min_decided_timers"]),
+        confidence=float(settings["confidence"]),
     )
 
 
 def _indicator_label(name: str) -> str:
     return name.replace("_", " ").replace("p90", "p90 of")
+
+
+def _ranking_settings(registry: Registry) -> dict[str, Any]:
+    ranking = getattr(registry, "ranking", None)
+    if ranking is None:
+        return {"min_decided_timers": DEFAULT_MIN_DECIDED_TIMERS, "confidence": DEFAULT_CONFIDENCE}
+    return {"min_decided_timers": ranking.min_decided_timers, "confidence": ranking.confidence}
 
 
 def _unit_name(registry: Registry, unit: str) -> str:

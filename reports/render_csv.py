@@ -9,7 +9,11 @@ Columns (COLUMNS):
                  complaint id (missed, overdue), or the rank (league)
   metric         an IKU indicator name, a count name (received, resolved, ...), a time bucket
                  (before_arrival, before_first_response, after_first_response, paused), a
-                 timer (missed, overdue), or overall_achievement_percent
+                 timer (missed, overdue), or a ranking figure (league: ranking_status,
+                 indicators_achieved, indicators_with_realisation,
+                 worst_achievement_percent, geometric_mean_achievement_percent,
+                 decided_timers, within_target_share, within_target_band_low/high,
+                 not_distinguishable_from_ranks: space-separated ranks)
   value          the number: an indicator's realisation, a count, or seconds (time_lost,
                  missed, overdue: wall seconds; overdue means past the deadline)
   target         the indicator's target (indicators only)
@@ -126,7 +130,7 @@ def unit_rows(report: UnitReport) -> Iterator[dict[str, Any]]:
 
 def league_rows(report: LeagueReport) -> Iterator[dict[str, Any]]:
     for row in report.rows:
-        score = row.score
+        score, standing = row.score, row.standing
         base = {
             "report_period": report.period,
             "unit": row.unit,
@@ -138,9 +142,26 @@ def league_rows(report: LeagueReport) -> Iterator[dict[str, Any]]:
         }
         yield {
             **base,
-            "metric": "overall_achievement_percent",
-            "value": None if score is None else score.overall_achievement,
+            "metric": "ranking_status",
+            "value": "no_score" if standing is None else standing.status,
         }
+        if standing is not None:
+            band = standing.band
+            for metric, value in (
+                ("indicators_achieved", standing.indicators_achieved),
+                ("indicators_with_realisation", standing.indicators_known),
+                ("worst_achievement_percent", standing.worst_achievement),
+                ("geometric_mean_achievement_percent", standing.balanced_achievement),
+                ("decided_timers", standing.decided),
+                ("within_target_share", standing.within_target_share),
+                ("within_target_band_low", None if band is None else band[0]),
+                ("within_target_band_high", None if band is None else band[1]),
+                (
+                    "not_distinguishable_from_ranks",
+                    " ".join(str(r) for r in standing.not_distinguishable_from),
+                ),
+            ):
+                yield {**base, "metric": metric, "value": value}
         if score is not None:
             for r in _score_rows(report.period, "league", score, counts=False):
                 yield {**r, "subject": base["subject"]}

@@ -12,7 +12,15 @@ from markupsafe import Markup
 
 from core.feedback import BUCKETS
 from reports import charts, render_causes, text
-from reports.data import COUNT_KEYS, LeagueReport, UnitReport
+from reports.data import (
+    COUNT_KEYS,
+    LIST_LIMIT,
+    LeagueReport,
+    Score,
+    UnitReport,
+    charted_trend,
+    trend_spans,
+)
 
 
 @cache
@@ -27,13 +35,14 @@ def _environment() -> Environment:
 
 
 def _unit_charts(report: UnitReport) -> dict[str, Markup]:
-    labels = [point.period for point in report.trend]
+    trend = charted_trend(report.trend)
+    labels = [point.period for point in trend]
     achievement = {
         text.indicator_label(name): [
             None
             if point.score is None or point.score.indicator(name) is None
             else point.score.indicator(name).achievement_percent  # type: ignore[union-attr]
-            for point in report.trend
+            for point in trend
         ]
         for name in report.indicator_names
     }
@@ -50,7 +59,7 @@ def _unit_charts(report: UnitReport) -> dict[str, Markup]:
             labels,
             {
                 text.COUNT_LABELS[key]: [
-                    None if p.score is None else p.score.value(key) for p in report.trend
+                    None if p.score is None else p.score.value(key) for p in trend
                 ]
                 for key in ("received", "resolved", "response_missed", "resolution_missed")
             },
@@ -68,12 +77,25 @@ def _unit_charts(report: UnitReport) -> dict[str, Markup]:
     return found
 
 
+def _breakdown_status(scores: tuple[Score, ...]) -> str:
+    if scores and all(score.revision is None for score in scores):
+        return "Computed from the stored complaint views for this report (not persisted)."
+    return text.table_status((score.subject, score) for score in scores)
+
+
 def render_unit(report: UnitReport) -> str:
     template = _environment().get_template("unit.html.j2")
     return template.render(
         r=report,
         s=report.score,
         t=text,
+        trend_spans=trend_spans(report.trend),
+        trend_status=text.table_status((p.period, p.score) for p in report.trend),
+        statuses={
+            "categories": _breakdown_status(report.categories),
+            "channels": _breakdown_status(report.channels),
+        },
+        limit=LIST_LIMIT,
         charts=SimpleNamespace(**{"time_lost": Markup(""), **_unit_charts(report)}),
         count_keys=COUNT_KEYS,
         buckets=BUCKETS,
@@ -82,10 +104,23 @@ def render_unit(report: UnitReport) -> str:
 
 
 def render_league(report: LeagueReport) -> str:
-    labels = [row.unit for row in report.rows]
-    values = [None if row.score is None else row.score.overall_achievement for row in report.rows]
+    labels = [row.unit if row.rank is None else f"{row.rank}. {row.unit}" for row in report.rows]
+    standings = [row.standing for row in report.rows]
+    values = [
+        None if s is None or s.within_target_share is None else 100 * s.within_target_share
+        for s in standings
+    ]
+    bands = [
+        None if s is None or s.band is None else (100 * s.band[0], 100 * s.band[1])
+        for s in standings
+    ]
     league = charts.hbar_chart(
-        "Overall IKU achievement (%)", labels, values, reference=100.0, unit="%"
+        f"Decided timers within target (%), with the {100 * report.confidence:g}% band",
+        labels,
+        values,
+        unit="%",
+        bands=bands,
     )
     template = _environment().get_template("league.html.j2")
-    return template.render(r=report, t=text, charts=SimpleNamespace(league=league))
+    status = text.table_status((row.unit, row.score) for row in report.rows)
+    return template.render(r=report, t=text, status=status, charts=SimpleNamespace(league=league))

@@ -6,20 +6,27 @@ from collections.abc import Sequence
 
 from core.feedback import BUCKETS, TimeLost
 from reports import render_causes
-from reports.data import COUNT_KEYS, LeagueReport, Score, UnitReport
+from reports.data import COUNT_KEYS, LIST_LIMIT, LeagueReport, Score, UnitReport, trend_spans
 from reports.text import (
     BUCKET_LABELS,
     COUNT_LABELS,
     MISSING,
     TIMER_LABELS,
     achieved,
+    achievement_summary,
+    band,
     hours,
     indicator_cell,
     indicator_label,
+    listed_of,
     measure,
     moment,
     percent,
+    ranking_rule,
     revision_text,
+    share_achieved,
+    standing_note,
+    table_status,
 )
 
 
@@ -28,6 +35,11 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
         return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
 
     return [line(header), "|" + "|".join("---" for _ in header) + "|", *map(line, rows), ""]
+
+
+def _cut_note(shown: int, total: int) -> list[str]:
+    note = listed_of(shown, total)
+    return [f"*{note}.*", ""] if note else []
 
 
 def _kpi_rows(score: Score) -> list[list[str]]:
@@ -54,7 +66,10 @@ def _score_table(title: str, scores: Sequence[Score], names: Sequence[str]) -> l
             indicator = score.indicator(name)
             cells.append(indicator_cell(indicator))
         rows.append(cells)
-    return [f"### {title}", "", *_table(header, rows)]
+    status = table_status((score.subject, score) for score in scores)
+    if all(score.revision is None for score in scores):
+        status = "Computed from the stored complaint views for this report (not persisted)."
+    return [f"### {title}", "", status, "", *_table(header, rows)]
 
 
 def _percent_of(share: float | None) -> float | None:
@@ -92,10 +107,8 @@ def render_unit(report: UnitReport) -> str:
     if score is None:
         lines += ["No score is persisted for this unit and period.", ""]
     else:
-        achievement = score.overall_achievement
         lines += [
-            f"Overall achievement: {percent(achievement)}; "
-            f"{score.achieved_count} of {len(score.indicators)} indicators achieved.",
+            f"{achievement_summary(score)}.",
             "",
             *_table(
                 ["indicator", "realisation", "target", "achievement", "achieved"],
@@ -110,20 +123,24 @@ def render_unit(report: UnitReport) -> str:
     trend_header = ["period", "revision", "received", "resolved"]
     trend_header += [indicator_label(n) for n in report.indicator_names]
     trend_rows = []
-    for point in report.trend:
-        s = point.score
+    for span in trend_spans(report.trend):
+        s = span.score
+        if s is None:
+            trend_rows.append([span.label, "nothing persisted", *[""] * (len(trend_header) - 2)])
+            continue
         cells = [
-            point.period,
-            MISSING if s is None else f"{s.revision}{'' if s.final else ' (provisional)'}",
-            MISSING if s is None else str(s.value("received")),
-            MISSING if s is None else str(s.value("resolved")),
+            span.label,
+            MISSING if s.revision is None else str(s.revision),
+            str(s.value("received")),
+            str(s.value("resolved")),
         ]
         for name in report.indicator_names:
-            indicator = None if s is None else s.indicator(name)
+            indicator = s.indicator(name)
             cells.append(MISSING if indicator is None else percent(indicator.achievement_percent))
         trend_rows.append(cells)
     lines += [
-        "Achievement % of each indicator, previous periods first.",
+        "Achievement % of each indicator, previous periods first. "
+        + table_status((p.period, p.score) for p in report.trend),
         "",
         *_table(trend_header, trend_rows),
     ]
@@ -151,9 +168,11 @@ def render_unit(report: UnitReport) -> str:
         *_time_lost("All complaints decided in the period", feedback.time_lost_all),
     ]
     if feedback.missed:
+        shown = feedback.missed[:LIST_LIMIT]
         lines += [
             "### Missed targets, most overdue first",
             "",
+            *_cut_note(len(shown), len(feedback.missed)),
             *_table(
                 ["complaint id", "timer", "deadline", "overdue"],
                 [
@@ -163,12 +182,14 @@ def render_unit(report: UnitReport) -> str:
                         moment(d.deadline),
                         hours(d.overdue_seconds),
                     ]
-                    for d in feedback.missed[:20]
+                    for d in shown
                 ],
             ),
         ]
     lines += ["### Longest-overdue open complaints", ""]
     if feedback.overdue:
+        overdue = feedback.overdue[:LIST_LIMIT]
+        lines += _cut_note(len(overdue), len(feedback.overdue))
         lines += _table(
             ["complaint id", "timer", "deadline", "overdue"],
             [
@@ -178,7 +199,7 @@ def render_unit(report: UnitReport) -> str:
                     moment(o.deadline),
                     hours(o.overdue_seconds),
                 ]
-                for o in feedback.overdue
+                for o in overdue
             ],
         )
     else:
@@ -190,22 +211,38 @@ def render_league(report: LeagueReport) -> str:
     lines = [
         f"# SIGAP league table, {report.period}",
         "",
-        f"Units ranked by overall IKU achievement (the mean achievement % of their indicators) "
-        f"over {report.period} ({report.kind}).",
+        f"{report.period} ({report.kind}). {ranking_rule(report)}",
+        "",
+        table_status((row.unit, row.score) for row in report.rows),
         "",
     ]
-    header = ["rank", "unit", "name", "overall", "achieved", "revision"]
+    header = [
+        "rank",
+        "unit",
+        "name",
+        "achieved",
+        "worst",
+        "geometric mean",
+        "decided timers",
+        "within target (band)",
+        "note",
+        "revision",
+    ]
     header += [indicator_label(n) for n in report.indicator_names]
     rows = []
     for row in report.rows:
-        s = row.score
+        s, standing = row.score, row.standing
         cells = [
             MISSING if row.rank is None else str(row.rank),
             row.unit,
             row.unit_name,
-            percent(None if s is None else s.overall_achievement),
-            MISSING if s is None else f"{s.achieved_count}/{len(s.indicators)}",
-            revision_text(s),
+            share_achieved(standing),
+            percent(None if standing is None else standing.worst_achievement),
+            percent(None if standing is None else standing.balanced_achievement),
+            MISSING if standing is None else str(standing.decided),
+            band(standing),
+            standing_note(standing, report) or MISSING,
+            MISSING if s is None or s.revision is None else str(s.revision),
         ]
         for name in report.indicator_names:
             indicator = None if s is None else s.indicator(name)

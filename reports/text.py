@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from core.periods import JAKARTA
-from reports.data import Indicator, Score
+from core.ranking import Standing
+from reports.data import Indicator, LeagueReport, Score
 
 MISSING = "-"  # a value that does not exist (no realisation, no score)
 
@@ -93,3 +95,86 @@ def indicator_cell(indicator: Indicator | None) -> str:
     if indicator is None:
         return MISSING
     return f"{number(indicator.realisation, 2)} ({percent(indicator.achievement_percent)})"
+
+
+def table_status(scores: Iterable[tuple[str, Score | None]]) -> str:
+    """The provisional/final status of a table's persisted scores, said once for the table:
+    `scores` are (row label, score) pairs; rows without a persisted score are left out."""
+    final: list[str] = []
+    provisional: list[str] = []
+    for label, score in scores:
+        if score is None or score.revision is None:
+            continue
+        (final if score.final and score.revision > 0 else provisional).append(label)
+    if not final and not provisional:
+        return "No persisted score in this table."
+    if not provisional:
+        return "Every score in this table is final."
+    if not final:
+        return (
+            "Every score in this table is provisional: its period is not final yet, so the "
+            "figures may still change."
+        )
+    return f"Scores final, except provisional (may still change): {', '.join(provisional)}."
+
+
+def listed_of(shown: int, total: int, where: str = "all in the CSV") -> str:
+    """The note under a list cut short, e.g. "20 of 27 shown; all in the CSV"; "" when the
+    list is complete."""
+    return "" if shown >= total else f"{shown} of {total} shown; {where}"
+
+
+def standing_note(standing: Standing | None, report: LeagueReport) -> str:
+    """Why a listed unit has no rank, or which ranks a ranked one is not distinguishable
+    from."""
+    if standing is None:
+        return "not ranked: no persisted score"
+    if standing.status == "too_few_timers":
+        return (
+            f"not ranked: {standing.decided} decided timer(s), fewer than "
+            f"{report.min_decided_timers}"
+        )
+    if standing.status == "no_indicator":
+        return "not ranked: no indicator with a realisation"
+    if standing.not_distinguishable_from:
+        ranks = ", ".join(str(r) for r in standing.not_distinguishable_from)
+        return f"not distinguishable from rank {ranks}"
+    return ""
+
+
+def band(standing: Standing | None) -> str:
+    """The within-target share and its Wilson band, e.g. "80.0% (49.0-94.3%)"."""
+    if standing is None or standing.within_target_share is None or standing.band is None:
+        return MISSING
+    low, high = standing.band
+    return f"{100 * standing.within_target_share:.1f}% ({100 * low:.1f}-{100 * high:.1f}%)"
+
+
+def share_achieved(standing: Standing | None) -> str:
+    """Indicators achieved of those with a realisation, e.g. "4/5"."""
+    if standing is None or not standing.indicators_known:
+        return MISSING
+    return f"{standing.indicators_achieved}/{standing.indicators_known}"
+
+
+def ranking_rule(report: LeagueReport) -> str:
+    """The ranking rule in one paragraph (core.ranking; docs/scores.md, "Ranking")."""
+    return (
+        f"Ranked: units with at least {report.min_decided_timers} decided timers in the "
+        "period, ordered by the share of their IKU indicators achieved, then by their worst "
+        "indicator's achievement, then by the geometric mean of their achievements (each "
+        "capped); equal units share a rank. Band: the "
+        f"{100 * report.confidence:g}% Wilson interval of the share of decided timers within "
+        "target; units whose bands overlap are not distinguishable."
+    )
+
+
+def achievement_summary(score: Score) -> str:
+    """E.g. "3 of 5 indicators achieved; worst: First response within target at 70.2%"."""
+    text = f"{score.achieved_count} of {score.realised_count} indicators achieved"
+    if score.realised_count < len(score.indicators):
+        text += f" ({len(score.indicators) - score.realised_count} without a realisation)"
+    worst = score.worst_indicator
+    if worst is not None:
+        text += f"; worst: {indicator_label(worst.name)} at {percent(worst.achievement_percent)}"
+    return text

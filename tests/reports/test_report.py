@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import os
 import re
 import shutil
@@ -155,35 +156,84 @@ def test_unit_report_as_markdown(report_db: str) -> None:
     # The KPI table line of the response share: 4 of 6 = 66.67 %, 70.2 % of the 95 % target.
     assert "| First response within target | 66.67% | 95.00% | 70.2% | no |" in text
     assert "| Mean citizen rating | 4.00 of 5 | 4.00 of 5 | 100.0% | yes |" in text
-    assert f"Overall achievement: {ds.DLH_NOVEMBER_OVERALL:.1f}%" in text
-    # The trend lists May to November, with October's revision.
+    assert f"{ds.DLH_NOVEMBER_SUMMARY}." in text
+    # The trend lists May to November, with each revision; the status is said once, above.
     assert "| 2026-10 | 1 | 4 | 5 |" in text
-    assert "| 2026-11 | 0 (provisional) | 5 | 5 |" in text
+    assert "| 2026-11 | 0 | 5 | 5 |" in text
+    assert "Scores final, except provisional (may still change): 2026-11." in text
+    assert "(provisional)" not in text
     assert "| dlh-open | first response | 2026-11-04 10:00 WIB | 553.0 h |" in text
     assert "| dlh-open | resolution | 2026-11-10 16:00 WIB | 403.0 h |" in text
     # No personal data: only ids; and no HTML in the Markdown.
     assert "<" not in text
 
 
-def test_league_table(report_db: str) -> None:
-    rows = csv_rows(run_report(report_db, "--all-units", "--period", "2026-10", "--format", "csv"))
-    overall = pick(rows, section="league", metric="overall_achievement_percent")
-    ranked = [(row["subject"], row["unit"]) for row in overall if row["subject"]]
+def test_league_table_ranks_by_indicators_achieved(report_db: str) -> None:
+    rows = csv_rows(run_report(report_db, "--all-units", "--period", "2026-Q4", "--format", "csv"))
+    league = pick(rows, section="league")
+
+    def figure(unit: str, metric: str) -> str:
+        return one(league, unit=unit, metric=metric)["value"]
+
+    ranked = [
+        (row["subject"], row["unit"])
+        for row in pick(league, metric="ranking_status", value="ranked")
+    ]
+    # dsda met all five; dlh and dishub two each, dlh's worst (57.1%) above dishub's (52.6%).
     assert ranked == [("1", "dsda"), ("2", "dlh"), ("3", "dishub")]
-    for row in overall:
-        if row["unit"] in ds.LEAGUE_OCTOBER:
-            assert float(row["value"]) == pytest.approx(ds.LEAGUE_OCTOBER[row["unit"]])
-            assert (row["revision"], row["final"]) == ("1", "true")
-        else:  # registry units without complaints: listed, unranked, no score
-            assert (row["subject"], row["value"], row["revision"]) == ("", "", "")
-    assert {row["unit"] for row in overall} == set(ds.REGISTRY.units)
-    dishub = pick(rows, section="league", unit="dishub", metric="rating_mean")
-    assert float(one(dishub)["achievement_percent"]) == pytest.approx(75.0)
-    text = run_report(report_db, "--all-units", "--period", "2026-10", "--format", "md")
-    assert (
-        f"| 1 | dsda | Dinas Sumber Daya Air dan Bina Marga | {ds.LEAGUE_OCTOBER['dsda']:.1f}%"
-        in text
+    for unit, (achieved, worst, geometric, decided, met) in ds.LEAGUE_Q4.items():
+        assert int(figure(unit, "indicators_achieved")) == achieved, unit
+        assert float(figure(unit, "worst_achievement_percent")) == pytest.approx(worst), unit
+        assert float(figure(unit, "geometric_mean_achievement_percent")) == pytest.approx(
+            geometric
+        ), unit
+        assert int(figure(unit, "decided_timers")) == decided, unit
+        assert float(figure(unit, "within_target_share")) == pytest.approx(met / decided), unit
+        # The 95% Wilson band, from its definition: the p where (p - phat)^2 = z^2 p(1-p)/n.
+        low = float(figure(unit, "within_target_band_low"))
+        high = float(figure(unit, "within_target_band_high"))
+        for bound in (low, high):
+            if bound not in (0.0, 1.0):
+                assert (bound - met / decided) ** 2 == pytest.approx(
+                    1.959964**2 * bound * (1 - bound) / decided, rel=1e-4
+                )
+        assert low <= met / decided <= high
+        for row in pick(league, unit=unit):
+            assert (row["revision"], row["final"]) == ("0", "false")
+    # Their bands all overlap (dsda 18/18 from 82.4%, dishub 12/16 up to 89.8%).
+    assert figure("dsda", "not_distinguishable_from_ranks") == "2 3"
+    assert float(figure("dsda", "within_target_band_low")) < float(
+        figure("dishub", "within_target_band_high")
     )
+    # Registry units without complaints: listed, unranked, no score.
+    for unit in set(ds.REGISTRY.units) - set(ds.LEAGUE_Q4):
+        assert (figure(unit, "ranking_status"), one(league, unit=unit)["subject"]) == (
+            "no_score",
+            "",
+        )
+    text = run_report(report_db, "--all-units", "--period", "2026-Q4", "--format", "md")
+    assert "| 1 | dsda | Dinas Sumber Daya Air dan Bina Marga | 5/5 | 105.3% |" in text
+    assert "| 3 | dishub | Dinas Perhubungan | 2/5 | 52.6% |" in text
+    assert "not distinguishable from rank 1, 2" in text
+    # The status is said once, not on each row.
+    assert text.count("provisional") == 1
+
+
+def test_league_table_lists_small_units_without_a_rank(report_db: str) -> None:
+    rows = csv_rows(run_report(report_db, "--all-units", "--period", "2026-10", "--format", "csv"))
+    league = pick(rows, section="league")
+    for unit, decided in ds.OCTOBER_DECIDED.items():
+        assert int(one(league, unit=unit, metric="decided_timers")["value"]) == decided
+    status = {
+        row["unit"]: (row["subject"], row["value"]) for row in pick(league, metric="ranking_status")
+    }
+    # dsda met every target, but on 8 decided timers: below the minimum, so not ranked.
+    assert status["dlh"] == ("1", "ranked")
+    assert status["dsda"] == ("", "too_few_timers")
+    assert status["dishub"] == ("", "too_few_timers")
+    text = run_report(report_db, "--all-units", "--period", "2026-10", "--format", "md")
+    assert "not ranked: 8 decided timer(s), fewer than 10" in text
+    assert "Every score in this table is final." in text
 
 
 def test_a_unit_without_data(report_db: str) -> None:
@@ -298,7 +348,7 @@ def test_html_report_in_chromium(report_db: str, tmp_path: Path) -> None:
     text = dom.visible_text()
     assert "SIGAP report: Dinas Lingkungan Hidup (dlh), 2026-11" in text
     assert "revision 0, provisional" in text
-    assert f"Overall achievement: {ds.DLH_NOVEMBER_OVERALL:.1f}%" in text
+    assert ds.DLH_NOVEMBER_SUMMARY in text
     # The KPI table: each indicator's realisation, target and achievement.
     rows = re.findall(r'<tr data-indicator="([a-z0-9_]+)">(.*?)</tr>', dom_text, re.S)
     cells = {
@@ -338,13 +388,21 @@ def test_html_report_in_chromium(report_db: str, tmp_path: Path) -> None:
 def test_html_league_in_chromium(report_db: str, tmp_path: Path) -> None:
     html_file = tmp_path / "league.html"
     html_file.write_text(
-        run_report(report_db, "--all-units", "--period", "2026-10"), encoding="utf-8"
+        run_report(report_db, "--all-units", "--period", "2026-Q4"), encoding="utf-8"
     )
     assert not re.search(r"https?://", html_file.read_text(encoding="utf-8"))
     dom_text, _ = render_in_chromium(html_file, tmp_path)
-    order = re.findall(r'<tr data-unit="([a-z0-9_-]+)">', dom_text)
-    assert order[:3] == ["dsda", "dlh", "dishub"]
-    assert "<svg" in dom_text and 'aria-label="Overall IKU achievement (%)"' in dom_text
+    order = re.findall(r'<tr data-unit="([a-z0-9_-]+)" data-status="ranked">', dom_text)
+    assert order == ["dsda", "dlh", "dishub"]
+    label = "Decided timers within target (%), with the 95% band"
+    assert "<svg" in dom_text and f'aria-label="{label}"' in dom_text
+    # One band (interval) per ranked unit in the chart.
+    assert dom_text.count('<g class="band">') == 3
+    dom = Dom()
+    dom.feed(dom_text)
+    text = dom.visible_text()
+    assert "Every score in this table is provisional" in text
+    assert text.count("provisional") == 1
 
 
 def test_html_escapes_what_comes_from_events(tmp_path: Path) -> None:
@@ -375,3 +433,96 @@ def test_html_escapes_what_comes_from_events(tmp_path: Path) -> None:
     engine.dispose()
     html = run_report(url, "--unit", "dlh", "--period", "2026-11", "--format", "html")
     assert "<b>app</b>" not in html and "&lt;b&gt;app&lt;/b&gt;" in html
+
+
+# ---- Layout: lists cut short, empty trend periods, capped indicators, status once -----------
+
+
+def backlog_database(tmp_path: Path, complaints: int) -> str:
+    """dlh receives `complaints` on Tue 3 Nov 2026 (09:00 + i minutes) and answers none: each
+    misses both timers by 27 Nov. Nothing persisted before November."""
+    from datetime import date, timedelta
+
+    from sqlalchemy.orm import Session
+
+    from storage.scores import make_engine, upsert_views
+
+    url = f"sqlite:///{tmp_path / 'backlog.db'}"
+    tuesday = date(2026, 11, 3)
+    views = []
+    for i in range(complaints):
+        created = ds.at(tuesday, "09:00") + timedelta(minutes=i)
+        views += ds.views_of(f"late-{i:02d}", [("created", created, {"unit": "dlh"})])
+    # A later complaint elsewhere brings the data up to 27 Nov (the deadlines have passed).
+    friday = date(2026, 11, 27)
+    views += ds.views_of(
+        "dsda-last",
+        [
+            ("created", ds.at(friday, "09:00"), {"unit": "dsda"}),
+            ("resolved", ds.at(friday, "11:00"), {}),
+        ],
+    )
+    engine = make_engine(url)
+    with Session(engine) as session, session.begin():
+        upsert_views(session, views, ds.WATERMARK, ds.GRACE_SECONDS, registry=ds.REGISTRY)
+    engine.dispose()
+    return url
+
+
+def test_a_list_cut_short_says_so_and_the_csv_has_them_all(tmp_path: Path) -> None:
+    url = backlog_database(tmp_path, 27)
+    text = run_report(url, "--unit", "dlh", "--period", "2026-11", "--format", "md")
+    # 27 complaints, two timers each: 54 misses and 54 overdue timers; 20 of each listed.
+    assert text.count("*20 of 54 shown; all in the CSV.*") == 2
+    missed_section = text.split("### Missed targets, most overdue first")[1]
+    assert missed_section.split("### Longest-overdue")[0].count("| late-") == 20
+    rows = csv_rows(run_report(url, "--unit", "dlh", "--period", "2026-11", "--format", "csv"))
+    assert len(pick(rows, section="missed")) == 54
+    assert len(pick(rows, section="overdue")) == 54
+    assert {row["subject"] for row in pick(rows, section="overdue")} == {
+        f"late-{i:02d}" for i in range(27)
+    }
+    # A complete list says nothing.
+    (tmp_path / "small").mkdir()
+    small = backlog_database(tmp_path / "small", 1)
+    assert "shown; all in the CSV" not in run_report(
+        small, "--unit", "dlh", "--period", "2026-11", "--format", "md"
+    )
+
+
+def test_empty_trend_periods_take_one_row(tmp_path: Path) -> None:
+    url = backlog_database(tmp_path, 2)
+    text = run_report(url, "--unit", "dlh", "--period", "2026-11", "--format", "md")
+    trend = text.split("## Trend")[1].split("## Breakdown")[0]
+    table = [line for line in trend.splitlines() if line.startswith("| 20")]
+    # May to October have no score: one row for the six of them, then November.
+    assert [line.split(" | ")[0] for line in table] == ["| 2026-05 to 2026-10", "| 2026-11"]
+    assert "nothing persisted" in table[0]
+    html = run_report(url, "--unit", "dlh", "--period", "2026-11", "--format", "html")
+    assert re.findall(r'<tr data-period="([^"]+)">', html) == ["2026-05 to 2026-10", "2026-11"]
+    # The charts start at the first period with a score: one x label, not seven.
+    trend_chart = html.split('aria-label="Achievement per indicator (%)"')[1].split("</svg>")[0]
+    assert "2026-11" in trend_chart and "2026-10" not in trend_chart
+
+
+def test_indicators_capped_at_the_same_value_stay_readable(report_db: str, tmp_path: Path) -> None:
+    # dsda's response p90, resolution p90 and rating are capped at 120% in every month: their
+    # lines used to be drawn on top of each other, leaving one visible line of three.
+    html_file = tmp_path / "dsda.html"
+    html_file.write_text(
+        run_report(report_db, "--unit", "dsda", "--period", "2026-11"), encoding="utf-8"
+    )
+    dom_text, _ = render_in_chromium(html_file, tmp_path)
+    chart = dom_text.split('aria-label="Achievement per indicator (%)"')[1].split("</svg>")[0]
+    lines = re.findall(r'<polyline points="([^"]+)" fill="none" stroke="([^"]+)"', chart)
+    assert len(lines) == 5
+    heights = {
+        colour: {float(point.split(",")[1]) for point in points.split()} for points, colour in lines
+    }
+    flat = sorted(ys.pop() for ys in heights.values() if len(ys) == 1)
+    # The three capped lines (and the two within-target shares, both 105.3% every month) are
+    # flat, each at its own height, at least 2 px apart.
+    assert len(flat) == 5
+    assert all(b - a >= 2.0 for a, b in itertools.pairwise(flat))
+    # Each point still tells its exact value.
+    assert chart.count(": 120</title>") == 3 * 7

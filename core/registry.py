@@ -22,9 +22,12 @@ tried in this order (first key with a candidate wins):
     4. (unit, "*",      "*")          8. ("*",  "*",      "*")
 
 That is: an exact unit beats ``"*"`` first, then an exact category beats ``"*"``, then an
-exact priority beats ``"*"``. Within the winning key, the entry with the latest
-``effective_from`` applies. Matching is exact and case-sensitive; a complaint without a
-category only matches ``category: "*"`` entries.
+exact priority beats ``"*"``. A category of the taxonomy (``categories:``) also matches the
+entries of its complexity tier (``complex`` / ``very_complex``; ``ordinary`` has none), after
+its own and before ``"*"``: the category part is tried as (category, tier, ``"*"``).
+Within the winning key, the entry with the latest ``effective_from`` applies. Matching is
+exact and case-sensitive; a complaint without a category only matches ``category: "*"``
+entries.
 
 The catch-all ("*", "*", "*") must be effective from the earliest ``effective_from`` in the
 file, so every lookup on or after that date succeeds. A complaint created before that date
@@ -65,8 +68,10 @@ from core.calendar import (
 )
 from core.cause_settings import CauseSettings, parse_cause_settings
 from core.close_rules import CloseRule, CloseRules
+from core.ranking import DEFAULT_CONFIDENCE, DEFAULT_MIN_DECIDED_TIMERS
 
 __all__ = [
+    "CATEGORY_TIERS",
     "DEFAULT_CALENDAR",
     "DEFAULT_IKU_TARGETS",
     "DEFAULT_MAX_ACHIEVEMENT_PERCENT",
@@ -75,8 +80,10 @@ __all__ = [
     "PRIORITIES",
     "UNKNOWN_UNIT",
     "WILDCARD",
+    "CategorySpec",
     "IkuSettings",
     "IkuTargetEntry",
+    "RankingSettings",
     "Registry",
     "RegistryError",
     "TargetSpec",
@@ -111,6 +118,13 @@ DEFAULT_IKU_TARGETS: Final[Mapping[str, float]] = MappingProxyType(
         "rating_mean": 4.0,
     }
 )
+# Complexity tiers of the taxonomy's categories (SP4N-LAPOR!: 5, 14, 60 working days): a
+# category matches the target entries of its tier's key; "ordinary" has none (the "*" ones).
+CATEGORY_TIERS: Final = ("ordinary", "complex", "very_complex")
+TIER_KEYS: Final[Mapping[str, str | None]] = MappingProxyType(
+    {"ordinary": None, "complex": "complex", "very_complex": "very_complex"}
+)
+OTHER_CATEGORY: Final = "other"  # the label of a category the registry does not name
 # Sibling of the registry file, used when `holiday_overrides` is not set and the file exists.
 DEFAULT_HOLIDAY_OVERRIDES: Final = "holidays-override.yaml"
 _WEEKDAYS: Final = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
@@ -218,16 +232,39 @@ class IkuSettings:
     max_achievement_percent: float = DEFAULT_MAX_ACHIEVEMENT_PERCENT
     entries: tuple[IkuTargetEntry, ...] = ()
 
-    def explicit_target(self, unit: str, category: str, indicator: str) -> float | None:
-        """The most specific entry's target: (unit, category), (unit, "*"), ("*", category),
-        ("*", "*"); None when no entry sets it."""
-        keys = [(unit, category), (unit, WILDCARD), (WILDCARD, category), (WILDCARD, WILDCARD)]
+    def explicit_target(
+        self, unit: str, category: str, indicator: str, tier_key: str | None = None
+    ) -> float | None:
+        """The most specific entry's target: (unit, category), (unit, tier), (unit, "*"),
+        ("*", category), ("*", tier), ("*", "*"), the tier's only when `tier_key` is given
+        (a taxonomy category's tier); None when no entry sets it."""
+        categories = [category, *([tier_key] if tier_key else []), WILDCARD]
+        keys = [(u, c) for u in (unit, WILDCARD) for c in categories]
         by_key = {(e.unit, e.category): e for e in self.entries}
         for key in dict.fromkeys(keys):
             entry = by_key.get(key)
             if entry is not None and indicator in entry.targets:
                 return entry.targets[indicator]
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class CategorySpec:
+    """A category of the taxonomy (`categories:`): its complexity tier gives its targets;
+    `units` usually handle it (informative; the simulator draws from it)."""
+
+    code: str
+    name: str
+    tier: str  # one of CATEGORY_TIERS
+    units: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RankingSettings:
+    """The registry's `ranking:` section (core.ranking; docs/scores.md, "Ranking")."""
+
+    min_decided_timers: int = DEFAULT_MIN_DECIDED_TIMERS
+    confidence: float = DEFAULT_CONFIDENCE
 
 
 _Key = tuple[str, str, str]
@@ -245,11 +282,13 @@ class Registry:
         "_index",
         "_memo",
         "_specs",
+        "category_specs",
         "causes",
         "close_rules",
         "default_calendar_name",
         "default_objective",
         "iku",
+        "ranking",
         "source",
         "units",
         "version",
@@ -268,6 +307,8 @@ class Registry:
         iku: IkuSettings | None = None,
         causes: CauseSettings | None = None,
         close_rules: CloseRules | None = None,
+        category_specs: Mapping[str, CategorySpec] | None = None,
+        ranking: RankingSettings | None = None,
     ) -> None:
         self.version: str = version
         self.source: str = source
@@ -284,12 +325,18 @@ class Registry:
             for t in targets
             for spec in (t.response, t.resolution)
         )
-        self._categories = frozenset(key[1] for key in self._index if key[1] != WILDCARD)
+        self.category_specs: Mapping[str, CategorySpec] = MappingProxyType(
+            dict(category_specs or {})
+        )
+        self._categories = frozenset(
+            {key[1] for key in self._index if key[1] != WILDCARD} | set(self.category_specs)
+        )
         self.iku: IkuSettings = iku if iku is not None else IkuSettings()
         # Causes vocabulary, extension limits, exclusions (core.cause_settings).
         self.causes: CauseSettings = causes if causes is not None else CauseSettings()
         # When each period closes (core.period_close); the default: 5 working days.
         self.close_rules: CloseRules = close_rules if close_rules is not None else CloseRules()
+        self.ranking: RankingSettings = ranking if ranking is not None else RankingSettings()
         self._frozen = True
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -309,8 +356,15 @@ class Registry:
 
     @property
     def categories(self) -> frozenset[str]:
-        """Categories named by target entries: the only category label values exported."""
+        """The taxonomy's categories and those named by target entries: the only category
+        label values exported (any other is "other")."""
         return self._categories
+
+    def tier_key(self, category: str | None) -> str | None:
+        """The target key of a taxonomy category's tier ("complex", "very_complex"); None for
+        an ordinary category or one not in the taxonomy."""
+        spec = self.category_specs.get(category) if category is not None else None
+        return None if spec is None else TIER_KEYS[spec.tier]
 
     @property
     def calendars(self) -> Mapping[str, WorkingCalendar]:
@@ -337,7 +391,7 @@ class Registry:
         """The target of an IKU indicator (IKU_INDICATORS) for a unit and category ("*" for
         all): the most specific `iku.targets` entry setting it, else the default (the
         unit's objective x 100 for the within-target shares, DEFAULT_IKU_TARGETS else)."""
-        explicit = self.iku.explicit_target(unit_code, category, indicator)
+        explicit = self.iku.explicit_target(unit_code, category, indicator, self.tier_key(category))
         if explicit is not None:
             return explicit
         if indicator in ("response_within_target", "resolution_within_target"):
@@ -376,7 +430,10 @@ class Registry:
 
     def _candidate_keys(self, unit: str, category: str | None, priority: str) -> list[_Key]:
         units = (unit, WILDCARD)
-        categories = (WILDCARD,) if category is None else (category, WILDCARD)
+        tier = self.tier_key(category)
+        categories = (
+            (WILDCARD,) if category is None else (category, *([tier] if tier else []), WILDCARD)
+        )
         priorities = (priority, WILDCARD)
         keys = [(u, c, p) for u in units for c in categories for p in priorities]
         # dict.fromkeys drops repeats (e.g. category "*") and keeps precedence order.
@@ -577,6 +634,31 @@ class _CloseRuleModel(_Model):
     working_days: Annotated[int, Field(ge=0, le=60)]
 
 
+class _CategoryModel(_Model):
+    code: str
+    name: Annotated[str, Field(min_length=1)]
+    tier: Literal["ordinary", "complex", "very_complex"]
+    units: list[str] = Field(default_factory=list)
+
+    @field_validator("code")
+    @classmethod
+    def _code_rules(cls, value: str) -> str:
+        if not CODE_RE.match(value):
+            raise ValueError(f"{value!r} must match {CODE_RE.pattern}")
+        if value == OTHER_CATEGORY:
+            raise ValueError(f"{value!r} is reserved for the categories not listed")
+        if value in TIER_KEYS:
+            raise ValueError(f"{value!r} is a tier name: set it as the category's 'tier'")
+        return value
+
+
+class _RankingModel(_Model):
+    min_decided_timers: Annotated[int, Field(ge=0)] = DEFAULT_MIN_DECIDED_TIMERS
+    confidence: Annotated[
+        float, Field(gt=0.5, lt=1, allow_inf_nan=False), BeforeValidator(_number)
+    ] = DEFAULT_CONFIDENCE
+
+
 class _RegistryModel(_Model):
     version: Annotated[str, Field(min_length=1)]
     holiday_overrides: str | None = None
@@ -591,6 +673,8 @@ class _RegistryModel(_Model):
     exclusions: Any = None
     # When periods close (core.period_close), versioned by the period's first day.
     close: list[_CloseRuleModel] | None = None
+    categories: list[_CategoryModel] = Field(default_factory=list)
+    ranking: _RankingModel = Field(default_factory=_RankingModel)
 
     @field_validator("calendars")
     @classmethod
@@ -630,7 +714,7 @@ def _describe_entry(data: Mapping[str, Any], section: str, index: int) -> str:
     raw = items[index]
     if not isinstance(raw, Mapping):
         return label
-    if section == "units":
+    if section in ("units", "categories"):
         code = raw.get("code")
         return f"{label} (code {code!r})" if isinstance(code, str) else label
     parts = []
@@ -682,7 +766,11 @@ def _convert(source: str, data: Mapping[str, Any], exc: ValidationError) -> Regi
         loc = list(err["loc"])
         message = _pydantic_message(err)
         section = loc[0] if loc else None
-        if section in ("units", "targets") and len(loc) >= 2 and isinstance(loc[1], int):
+        if (
+            section in ("units", "targets", "categories")
+            and len(loc) >= 2
+            and isinstance(loc[1], int)
+        ):
             entry = _describe_entry(data, str(section), loc[1])
             rest = loc[2:]
         elif section == "iku" and len(loc) >= 3 and loc[1] == "targets" and isinstance(loc[2], int):
@@ -824,6 +912,17 @@ def parse_registry(data: object, source: str, holidays: frozenset[date]) -> Regi
                 entry, None, f"sets no indicator target (set one of {', '.join(IKU_INDICATORS)})"
             )
 
+    category_specs: dict[str, CategorySpec] = {}
+    for i, c in enumerate(model.categories):
+        entry = _describe_entry(data, "categories", i)
+        if c.code in category_specs:
+            report(entry, "code", "duplicate category code")
+            continue
+        for code in c.units:
+            if code not in units:
+                report(entry, "units", f"unknown unit code {code!r} (not in units)")
+        category_specs[c.code] = CategorySpec(c.code, c.name, c.tier, tuple(c.units))
+
     calendars: dict[str, WorkingCalendar] = {}
     for name, cal in model.calendars.items():
         try:
@@ -882,6 +981,11 @@ def parse_registry(data: object, source: str, holidays: frozenset[date]) -> Regi
         )
         if model.close
         else None,
+        category_specs=category_specs,
+        ranking=RankingSettings(
+            min_decided_timers=model.ranking.min_decided_timers,
+            confidence=model.ranking.confidence,
+        ),
     )
 
 

@@ -432,8 +432,12 @@ def league_report(
     without a score."""
     rows = score_rows(engine, period=kind, category=ALL, start=start)
     scores = {str(r["unit"]): score_from_row(r, kind) for r in rows}
-    settings = _ranking_settings(registry)
-    standings = rank_units((candidate(s) for s in scores.values()), **settings)
+    settings = registry.ranking
+    standings = rank_units(
+        (candidate(s) for s in scores.values()),
+        min_decided_timers=settings.min_decided_timers,
+        confidence=settings.confidence,
+    )
     ranked = [LeagueRow(s.unit, _unit_name(registry, s.unit), scores[s.unit], s) for s in standings]
     ranked += [
         LeagueRow(unit, _unit_name(registry, unit), None, None)
@@ -445,20 +449,13 @@ def league_report(
         period=format_period(kind, start),
         rows=tuple(ranked),
         indicator_names=_names(scores.values()),
-        min_decided_timers=int(settings["min_decided_timers"]),
-        confidence=float(settings["confidence"]),
+        min_decided_timers=settings.min_decided_timers,
+        confidence=settings.confidence,
     )
 
 
 def _indicator_label(name: str) -> str:
     return name.replace("_", " ").replace("p90", "p90 of")
-
-
-def _ranking_settings(registry: Registry) -> dict[str, Any]:
-    ranking = getattr(registry, "ranking", None)
-    if ranking is None:
-        return {"min_decided_timers": DEFAULT_MIN_DECIDED_TIMERS, "confidence": DEFAULT_CONFIDENCE}
-    return {"min_decided_timers": ranking.min_decided_timers, "confidence": ranking.confidence}
 
 
 def _unit_name(registry: Registry, unit: str) -> str:

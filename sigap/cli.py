@@ -260,13 +260,18 @@ def simulate(
     from sigap.simulator import TrafficModel
 
     start_real = time.time()
-    model = TrafficModel(start=start_real - days_back * 86400, seed=seed, rate_scale=rate_scale)
+    settings = load_settings()
+    model = TrafficModel(
+        start=start_real - days_back * 86400,
+        seed=seed,
+        rate_scale=rate_scale,
+        registry=load_unit_registry(settings),  # the categories come from the registry
+    )
     if out is not None:
         events = model.advance(start_real)
         out.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
         click.echo(f"wrote {len(events)} event(s) to {out}", err=True)
         return
-    settings = load_settings()
     stop = {"now": False}
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.update(now=True))

@@ -16,9 +16,15 @@ from its own random stream:
 - `resolved` after some working hours of the holder, so office units resolve inside their
   office hours (Mon-Fri 08:00-16:00, national holidays off) and damkar/bpbd at any hour;
   the log-normal tail, a backlog share and a few never-resolved complaints miss their
-  targets; a small share is categorised `complex` / `very_complex` (and takes longer);
+  targets; complaints in a `complex` / `very_complex` category take longer;
 - `reopened` by the citizen, then `resolved` again; `rated` 1-5 (good ratings are the
   rule, worse when slow or reopened); `closed` some days after the last resolution.
+
+Categories come from the registry's taxonomy (`categories:` in deploy/registry.yaml): a unit
+draws from the categories listing it (`units:`), rarely from those listing no unit (education,
+permits, staff conduct, ...), ordinary categories more often than complex ones; a
+SHARE_UNLISTED_CATEGORY of complaints carry the app's catch-all "lainnya", which the registry
+does not name (counted as `other`). The category's tier gives the work it takes.
 
 Events carry no personal data, only the contract's fields. `advance(to)` returns every
 event with occurred_at in [now, to), in event-time order; later ones wait in a heap. It
@@ -42,6 +48,7 @@ from typing import Any, Final
 
 from core.calendar import WorkingCalendar, indonesian_holidays
 from core.periods import JAKARTA
+from core.registry import Registry
 
 MINUTE: Final = 60.0
 HOUR: Final = 3600.0
@@ -49,7 +56,8 @@ HOUR: Final = 3600.0
 
 @dataclass(frozen=True)
 class UnitProfile:
-    """One work unit's traffic. The first five fields keep their historical order."""
+    """One work unit's traffic. The first four fields keep their historical order; the
+    categories come from the registry (category_plans)."""
 
     code: str
     # Weekday average; the hour of day shapes it, weekends and holidays lower it.
@@ -58,7 +66,6 @@ class UnitProfile:
     # calendar (office hours), wall hours when always_open.
     median_resolution_hours: float
     share_resolved: float  # the rest are never resolved: open past every target
-    categories: tuple[str, ...]
     always_open: bool = False  # damkar/bpbd: answer, work and resolve round the clock
     median_response_hours: float = 2.5  # duty hours (wall hours when always_open)
     share_responded: float = 0.93  # the rest get no public response before resolution
@@ -67,8 +74,6 @@ class UnitProfile:
     share_paused: float = 0.1
     share_reopened: float = 0.05
     share_backlog: float = 0.04  # resolved only after sitting in a backlog (~6x the work)
-    share_complex: float = 0.03
-    share_very_complex: float = 0.005
     quiet_day_factor: float = 0.55  # arrivals on weekends and public holidays
     daily_swing: float = 1.0  # 0: flat over the day, 1: the full city-wide profile
 
@@ -77,50 +82,48 @@ class UnitProfile:
 # fmt: off
 SURABAYA_UNITS: tuple[UnitProfile, ...] = (
     UnitProfile(
-        "dlh", 2.5, 10.0, 0.985, ("sampah", "taman", "polusi", "pohon"),
+        "dlh", 2.5, 10.0, 0.985,
         median_response_hours=2.0, share_transferred=0.07,
         transfer_to=("dsda", "satpol-pp", "dinkes"), share_paused=0.08, share_reopened=0.06,
     ),
     UnitProfile(
-        "dsda", 2.0, 20.0, 0.96, ("jalan-rusak", "saluran", "banjir", "trotoar"),
+        "dsda", 2.0, 20.0, 0.96,
         median_response_hours=3.5, share_responded=0.9, share_transferred=0.09,
         transfer_to=("dlh", "dishub"), share_paused=0.12, share_reopened=0.07,
-        share_backlog=0.08, share_complex=0.06, share_very_complex=0.015,
+        share_backlog=0.08,
     ),
     UnitProfile(
-        "dishub", 1.4, 12.0, 0.98, ("lampu-lalu-lintas", "parkir", "angkutan"),
+        "dishub", 1.4, 12.0, 0.98,
         median_response_hours=3.0, share_responded=0.92, share_transferred=0.09,
-        transfer_to=("dsda", "satpol-pp"), share_backlog=0.05, share_complex=0.04,
-        share_very_complex=0.01,
+        transfer_to=("dsda", "satpol-pp"), share_backlog=0.05,
     ),
     UnitProfile(
-        "satpol-pp", 1.2, 8.0, 0.985, ("pkl", "reklame", "ketertiban"),
+        "satpol-pp", 1.2, 8.0, 0.985,
         median_response_hours=1.5, share_transferred=0.10, transfer_to=("dishub", "dlh"),
-        share_paused=0.06, share_reopened=0.08, share_complex=0.02,
+        share_paused=0.06, share_reopened=0.08,
     ),
     UnitProfile(
-        "dispendukcapil", 1.0, 9.0, 0.99, ("ktp", "kk", "akta"),
+        "dispendukcapil", 1.0, 9.0, 0.99,
         median_response_hours=2.5, share_responded=0.95, share_transferred=0.05,
         transfer_to=("dinkes",), share_paused=0.2, share_reopened=0.03, share_backlog=0.03,
-        share_complex=0.02, share_very_complex=0.0,
     ),
     UnitProfile(
-        "dinkes", 0.6, 12.0, 0.985, ("puskesmas", "jentik-nyamuk", "sanitasi-pangan"),
+        "dinkes", 0.6, 12.0, 0.985,
         median_response_hours=3.0, transfer_to=("dlh", "dispendukcapil"), share_paused=0.12,
         share_reopened=0.04, share_backlog=0.05,
     ),
     UnitProfile(
-        "damkar", 0.35, 2.0, 0.995, ("kebakaran", "penyelamatan", "evakuasi-hewan"),
+        "damkar", 0.35, 2.0, 0.995,
         always_open=True, median_response_hours=0.15, share_responded=0.9,
         share_transferred=0.04, transfer_to=("bpbd", "dlh"), share_paused=0.01,
-        share_reopened=0.01, share_backlog=0.0, share_complex=0.0, share_very_complex=0.0,
+        share_reopened=0.01, share_backlog=0.0,
         quiet_day_factor=0.9, daily_swing=0.5,
     ),
     UnitProfile(
-        "bpbd", 0.2, 6.0, 0.98, ("genangan", "pohon-tumbang", "bencana"),
+        "bpbd", 0.2, 6.0, 0.98,
         always_open=True, median_response_hours=0.2, share_transferred=0.06,
         transfer_to=("damkar", "dsda"), share_paused=0.03, share_reopened=0.03,
-        share_backlog=0.03, share_complex=0.0, share_very_complex=0.0,
+        share_backlog=0.03,
         quiet_day_factor=0.9, daily_swing=0.4,
     ),
 )
@@ -141,11 +144,18 @@ _PRIORITY_WEIGHTS: Final = {False: (15, 60, 20, 5), True: (0, 30, 35, 35)}
 # Urgent work gets done first: multiplier of the work (and rework) time.
 _PRIORITY_SPEED: Final = {"low": 1.3, "normal": 1.0, "high": 0.7, "urgent": 0.45}
 
-# Work multipliers of complex categories, near the ratio of their targets (14 and 60
-# working days against 5), so they miss about as often as ordinary ones.
-_COMPLEXITY_WORK: Final = {None: 1.0, "complex": 2.6, "very_complex": 10.0}
+# Work multipliers of the categories' tiers, near the ratio of their targets (14 and 60
+# working days against 5), so they miss about as often as ordinary ones (office units only:
+# the emergency units have their own targets whatever the category).
+_COMPLEXITY_WORK: Final = {"ordinary": 1.0, "complex": 2.6, "very_complex": 10.0}
 # The registry's resolution targets in working hours (8 per office day), for ratings only.
-_TARGET_HOURS: Final = {None: 40.0, "complex": 112.0, "very_complex": 480.0}
+_TARGET_HOURS: Final = {"ordinary": 40.0, "complex": 112.0, "very_complex": 480.0}
+# How often a unit's complaints fall in each of its categories, by tier: road or drainage
+# works are reported less often than rubbish, a new bridge rarely.
+_TIER_WEIGHT: Final = {"ordinary": 1.0, "complex": 0.6, "very_complex": 0.05}
+SHARE_SHARED_CATEGORY: Final = 0.03  # a category no unit lists (education, permits, ...)
+SHARE_UNLISTED_CATEGORY: Final = 0.02  # the app's catch-all, not in the registry: "other"
+UNLISTED_CATEGORY: Final = "lainnya"
 _EMERGENCY_TARGET_HOURS: Final = 24.0
 
 RESPONSE_SIGMA: Final = 1.0
@@ -178,6 +188,42 @@ PAUSE_REASONS: Final = (
 )
 
 
+@dataclass(frozen=True)
+class CategoryPlan:
+    """A unit's categories to draw from, with their weights and tiers."""
+
+    own: tuple[str, ...]
+    own_weights: tuple[float, ...]
+    shared: tuple[str, ...]
+    tiers: dict[str, str]
+
+
+def category_plans(registry: Registry, units: Sequence[UnitProfile]) -> dict[str, CategoryPlan]:
+    """Each unit's CategoryPlan from the registry's taxonomy (see the module docstring); a
+    unit no category lists draws only from the shared ones."""
+    taxonomy = registry.category_specs
+    shared = tuple(c.code for c in taxonomy.values() if not c.units)
+    tiers = {c.code: c.tier for c in taxonomy.values()}
+    plans = {}
+    for unit in units:
+        own = tuple(c.code for c in taxonomy.values() if unit.code in c.units)
+        plans[unit.code] = CategoryPlan(
+            own=own,
+            own_weights=tuple(_TIER_WEIGHT[tiers[code]] for code in own),
+            shared=shared,
+            tiers=tiers,
+        )
+    return plans
+
+
+def _default_registry() -> Registry:
+    from pathlib import Path
+
+    from core.registry import load_registry
+
+    return load_registry(Path(__file__).resolve().parents[1] / "deploy" / "registry.yaml")
+
+
 def rfc3339(epoch_seconds: float) -> str:
     return datetime.fromtimestamp(epoch_seconds, UTC).astimezone(JAKARTA).isoformat()
 
@@ -198,7 +244,9 @@ class TrafficModel:
         seed: int = 7,
         units: Sequence[UnitProfile] = SURABAYA_UNITS,
         rate_scale: float = 1.0,
+        registry: Registry | None = None,
     ) -> None:
+        """`registry` gives the categories (default: the shipped deploy/registry.yaml)."""
         self.seed = seed
         self.now = start
         self.units = tuple(units)
@@ -206,6 +254,9 @@ class TrafficModel:
         self.sequence = 0
         self.pending: list[tuple[float, int, int, dict[str, Any]]] = []
         self._by_code = {unit.code: unit for unit in self.units}
+        self._plans = category_plans(
+            registry if registry is not None else _default_registry(), self.units
+        )
         # Holidays around the start: enough for any demo; later years just have none.
         year = datetime.fromtimestamp(start, JAKARTA).year
         self._holidays = _holidays(year - 1, year + 5)
@@ -299,13 +350,19 @@ class TrafficModel:
             hours *= 2.0  # fewer admins on duty at weekends and on holidays
         return self._after_duty(received, hours)
 
-    def _category(self, unit: UnitProfile, rng: random.Random) -> tuple[str, str | None]:
+    def _category(self, unit: UnitProfile, rng: random.Random) -> tuple[str, str]:
+        """The complaint's category and its tier (see the module docstring)."""
+        plan = self._plans[unit.code]
         draw = rng.random()
-        if draw < unit.share_very_complex:
-            return "very_complex", "very_complex"
-        if draw < unit.share_very_complex + unit.share_complex:
-            return "complex", "complex"
-        return rng.choice(unit.categories), None
+        if draw < SHARE_UNLISTED_CATEGORY:
+            return UNLISTED_CATEGORY, "ordinary"
+        if plan.shared and (draw < SHARE_UNLISTED_CATEGORY + SHARE_SHARED_CATEGORY or not plan.own):
+            code = rng.choice(plan.shared)
+        elif plan.own:
+            code = rng.choices(plan.own, plan.own_weights)[0]
+        else:
+            return UNLISTED_CATEGORY, "ordinary"
+        return code, plan.tiers[code]
 
     def _lifecycle(
         self, number: int, unit: UnitProfile, at: float
@@ -352,7 +409,8 @@ class TrafficModel:
             )
 
         speed = _PRIORITY_SPEED[priority]
-        median_work = holder.median_resolution_hours * speed * _COMPLEXITY_WORK[complexity]
+        complexity_work = 1.0 if holder.always_open else _COMPLEXITY_WORK[complexity]
+        median_work = holder.median_resolution_hours * speed * complexity_work
         work = _lognormal(rng, median_work, RESOLUTION_SIGMA)
         if rng.random() < holder.share_backlog:
             work *= _lognormal(rng, BACKLOG_FACTOR, 0.4)

@@ -22,6 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.registry import load_registry
 from schemas.events import UNIT_PATTERN, ComplaintEvent
 from sigap.replay_sources import (
     SourceError,
@@ -656,9 +657,10 @@ def test_baltimore_rows_by_hand(baltimore: tuple[list[ComplaintEvent], SourceRep
     first = table["created"]["bal-19-00711545"]
     assert first.event_id == "bal-19-00711545-created"
     assert first.occurred_at.isoformat() == "2019-10-21T11:49:49-04:00"
+    # TRM-Street and Crosswalk Markings, mapped onto the registry's taxonomy.
     assert (first.unit, first.category, first.channel) == (
         "transportation",
-        "TRM-Street and Crosswalk Markings",
+        "roads_bridges",
         "phone",
     )
     assert "bal-19-00711545" not in table["resolved"]
@@ -682,9 +684,21 @@ def test_baltimore_labels_fit_the_contract(
     created = [event for event in events if event.type == "created"]
     assert {event.unit for event in created} == set(mapping.unit_map.values())
     assert {event.channel for event in created} == set(mapping.channel_map.values())
+    # SRType is mapped onto the registry's taxonomy where it sensibly belongs, else kept.
+    with data_file(BALTIMORE_CSV).open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        source = {f"bal-{row['ServiceRequestNum']}": row["SRType"] for row in reader}
+    assert len(set(source.values())) == 147  # SOURCE.md
+    for event in created:
+        raw = source[event.complaint_id]
+        assert event.category == mapping.category_map.get(raw, raw)
+    registry = load_registry(ROOT / "deploy" / "registry.yaml")
+    assert set(mapping.category_map.values()) <= set(registry.category_specs)
+    in_taxonomy = Counter(event.category in registry.category_specs for event in created)
+    assert in_taxonomy[True] == 2502  # of 3000: the rest are information requests etc.
     categories = Counter(event.category for event in created)
-    assert len(categories) == 147  # SOURCE.md
-    assert categories["HLTH-Animal Failure to Restrain Animal, Known Owner/Address"] == 4
+    assert categories["animals"] == 110
+    assert categories["ECC-Information Request"] == 122  # not a complaint category: kept
 
 
 def test_stlouis_counts(stlouis: tuple[list[ComplaintEvent], SourceReport]) -> None:
@@ -727,18 +741,19 @@ def test_stlouis_rows_by_hand(stlouis: tuple[list[ComplaintEvent], SourceReport]
     # Line 2: created 2009-01-02 08:26:34.0, closed 2014-12-03 11:16:34.96 (a bulk closure).
     first = table["created"]["stl-9155"]
     assert first.occurred_at.isoformat() == "2009-01-02T08:26:34-06:00"
-    assert (first.unit, first.category, first.channel) == ("comm-sanitation", "No Heat, Int", None)
+    # "No Heat, Int" (group Prpty Insp Interior), mapped onto the registry's taxonomy.
+    assert (first.unit, first.category, first.channel) == (
+        "comm-sanitation",
+        "buildings_housing",
+        None,
+    )
     assert table["resolved"]["stl-9155"].occurred_at == datetime(
         2014, 12, 3, 11, 16, 34, 960000, tzinfo=CST
     )
     # Line 1363: July, by phone, to Forestry, closed the same day.
     july = table["created"]["stl-165462"]
     assert july.occurred_at.isoformat() == "2010-07-01T07:07:17-05:00"
-    assert (july.unit, july.category, july.channel) == (
-        "forestry",
-        "Tree Planting requst",
-        "phone",
-    )
+    assert (july.unit, july.category, july.channel) == ("forestry", "parks_trees", "phone")
     assert table["resolved"]["stl-165462"].occurred_at == datetime(
         2010, 7, 1, 11, 13, 6, tzinfo=CDT
     )
@@ -780,10 +795,15 @@ def test_stlouis_free_text_reaches_no_event(
             if event is None:
                 continue
             assert event.unit == mapping.unit_map[row["SUBMITTO"]]
-            assert event.category == row["PROBLEMCODE"]
+            code = row["PROBLEMCODE"]
+            assert event.category == mapping.category_map.get(code, code)
             assert event.channel == (
                 mapping.channel_map[row["CALLERTYPE"]] or None if row["CALLERTYPE"] else None
             )
+    # The mapped codes all land in the registry's taxonomy (176 of the 206 codes).
+    registry = load_registry(ROOT / "deploy" / "registry.yaml")
+    assert set(mapping.category_map.values()) <= set(registry.category_specs)
+    assert len(mapping.category_map) == 176
     # And no free text anywhere in the serialized events. A DESCRIPTION is often the
     # problem code itself: only text that differs from every event value can show a leak.
     serialized = b"\n".join(orjson.dumps(event.model_dump(mode="json")) for event in events)

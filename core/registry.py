@@ -69,6 +69,7 @@ from core.calendar import (
 from core.cause_settings import CauseSettings, parse_cause_settings
 from core.close_rules import CloseRule, CloseRules
 from core.ranking import DEFAULT_CONFIDENCE, DEFAULT_MIN_DECIDED_TIMERS
+from schemas.events import OTHER
 
 __all__ = [
     "CATEGORY_TIERS",
@@ -124,7 +125,8 @@ CATEGORY_TIERS: Final = ("ordinary", "complex", "very_complex")
 TIER_KEYS: Final[Mapping[str, str | None]] = MappingProxyType(
     {"ordinary": None, "complex": "complex", "very_complex": "very_complex"}
 )
-OTHER_CATEGORY: Final = "other"  # the label of a category the registry does not name
+# The label of a category the registry does not name (the contract's catch-all label).
+OTHER_CATEGORY: Final = OTHER
 # Sibling of the registry file, used when `holiday_overrides` is not set and the file exists.
 DEFAULT_HOLIDAY_OVERRIDES: Final = "holidays-override.yaml"
 _WEEKDAYS: Final = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}

@@ -8,7 +8,8 @@ Four dashboards, all on the Prometheus datasource provisioned with the fixed uid
 
 - ``sigap-city-overview``: compliance per unit, worst units, volume, open past target;
 - ``sigap-unit-detail``: one unit (variable ``unit``): response and resolution times,
-  within-target ratios per window, open past 50/75/100%, transfers, ratings;
+  within-target ratios per window, open past 50/75/100%, the same by complaint category
+  (the registry's taxonomy), transfers, ratings;
 - ``sigap-slo``: error ratio against each unit's objective, burn rates, remaining budget;
 - ``sigap-pipeline``: worker, consumer lag, throughput, dead letters, watermark, Faust.
 
@@ -41,6 +42,8 @@ with warnings.catch_warnings():
 
 from core.registry import Registry
 from metrics.names import (
+    CATEGORY_WINDOW_SECONDS,
+    CATEGORY_WINDOW_WITHIN_TARGET_RATIO,
     COMPLAINTS_CREATED,
     COMPLAINTS_OPEN,
     COMPLAINTS_RESOLVED,
@@ -727,6 +730,43 @@ def unit_detail(registry: Registry) -> dash_models.Dashboard:
                 )
             ],
             "none",
+        ),
+    )
+    board.row("By category (7d)")
+    board.add(
+        _bargauge(
+            "Within target by category",
+            "Share of the unit's timers decided in the last 7 days that met their target, per "
+            "complaint category (the registry's taxonomy; `other`: categories it does not "
+            "name) and timer.",
+            [
+                _query(
+                    f"min by (category, timer) ({CATEGORY_WINDOW_WITHIN_TARGET_RATIO}"
+                    f'{{{_UNIT}, window="7d"}})',
+                    "{{category}} {{timer}}",
+                    instant=True,
+                )
+            ],
+            "percentunit",
+            steps=_RATIO_STEPS,
+            min_value=0,
+            max_value=1,
+        ),
+        _bargauge(
+            "Resolution p90 by category",
+            "p90 of the working time to resolution of the unit's complaints resolved in the "
+            "last 7 days, per category.",
+            [
+                _query(
+                    f"max by (category) ({CATEGORY_WINDOW_SECONDS}{{{_UNIT}, "
+                    'timer="resolution", window="7d", clock="working", percentile="90"})',
+                    "{{category}}",
+                    instant=True,
+                )
+            ],
+            "s",
+            steps=((None, "blue"),),
+            min_value=0,
         ),
     )
     board.row("Flow")

@@ -31,7 +31,7 @@ from core.ranking import (
     Standing,
     rank_units,
 )
-from core.registry import Registry
+from core.registry import OTHER_CATEGORY, Registry
 from core.scoring import ALL, COUNT_COLUMNS, period_score
 from core.unit_view import UnitView
 from core.windows import PeriodKind, period_end, period_start, period_start_epoch
@@ -175,6 +175,9 @@ class UnitReport:
     routing: RoutingLedger | None = None
     findings: tuple[Finding, ...] = ()
     actions: tuple[ActionEffect, ...] = ()
+    # The categories' names and tiers from the registry's taxonomy, e.g.
+    # {"roads_bridges": "Jalan dan jembatan (complex)"}; "other" for the rest.
+    category_names: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -299,9 +302,15 @@ def unit_report(
         if r.get("category", ALL) == ALL
     }
     categories = tuple(
-        score_from_row(r, kind)
-        for r in sorted(rows, key=lambda r: str(r.get("category")))
-        if r.get("category", ALL) != ALL and date.fromisoformat(str(r["period_start"])) == start
+        sorted(
+            (
+                score_from_row(r, kind)
+                for r in rows
+                if r.get("category", ALL) != ALL
+                and date.fromisoformat(str(r["period_start"])) == start
+            ),
+            key=_category_order,
+        )
     )
     views = stored_views(engine, unit=unit, created_before=end, active_from=begin)
     watermark = _watermark(engine)
@@ -359,6 +368,7 @@ def unit_report(
         routing=routing,
         findings=findings,
         actions=actions,
+        category_names={s.subject: category_name(registry, s.subject) for s in categories},
     )
 
 
@@ -405,6 +415,23 @@ def action_effects(
             )
         )
     return tuple(effects)
+
+
+def _category_order(score: Score) -> tuple[bool, int, int, str]:
+    """Largest first (complaints received, then resolved), `other` last."""
+    received = int(score.value("received") or 0)
+    resolved = int(score.value("resolved") or 0)
+    return (score.subject == OTHER_CATEGORY, -received, -resolved, score.subject)
+
+
+def category_name(registry: Registry, category: str) -> str:
+    """A category's name and tier from the taxonomy; the tiers and `other` explained."""
+    spec = registry.category_specs.get(category)
+    if spec is not None:
+        return f"{spec.name} ({spec.tier})"
+    if category == OTHER_CATEGORY:
+        return "not in the registry's taxonomy, or none"
+    return "complexity tier"  # "complex" / "very_complex" sent as the category itself
 
 
 def candidate(score: Score) -> Candidate:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from core.feedback import BUCKETS, TimeLost
 from reports import render_causes
@@ -55,13 +55,21 @@ def _kpi_rows(score: Score) -> list[list[str]]:
     ]
 
 
-def _score_table(title: str, scores: Sequence[Score], names: Sequence[str]) -> list[str]:
+def _score_table(
+    title: str,
+    scores: Sequence[Score],
+    names: Sequence[str],
+    subject_names: Mapping[str, str] | None = None,
+) -> list[str]:
     if not scores:
         return [f"### {title}", "", "Nothing in this period.", ""]
     header = ["", "received", "resolved", *(indicator_label(n) for n in names)]
     rows = []
     for score in scores:
-        cells = [score.subject, str(score.value("received")), str(score.value("resolved"))]
+        subject = score.subject
+        if subject_names and subject in subject_names:
+            subject = f"{subject}: {subject_names[subject]}"
+        cells = [subject, str(score.value("received")), str(score.value("resolved"))]
         for name in names:
             indicator = score.indicator(name)
             cells.append(indicator_cell(indicator))
@@ -147,7 +155,9 @@ def render_unit(report: UnitReport) -> str:
     lines += [
         "## Breakdown",
         "",
-        *_score_table("By category", report.categories, report.indicator_names),
+        *_score_table(
+            "By category", report.categories, report.indicator_names, report.category_names
+        ),
         *_score_table("By channel", report.channels, report.indicator_names),
     ]
     lines += ["## Missed targets and where the time went", ""]

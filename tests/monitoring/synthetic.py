@@ -16,6 +16,8 @@ from faust.sensors.prometheus import MS_LATENCY_BUCKETS, FaustMetrics
 from prometheus_client import CollectorRegistry
 
 from metrics.names import (
+    CATEGORY_WINDOW_SECONDS,
+    CATEGORY_WINDOW_WITHIN_TARGET_RATIO,
     CLOCKS,
     COMPLAINTS_CREATED,
     COMPLAINTS_OPEN,
@@ -216,6 +218,29 @@ def openmetrics(units: Iterable[str], end: float) -> str:
                     {"unit": unit, "timer": timer, "window": window},
                     noisy(ratio, 0.005),
                 )
+    # Per complaint category: two of the taxonomy's and `other` for each unit.
+    categories = ("waste", "roads_bridges", "other")
+    w.family(CATEGORY_WINDOW_SECONDS, "gauge")
+    w.family(CATEGORY_WINDOW_WITHIN_TARGET_RATIO, "gauge")
+    for unit in all_units:
+        for category in categories:
+            for timer in TIMERS:
+                base = 3600.0 if timer == "response" else 86400.0
+                for window in WINDOWS:
+                    labels = {"unit": unit, "category": category, "timer": timer, "window": window}
+                    for clock in CLOCKS:
+                        for percentile in PERCENTILES:
+                            factor = 1.0 if percentile == PERCENTILES[0] else 3.0
+                            w.series(
+                                CATEGORY_WINDOW_SECONDS,
+                                {**labels, "clock": clock, "percentile": percentile},
+                                noisy(base * factor, base * 0.1),
+                            )
+                    w.series(
+                        CATEGORY_WINDOW_WITHIN_TARGET_RATIO,
+                        labels,
+                        noisy(rng.uniform(0.7, 0.99), 0.005),
+                    )
     for name, scale in (
         (FIRST_RESPONSE_WALL_SECONDS, 3600.0),
         (RESOLUTION_WORKING_SECONDS, 86400.0),

@@ -526,3 +526,40 @@ def test_indicators_capped_at_the_same_value_stay_readable(report_db: str, tmp_p
     assert all(b - a >= 2.0 for a, b in itertools.pairwise(flat))
     # Each point still tells its exact value.
     assert chart.count(": 120</title>") == 3 * 7
+
+
+def test_the_category_breakdown_names_the_taxonomy_largest_first(tmp_path: Path) -> None:
+    from datetime import date, timedelta
+
+    from sqlalchemy.orm import Session
+
+    from storage.scores import make_engine, upsert_views
+
+    url = f"sqlite:///{tmp_path / 'categories.db'}"
+    tuesday = date(2026, 11, 3)
+    views = []
+    # dlh: 1 parks_trees, 3 waste, 2 with the app's catch-all (not in the taxonomy).
+    for i, category in enumerate(["parks_trees", "waste", "lainnya", "waste", "waste", "lainnya"]):
+        created = ds.at(tuesday, "09:00") + timedelta(minutes=i)
+        views += ds.views_of(
+            f"c-{i}",
+            [
+                ("created", created, {"unit": "dlh", "category": category}),
+                ("resolved", created + timedelta(hours=1), {}),
+            ],
+        )
+    engine = make_engine(url)
+    with Session(engine) as session, session.begin():
+        upsert_views(session, views, ds.WATERMARK, ds.GRACE_SECONDS, registry=ds.REGISTRY)
+    engine.dispose()
+    text = run_report(url, "--unit", "dlh", "--period", "2026-11", "--format", "md")
+    table = text.split("### By category")[1].split("### By channel")[0]
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "received" not in line]
+    subjects = [line.split(" | ")[0].removeprefix("| ") for line in rows]
+    assert subjects == [
+        "waste: Sampah dan kebersihan (ordinary)",
+        "parks_trees: Taman dan pohon (ordinary)",
+        "other: not in the registry's taxonomy, or none",
+    ]
+    assert "| waste: Sampah dan kebersihan (ordinary) | 3 | 3 |" in table
+    assert "| other: not in the registry's taxonomy, or none | 2 | 2 |" in table

@@ -11,7 +11,7 @@ the time went, overdue complaints). Reports carry complaint ids only, never text
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -37,6 +37,7 @@ from core.unit_view import UnitView
 from core.windows import PeriodKind, period_end, period_start, period_start_epoch
 from storage.actions import list_actions
 from storage.cause_figures import cause_figures
+from storage.official import closed_starts, official_rows
 from storage.scores import restored_watermark, score_rows, stored_views
 
 DEFAULT_TREND_PERIODS = 6
@@ -86,6 +87,10 @@ class Score:
     final: bool | None
     values: Mapping[str, Any]
     indicators: tuple[Indicator, ...]
+    # "official" (the period is closed: its official revision, core.period_close),
+    # "provisional" (not closed yet: the score writer's latest revision), or None (computed
+    # for the report).
+    status: str | None = None
 
     @property
     def achieved_count(self) -> int:
@@ -112,6 +117,18 @@ class Score:
 
     def value(self, key: str) -> Any:
         return self.values.get(key)
+
+
+@dataclass(frozen=True)
+class Restatement:
+    """A change to a closed period after its official close, shown beside the official
+    figures (never instead of them): the restated score, the columns that changed and why
+    (the events appended after the close, by type; the registry version)."""
+
+    score: Score
+    changed: tuple[str, ...]
+    appended_after_close: Mapping[str, int]
+    registry_version: str
 
 
 @dataclass(frozen=True)
@@ -178,6 +195,7 @@ class UnitReport:
     # The categories' names and tiers from the registry's taxonomy, e.g.
     # {"roads_bridges": "Jalan dan jembatan (complex)"}; "other" for the rest.
     category_names: Mapping[str, str] = field(default_factory=dict)
+    restatements: tuple[Restatement, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -202,6 +220,7 @@ class LeagueReport:
     indicator_names: tuple[str, ...]
     min_decided_timers: int = DEFAULT_MIN_DECIDED_TIMERS
     confidence: float = DEFAULT_CONFIDENCE
+    restatements: tuple[Restatement, ...] = ()
 
 
 def _float_or_none(value: Any) -> float | None:
@@ -232,14 +251,61 @@ def _score(
 
 
 def score_from_row(row: Mapping[str, Any], kind: PeriodKind, subject: str | None = None) -> Score:
-    return _score(
+    status = row.get("status")
+    score = _score(
         str(row["unit"]),
         subject if subject is not None else str(row.get("category", ALL)),
         kind,
         date.fromisoformat(str(row["period_start"])),
         row,
         int(row["revision"]),
-        bool(row["final"]),
+        bool(row["final"]) if "final" in row else status != "provisional",
+    )
+    return replace(score, status=None if status is None else str(status))
+
+
+def report_rows(
+    engine: Engine,
+    kind: PeriodKind,
+    *,
+    units: Sequence[str] = (),
+    category: str | None = ALL,
+    start: date | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The rows a report shows, and the restatements of those periods. For a closed period
+    (storage.official), its official rows: a (unit, category) without one had no activity
+    by the close, so it has no official score (whatever happened after is a restatement);
+    for an open period, the score writer's latest revision (storage.scores.score_rows),
+    `status` "provisional"."""
+    filters: dict[str, Any] = {"start": start, "date_from": date_from, "date_to": date_to}
+    live = score_rows(engine, units, kind, category=category, **filters)
+    stored = official_rows(engine, kind, units=units, category=category, **filters)
+    closed = closed_starts(engine, kind, date_from=date_from or start, date_to=date_to or start)
+    rows = [{**row, "status": "provisional"} for row in live if _start(row) not in closed]
+    rows += [row for row in stored if row["status"] == "official"]
+    rows.sort(
+        key=lambda r: (str(r["period_start"]), r["unit"], r["category"] != ALL, r["category"])
+    )
+    latest: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for row in stored:
+        if row["status"] == "restatement":
+            latest[(str(row["period_start"]), row["unit"], row["category"])] = row
+    return rows, list(latest.values())
+
+
+def _start(row: Mapping[str, Any]) -> date:
+    return date.fromisoformat(str(row["period_start"]))
+
+
+def restatement_of(row: Mapping[str, Any], kind: PeriodKind) -> Restatement:
+    reason = row.get("reason") or {}
+    return Restatement(
+        score=score_from_row(row, kind),
+        changed=tuple(row.get("changed") or ()),
+        appended_after_close=dict(reason.get("appended_after_close") or {}),
+        registry_version=str(reason.get("registry_version", row.get("registry_version", ""))),
     )
 
 
@@ -293,8 +359,8 @@ def unit_report(
 ) -> UnitReport:
     begin, end = period_start_epoch(kind, start), period_end(kind, start)
     trend_starts = [*previous_periods(kind, start, trend_periods), start]
-    rows = score_rows(
-        engine, units=[unit], period=kind, category=None, date_from=trend_starts[0], date_to=start
+    rows, restated = report_rows(
+        engine, kind, units=[unit], category=None, date_from=trend_starts[0], date_to=start
     )
     overall = {
         date.fromisoformat(str(r["period_start"])): score_from_row(r, kind)
@@ -369,6 +435,7 @@ def unit_report(
         findings=findings,
         actions=actions,
         category_names={s.subject: category_name(registry, s.subject) for s in categories},
+        restatements=tuple(restatement_of(row, kind) for row in restated if _start(row) == start),
     )
 
 
@@ -457,7 +524,7 @@ def league_report(
     """Every unit's score of the period, in the order of the ranking rule (core.ranking):
     the ranked units first, then those listed without a rank, then the registry's units
     without a score."""
-    rows = score_rows(engine, period=kind, category=ALL, start=start)
+    rows, restated = report_rows(engine, kind, category=ALL, start=start)
     scores = {str(r["unit"]): score_from_row(r, kind) for r in rows}
     settings = registry.ranking
     standings = rank_units(
@@ -478,6 +545,7 @@ def league_report(
         indicator_names=_names(scores.values()),
         min_decided_timers=settings.min_decided_timers,
         confidence=settings.confidence,
+        restatements=tuple(restatement_of(row, kind) for row in restated),
     )
 
 

@@ -20,18 +20,25 @@ Columns (COLUMNS):
   achievement_percent, achieved   the indicator's achievement (indicators only)
   revision, final                 the persisted score's revision and whether it is final
                                   (empty for figures computed for the report)
+  status          official (the period is closed: its official revision), provisional (not
+                  closed yet), restatement (section restatement: a change after the close,
+                  beside the official figures), empty for figures computed for the report
+  changed, reason (section restatement) the columns that changed; the events appended after
+                  the close by type, and the registry version
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from itertools import chain
 from typing import Any
 
 from core.feedback import BUCKETS
 from reports import render_causes
-from reports.data import COUNT_KEYS, LeagueReport, Score, UnitReport
+from reports.data import COUNT_KEYS, LeagueReport, Restatement, Score, UnitReport
+from reports.text import restatement_reason
 
 COLUMNS = (
     "report_period",
@@ -46,6 +53,9 @@ COLUMNS = (
     "achieved",
     "revision",
     "final",
+    "status",
+    "changed",
+    "reason",
 )
 
 
@@ -68,6 +78,7 @@ def _score_rows(
         "subject": score.subject,
         "revision": score.revision,
         "final": score.final,
+        "status": score.status,
     }
     for indicator in score.indicators if indicators else ():
         yield {
@@ -139,6 +150,7 @@ def league_rows(report: LeagueReport) -> Iterator[dict[str, Any]]:
             "subject": "" if row.rank is None else row.rank,
             "revision": None if score is None else score.revision,
             "final": None if score is None else score.final,
+            "status": None if score is None else score.status,
         }
         yield {
             **base,
@@ -167,6 +179,21 @@ def league_rows(report: LeagueReport) -> Iterator[dict[str, Any]]:
                 yield {**r, "subject": base["subject"]}
 
 
+def restatement_rows(
+    report_period: str, restatements: Iterable[Restatement]
+) -> Iterator[dict[str, Any]]:
+    for restatement in restatements:
+        for row in _score_rows(report_period, "restatement", restatement.score, counts=True):
+            yield {
+                **row,
+                "status": "restatement",
+                "changed": " ".join(restatement.changed),
+                "reason": restatement_reason(
+                    restatement.appended_after_close, restatement.registry_version
+                ),
+            }
+
+
 def _write(rows: Iterator[dict[str, Any]]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
@@ -177,8 +204,10 @@ def _write(rows: Iterator[dict[str, Any]]) -> str:
 
 
 def render_unit(report: UnitReport) -> str:
-    return _write(unit_rows(report))
+    rows = chain(unit_rows(report), restatement_rows(report.period, report.restatements))
+    return _write(rows)
 
 
 def render_league(report: LeagueReport) -> str:
-    return _write(league_rows(report))
+    rows = chain(league_rows(report), restatement_rows(report.period, report.restatements))
+    return _write(rows)

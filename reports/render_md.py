@@ -6,7 +6,15 @@ from collections.abc import Mapping, Sequence
 
 from core.feedback import BUCKETS, TimeLost
 from reports import render_causes
-from reports.data import COUNT_KEYS, LIST_LIMIT, LeagueReport, Score, UnitReport, trend_spans
+from reports.data import (
+    COUNT_KEYS,
+    LIST_LIMIT,
+    LeagueReport,
+    Restatement,
+    Score,
+    UnitReport,
+    trend_spans,
+)
 from reports.text import (
     BUCKET_LABELS,
     COUNT_LABELS,
@@ -23,6 +31,7 @@ from reports.text import (
     moment,
     percent,
     ranking_rule,
+    restatement_reason,
     revision_text,
     share_achieved,
     standing_note,
@@ -169,7 +178,9 @@ def render_unit(report: UnitReport) -> str:
     feedback = report.feedback
     if feedback is None:
         lines += ["No complaint views are stored for this unit and period.", ""]
-        return "\n".join([*lines, *render_causes.markdown(report)])
+        return "\n".join(
+            [*lines, *_restatements(report.restatements), *render_causes.markdown(report)]
+        )
     lines += [
         f"{len(feedback.missed)} timer(s) missed in the period; "
         f"{feedback.transfers_away} transfer(s) away.",
@@ -214,7 +225,32 @@ def render_unit(report: UnitReport) -> str:
         )
     else:
         lines += ["None: no open complaint past its target.", ""]
-    return "\n".join([*lines, *render_causes.markdown(report)])
+    return "\n".join([*lines, *_restatements(report.restatements), *render_causes.markdown(report)])
+
+
+def _restatements(restatements: Sequence[Restatement]) -> list[str]:
+    """Changes after the official close, beside the official figures (never instead)."""
+    if not restatements:
+        return []
+    lines = [
+        "",
+        "## Restatements after the official close",
+        "",
+        "The figures above are the official ones (what the log held at the period's close). "
+        "Changes since then, shown here beside them:",
+        "",
+    ]
+    rows = [
+        [
+            r.score.unit,
+            r.score.subject,
+            str(r.score.revision),
+            ", ".join(r.changed),
+            restatement_reason(r.appended_after_close, r.registry_version),
+        ]
+        for r in restatements
+    ]
+    return lines + _table(["unit", "category", "revision", "changed", "why"], rows)
 
 
 def render_league(report: LeagueReport) -> str:
@@ -258,4 +294,4 @@ def render_league(report: LeagueReport) -> str:
             indicator = None if s is None else s.indicator(name)
             cells.append(indicator_cell(indicator))
         rows.append(cells)
-    return "\n".join([*lines, *_table(header, rows)])
+    return "\n".join([*lines, *_table(header, rows), *_restatements(report.restatements)])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
 from core.periods import JAKARTA
@@ -78,9 +78,20 @@ def revision_text(score: Score | None) -> str:
         return "no persisted score"
     if score.revision is None:
         return "computed for this report"
+    if score.status == "official":
+        return "official (the revision at the period's close)"
     if score.revision == 0 or not score.final:
         return f"revision {score.revision}, provisional (the period is not final yet)"
+    if score.status == "provisional":
+        return f"revision {score.revision}, final by the watermark, not officially closed yet"
     return f"revision {score.revision}, final"
+
+
+def restatement_reason(appended: Mapping[str, int], registry_version: str) -> str:
+    """Why a closed period was restated, e.g. "events appended after the close: rated 1,
+    responded 2; registry 2026.2"."""
+    events = ", ".join(f"{kind} {count}" for kind, count in sorted(appended.items()))
+    return f"events appended after the close: {events or 'none'}; registry {registry_version}"
 
 
 def moment(epoch: float | None) -> str:
@@ -102,10 +113,21 @@ def table_status(scores: Iterable[tuple[str, Score | None]]) -> str:
     `scores` are (row label, score) pairs; rows without a persisted score are left out."""
     final: list[str] = []
     provisional: list[str] = []
+    official: list[str] = []
     for label, score in scores:
         if score is None or score.revision is None:
             continue
+        if score.status == "official":
+            official.append(label)
+            continue
         (final if score.final and score.revision > 0 else provisional).append(label)
+    if official and not final and not provisional:
+        return (
+            "Every score in this table is official: the revision at its period's close "
+            "(later changes are listed under Restatements)."
+        )
+    if official:
+        final += official
     if not final and not provisional:
         return "No persisted score in this table."
     if not provisional:

@@ -292,6 +292,19 @@ def close_of(engine: Engine, kind: PeriodKind, start: date) -> StoredClose | Non
         )
 
 
+def closed_starts(
+    engine: Engine, kind: str, *, date_from: date | None = None, date_to: date | None = None
+) -> set[date]:
+    """The starts of the closed periods of a kind (within the bounds, when given)."""
+    with Session(engine) as session:
+        query = select(PeriodCloseRow.period_start).where(PeriodCloseRow.period == kind)
+        if date_from is not None:
+            query = query.where(PeriodCloseRow.period_start >= date_from)
+        if date_to is not None:
+            query = query.where(PeriodCloseRow.period_start <= date_to)
+        return set(session.scalars(query))
+
+
 def last_closed_ends(engine: Engine) -> dict[str, float]:
     """Per period kind, the end of the latest closed period (for the metrics)."""
     found: dict[str, float] = {}
@@ -307,6 +320,7 @@ def last_closed_ends(engine: Engine) -> dict[str, float]:
 __all__ = [
     "StoredClose",
     "close_of",
+    "closed_starts",
     "insert_close",
     "insert_closes",
     "insert_restatements",

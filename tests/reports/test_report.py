@@ -71,6 +71,9 @@ def test_unit_report_as_csv(report_db: str) -> None:
         "achieved",
         "revision",
         "final",
+        "status",
+        "changed",
+        "reason",
     ]
     # KPIs: November is still open under the watermark (27 Nov): revision 0, provisional.
     for name, (realisation, target, percent, achieved) in ds.DLH_NOVEMBER_INDICATORS.items():

@@ -191,3 +191,43 @@ def test_backfill_then_verify_from_the_same_file_finds_no_difference(
     with engine.connect() as connection:
         assert connection.execute(text(count)).scalar_one() == final_rows
     engine.dispose()
+
+
+def test_reports_show_the_official_figures_and_the_restatements_beside_them(
+    database_url: str, tmp_path: Path
+) -> None:
+    import csv
+    import io
+
+    source = tmp_path / "history.jsonl"
+    late = [event(3, "a", "rated", "2026-11-25T10:00", rating=2)]
+    source.write_bytes(
+        b"".join(orjson.dumps(e.model_dump(mode="json")) + b"\n" for e in HISTORY + late)
+    )
+    env = {"DATABASE_URL": database_url, "SIGAP_REGISTRY": str(REGISTRY_PATH)}
+    runner = CliRunner()
+    stored = runner.invoke(main, ["replay", str(source), "--store"], env=env)
+    assert stored.exit_code == 0, stored.output
+    args = ["report", "--unit", "dlh", "--period", "2026-W45", "--format"]
+    table = runner.invoke(main, [*args, "csv"], env=env)
+    assert table.exit_code == 0, table.output
+    rows = list(csv.DictReader(io.StringIO(table.output)))
+    counts = {r["metric"]: r for r in rows if r["section"] == "count" and r["subject"] == "*"}
+    # The official figure: no rating by the close, though the live score now has one.
+    assert counts["received"]["status"] == "official" and counts["received"]["value"] == "2"
+    assert counts["rating_count"]["value"] == "0"
+    restated = {
+        r["metric"]: r for r in rows if r["section"] == "restatement" and r["subject"] == "*"
+    }
+    assert restated["rating_count"]["value"] == "1"
+    assert restated["rating_count"]["status"] == "restatement"
+    assert "rating_count" in restated["rating_count"]["changed"].split()
+    assert "rated 1" in restated["rating_count"]["reason"]
+    markdown = runner.invoke(main, [*args, "md"], env=env)
+    assert "## Restatements after the official close" in markdown.output
+    assert "official (the revision at the period's close)" in markdown.output
+    league = runner.invoke(
+        main, ["report", "--all-units", "--period", "2026-W45", "--format", "html"], env=env
+    )
+    assert league.exit_code == 0, league.output
+    assert 'id="restatements"' in league.output

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from monitoring.cli import alertmanager_config, dashboards, register, rules
+from sigap.cli.monitoring import alertmanager_config, dashboards, register, rules
 from tests.monitoring.helpers import DEPLOY, REGISTRY
 
 

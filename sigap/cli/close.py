@@ -36,7 +36,7 @@ def register(main: click.Group) -> None:
 @click.option("--format", "output_format", type=click.Choice(["json", "table"]), default="table")
 def close(source: str, mapping: Path | None, output_format: str) -> None:
     from consumers.closing import Closer
-    from sigap.cli import load_settings, load_unit_registry
+    from sigap.cli.common import load_settings, load_unit_registry
     from sigap.closing import fold_source
     from storage.scores import make_engine
 

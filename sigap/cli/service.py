@@ -1,0 +1,106 @@
+"""The long-running services: `sigap worker` and `sigap score-writer`."""
+
+from __future__ import annotations
+
+import logging
+import signal
+
+import click
+
+from sigap.cli.common import (
+    database_when_reachable,
+    ensure_topics_when_reachable,
+    load_settings,
+    load_unit_registry,
+    safe_url,
+)
+
+
+@click.command(help="Run the Faust worker: pair events, keep KPI state, serve /metrics.")
+@click.option("--loglevel", default="info", show_default=True)
+def worker(loglevel: str) -> None:
+    from faust import Worker
+
+    from streams.app import create_app, install_event_loop, quiet_debug_logging
+
+    install_event_loop()
+    settings = load_settings()
+    registry = load_unit_registry(settings)
+    ensure_topics_when_reachable(settings)
+    sigap_app = create_app(settings, registry)
+    click.echo(
+        f"sigap worker: metrics at http://{settings.web_host}:{settings.web_port}/metrics",
+        err=True,
+    )
+    faust_worker = Worker(sigap_app.faust_app, loglevel=loglevel)
+    quiet_debug_logging(faust_worker)
+    faust_worker.execute_from_commandline()
+
+
+@click.command("score-writer", help="Consume measured resolutions and upsert daily unit scores.")
+def score_writer() -> None:
+    from prometheus_client import REGISTRY
+
+    from consumers.score_writer import ScoreWriter, build_consumer, kafka_dead_letter_sink
+    from streams.processor import unit_partition
+
+    logging.getLogger().setLevel(logging.INFO)
+    settings = load_settings()
+    ensure_topics_when_reachable(settings)
+    engine = database_when_reachable(settings)
+    dead_letter, dead_letter_producer = kafka_dead_letter_sink(settings)
+    partitions = settings.topic_partitions
+    writer = ScoreWriter(
+        engine=engine,
+        consumer=build_consumer(settings),
+        grace_seconds=settings.grace_seconds,
+        registry=load_unit_registry(settings),
+        dead_letter=dead_letter,
+        partition_of=lambda unit: unit_partition(unit, partitions),
+        metrics_registry=REGISTRY,
+    )
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: writer.stop())
+    click.echo(f"sigap score-writer: writing to {safe_url(settings.database_url)}", err=True)
+    if settings.score_writer_metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.score_writer_metrics_port, addr=settings.web_host)
+        click.echo(
+            f"sigap score-writer: metrics at http://{settings.web_host}:"
+            f"{settings.score_writer_metrics_port}/metrics",
+            err=True,
+        )
+    closer_thread = None
+    if settings.close_every_seconds:
+        import threading
+
+        from consumers.closing import PeriodicCloser
+
+        closer = PeriodicCloser(
+            settings,
+            writer.engine,
+            load_unit_registry(settings),
+            settings.close_every_seconds,
+            REGISTRY,
+        )
+        closer_thread = threading.Thread(
+            target=closer.run_until, args=(writer.stopping,), name="closer", daemon=True
+        )
+        closer_thread.start()
+    try:
+        writer.run()
+    finally:
+        writer.consumer.close()
+        dead_letter_producer.close()
+        if closer_thread is not None:
+            closer_thread.join(timeout=10)
+
+
+def register(group: click.Group) -> None:
+    """Add `sigap worker`, `sigap score-writer` to ``group``."""
+    for command in (
+        worker,
+        score_writer,
+    ):
+        group.add_command(command)

@@ -17,10 +17,11 @@ import pytest
 import yaml
 
 from core.calendar import JAKARTA
+from core.charging import shift_working_days
 from core.complaint_state import ComplaintState, record_event
 from core.registry import Registry, load_registry, parse_registry
 from core.scoring import all_period_scores
-from core.timeline import charges_for, evaluate_complaint, shift_working_days
+from core.timeline import charges_for, evaluate_complaint
 from core.unit_view import UnitView, unit_views
 from schemas.events import ComplaintEvent, EventRejected
 

@@ -25,7 +25,7 @@ from pyinstrument import Profiler
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.registry import load_registry  # noqa: E402
+from core.registry_file import load_registry  # noqa: E402
 from sigap.simulator import TrafficModel  # noqa: E402
 from streams.processor import ComplaintStage, UnitStage  # noqa: E402
 

@@ -219,7 +219,7 @@ def category_plans(registry: Registry, units: Sequence[UnitProfile]) -> dict[str
 def _default_registry() -> Registry:
     from pathlib import Path
 
-    from core.registry import load_registry
+    from core.registry_file import load_registry
 
     return load_registry(Path(__file__).resolve().parents[1] / "deploy" / "registry.yaml")
 

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.complaint_state import ComplaintState, accept_event
-from core.registry import load_registry, parse_registry
+from core.registry_file import load_registry, parse_registry
 from core.scoring import ScoreInput, all_period_scores
 from core.totals import RESOLUTION_BUCKETS
 from core.unit_kpis import UnitKpis

@@ -12,7 +12,7 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from core.registry import load_registry, parse_registry
+from core.registry_file import load_registry, parse_registry
 from schemas.events import ComplaintEvent, parse_event
 from sigap.cli import main
 from sigap.replay import ReplayResult, replay, result_json

@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.registry import load_registry
+from core.registry_file import load_registry
 from schemas.events import UNIT_PATTERN, ComplaintEvent
 from sigap.replay_sources import (
     SourceError,

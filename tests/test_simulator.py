@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from core.complaint_state import ComplaintState, accept_event
-from core.registry import load_registry
+from core.registry_file import load_registry
 from core.timeline import evaluate_complaint
 from schemas.events import ComplaintEvent, EventRejected, parse_event
 from sigap.simulator import SURABAYA_UNITS, TrafficModel

@@ -35,7 +35,8 @@ def _engine(settings: Settings) -> Any:
 
 
 def _registry(settings: Settings) -> Any:
-    from core.registry import RegistryError, load_registry
+    from core.registry import RegistryError
+    from core.registry_file import load_registry
 
     try:
         return load_registry(Path(settings.registry_path))

@@ -76,7 +76,8 @@ def database_when_reachable(settings: Settings) -> Engine:
 
 def load_unit_registry(settings: Settings) -> Registry:
     """The unit and target registry (SIGAP_REGISTRY); a bad file stops with its message."""
-    from core.registry import RegistryError, load_registry
+    from core.registry import RegistryError
+    from core.registry_file import load_registry
 
     try:
         return load_registry(Path(settings.registry_path))

@@ -14,7 +14,8 @@ from typing import Final
 
 import click
 
-from core.registry import Registry, RegistryError, load_registry
+from core.registry import Registry, RegistryError
+from core.registry_file import load_registry
 
 __all__ = ["alertmanager_config", "dashboards", "register", "rules"]
 

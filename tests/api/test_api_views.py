@@ -15,7 +15,7 @@ import yaml
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import generate_latest
 
-from core.registry import load_registry
+from core.registry_file import load_registry
 from sigap.settings import Settings
 from streams.app import SigapApp
 from tests.api.helpers import (

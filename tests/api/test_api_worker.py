@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 import pytest
 
-from core.registry import load_registry
+from core.registry_file import load_registry
 from schemas.events import parse_event
 from sigap.replay import ReplayResult, replay, unit_summary
 from tests.api.helpers import ROOT, Reply, call, comparable, kpis_from_metrics, validate

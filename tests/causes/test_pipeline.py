@@ -20,7 +20,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from core.causes import unit_figures
-from core.registry import load_registry
+from core.registry_file import load_registry
 from core.windows import period_end, period_start_epoch
 from schemas.events import parse_event
 from sigap.cli import main

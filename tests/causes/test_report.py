@@ -209,7 +209,7 @@ def test_the_api_serves_the_same_figures_without_complaint_ids_or_officer_codes(
 def test_the_report_says_when_a_city_declared_exclusion_moved_deadlines(tmp_path: Path) -> None:
     import yaml
 
-    from core.registry import load_registry
+    from core.registry_file import load_registry
 
     data = yaml.safe_load(REGISTRY_PATH.read_text(encoding="utf-8"))
     data["holiday_overrides"] = str(REGISTRY_PATH.parent / "holidays-override.yaml")

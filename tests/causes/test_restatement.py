@@ -9,7 +9,7 @@ from typing import Any
 
 from core.period_close import registry_close_instant
 from core.periods import JAKARTA
-from core.registry import load_registry
+from core.registry_file import load_registry
 from schemas.events import ComplaintEvent
 from sigap.closing import Closer
 from storage.official import official_rows

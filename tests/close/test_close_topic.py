@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 from consumers.closing import PeriodicCloser
 from core.period_close import registry_close_instant
 from core.periods import JAKARTA
-from core.registry import load_registry
+from core.registry_file import load_registry
 from sigap.publisher import EventPublisher
 from sigap.settings import Settings
 from sigap.topics import ensure_topics

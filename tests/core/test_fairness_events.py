@@ -19,7 +19,8 @@ import yaml
 from core.calendar import JAKARTA
 from core.charging import shift_working_days
 from core.complaint_state import ComplaintState, record_event
-from core.registry import Registry, load_registry, parse_registry
+from core.registry import Registry
+from core.registry_file import load_registry, parse_registry
 from core.scoring import all_period_scores
 from core.timeline import charges_for, evaluate_complaint
 from core.unit_view import UnitView, unit_views

@@ -17,7 +17,7 @@ from core.feedback import (
     transfers_in,
     unit_feedback,
 )
-from core.registry import load_registry
+from core.registry_file import load_registry
 from core.scoring import ScoreInput, period_score
 from core.unit_view import UnitView
 from tests.histories import views_after

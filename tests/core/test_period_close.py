@@ -22,7 +22,8 @@ from core.period_close import (
     suspected_periods,
 )
 from core.periods import JAKARTA
-from core.registry import RegistryError, load_registry, parse_registry
+from core.registry import RegistryError
+from core.registry_file import load_registry, parse_registry
 from core.scoring import ScoreInput, all_period_scores
 from schemas.events import ComplaintEvent
 from tests.histories import complaint_events

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from core.complaint_state import ComplaintState, accept_event
 from core.periods import format_period, last_day, parse_period, previous_periods
-from core.registry import load_registry
+from core.registry_file import load_registry
 from core.scoring import (
     ACTIVITY_COLUMNS,
     ALL,

@@ -20,7 +20,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.calendar import JAKARTA
-from core.registry import UNKNOWN_UNIT, load_registry, parse_registry
+from core.registry import UNKNOWN_UNIT
+from core.registry_file import load_registry, parse_registry
 from core.timeline import (
     ComplaintOutcome,
     TimerCharge,

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from core.complaint_state import ComplaintState, accept_event
-from core.registry import load_registry
+from core.registry_file import load_registry
 from core.unit_kpis import ALL_CATEGORIES, StoredView, UnitKpis
 from core.unit_view import UnitView
 from schemas.events import ComplaintEvent

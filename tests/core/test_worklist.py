@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from core.complaint_state import ComplaintState, accept_event
-from core.registry import load_registry
+from core.registry_file import load_registry
 from core.unit_kpis import UnitKpis
 from core.unit_view import UnitView
 from core.worklist import worklist

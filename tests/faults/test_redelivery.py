@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from core.registry import load_registry
+from core.registry_file import load_registry
 from streams.processor import ComplaintStage, UnitStage
 from tests.streams.test_agents import RecordingTopic
 

@@ -13,7 +13,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 import metrics.names as names
-from core.registry import load_registry
+from core.registry_file import load_registry
 from schemas.events import ComplaintEvent
 from sigap.replay import replay, replay_worklist
 from streams.api import worklist_entry_json

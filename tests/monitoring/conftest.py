@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from core.registry import Registry, load_registry
+from core.registry import Registry
+from core.registry_file import load_registry
 from monitoring.rules import BUDGET_REMAINING_RECORD, render_rules
 from tests.monitoring.helpers import (
     REGISTRY,

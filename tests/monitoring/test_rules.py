@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 import metrics.names as names
-from core.registry import Registry, parse_registry
+from core.registry import Registry
+from core.registry_file import parse_registry
 from monitoring import runbook_anchor
 from monitoring.rules import (
     BURN_POLICIES,

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.complaint_state import ComplaintState, accept_event
-from core.registry import load_registry
+from core.registry_file import load_registry
 from schemas.events import ComplaintEvent, EventRejected, parse_event
 from sigap.replay import replay, result_json
 from tests.histories import complaint_events as history_of

@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from core.registry import load_registry
+from core.registry_file import load_registry
 from core.unit_view import UnitView
 from storage.scores import make_engine, upsert_views
 from tests.histories import views_after

@@ -15,7 +15,7 @@ from sqlalchemy.exc import DatabaseError
 from consumers.closing import Closer
 from core.period_close import official_revisions, registry_close_instant
 from core.periods import JAKARTA
-from core.registry import load_registry
+from core.registry_file import load_registry
 from schemas.events import ComplaintEvent
 from sigap.cli import main
 from storage.official import insert_close, official_rows, stored_closes

@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from core.complaint_state import ComplaintState, accept_event
-from core.registry import load_registry
+from core.registry_file import load_registry
 from core.scoring import VALUE_COLUMNS, all_period_scores, is_empty
 from core.unit_view import UnitView
 from schemas.events import ComplaintEvent

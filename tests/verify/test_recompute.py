@@ -6,7 +6,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from core.complaint_state import ComplaintState, accept_event
-from core.registry import load_registry
+from core.registry_file import load_registry
 from core.unit_view import UnitView
 from schemas.events import parse_event
 from sigap.verify import recompute_scores

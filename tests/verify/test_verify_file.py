@@ -17,7 +17,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from core.complaint_state import ComplaintState, accept_event
-from core.registry import load_registry
+from core.registry_file import load_registry
 from core.unit_view import UnitView
 from schemas.events import parse_event
 from sigap.cli import main

@@ -2,10 +2,11 @@
 
     .venv/bin/python bench/profile_hot_path.py [--events 30000] [--html bench/profile.html]
 
-Drives streams.processor.ComplaintStage.process and UnitStage.process exactly as the two
-agents do, with dicts for the Faust tables and an in-memory topic whose send() hands each
-view to the unit stage (so no Kafka, no Faust, no RocksDB: the SIGAP code's own cost). The
-events are the simulator's, like bench/run.py. Also profiles sigap.replay.replay.
+Drives streams.complaint_stage.ComplaintStage.process and
+streams.unit_stage.UnitStage.process exactly as the two agents do, with dicts for the Faust
+tables and an in-memory topic whose send() hands each view to the unit stage (so no Kafka,
+no Faust, no RocksDB: the SIGAP code's own cost). The events are the simulator's, like
+bench/run.py. Also profiles sigap.replay.replay.
 Prints the stage's events/s and pyinstrument's text report (and writes HTML if asked).
 """
 
@@ -26,8 +27,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from core.registry_file import load_registry  # noqa: E402
+from schemas.views import decode_envelope  # noqa: E402
 from sigap.simulator import TrafficModel  # noqa: E402
-from streams.processor import ComplaintStage, UnitStage  # noqa: E402
+from streams.complaint_stage import ComplaintStage  # noqa: E402
+from streams.unit_stage import UnitStage  # noqa: E402
 
 
 @dataclass
@@ -83,7 +86,7 @@ async def drive(
         await complaint.process_batch(events)
         t1 = time.perf_counter()
         for view_key, view_value in views.sent:
-            view_count += len(orjson.loads(view_value).get("vs", ()))
+            view_count += len(decode_envelope(view_value).views)
             await unit.process(Event(view_key, view_value, Message(0, view_offset, now)))
             view_offset += 1
         views.sent.clear()

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 import orjson
 from kafka import KafkaConsumer, TopicPartition
 
+from schemas.dead_letters import REASON_HEADER
 from sigap.settings import Settings
-
-REASON_HEADER = "sigap-reason"
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,8 @@ from metrics.names import (
     SCORE_WRITER_REASONS,
     SCORE_WRITER_WATERMARK,
 )
+from schemas.dead_letters import REASON_HEADER
+from schemas.views import decode_envelope
 from sigap.settings import Settings
 from storage.scores import (
     create_tables,
@@ -53,7 +55,6 @@ from storage.scores import (
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-REASON_HEADER = "sigap-reason"
 # Dead-letter reasons of the score writer.
 INVALID_VIEW = "invalid_view"
 DATA_ERROR = "data_error"
@@ -149,18 +150,19 @@ class ScoreWriter:
             views: list[UnitView] = []
             for tp, batch in batches.items():
                 for record in batch:
-                    # The complaint stage's envelope: progress stamps, and the view under
-                    # "v" or the views under "vs" (watermark heartbeats carry none).
+                    # The complaint stage's envelope (schemas.views): a progress stamp, and
+                    # the views of one batch (a heartbeat carries none).
                     try:
-                        envelope = orjson.loads(record.value)
-                        if envelope.get("wm") is not None:  # older workers could send null
+                        envelope = decode_envelope(record.value)
+                        if envelope.watermark is not None:  # no event time yet: moves nothing
                             source = self.watermarks.setdefault(tp.partition, SourceWatermarks())
                             source.observe(
-                                envelope["src"], envelope["wm"], envelope["cu"], self.wall_clock()
+                                envelope.source,
+                                envelope.watermark,
+                                envelope.caught_up,
+                                self.wall_clock(),
                             )
-                        decoded = [UnitView.from_json(view) for view in envelope.get("vs", ())]
-                        if "v" in envelope:
-                            decoded.append(UnitView.from_json(envelope["v"]))
+                        decoded = [UnitView.from_json(view) for view in envelope.views]
                     except Exception:
                         # Not a views envelope (a bug or a foreign producer): set aside,
                         # never a reason to stop.

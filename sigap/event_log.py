@@ -8,8 +8,8 @@ in the stored scores yet either). Events deleted by the topic's retention are go
 report says so (`truncated`), as the periods they belong to cannot be recomputed.
 
 Each message goes through the worker's own admission checks before it is yielded (see
-streams.processor.ComplaintStage.process, `schemas.events.admit_message`): it must parse as
-a contract event, its key (which must be present) must be its complaint_id, and its event
+streams.complaint_stage.ComplaintStage.process, `schemas.events.admit_message`): it must
+parse as a contract event, its key (which must be present) must be its complaint_id, and its event
 time must pass `check_event_time` against the Kafka record's timestamp (the broker's append
 time on the topics SIGAP creates). Messages that fail are counted by reason (never logged
 with their content) and skipped, as the worker dead-letters them. The checks that need the

@@ -29,7 +29,8 @@ from core.registry import Registry
 from metrics.collector import MetricsSnapshot, SigapCollector
 from sigap.settings import Settings
 from streams.api import register_api
-from streams.processor import ComplaintStage, UnitStage
+from streams.complaint_stage import ComplaintStage
+from streams.unit_stage import UnitStage
 
 # Series such as complaints_created_created only double the series count for nothing.
 disable_created_metrics()  # type: ignore[no-untyped-call]

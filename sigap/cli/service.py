@@ -42,7 +42,7 @@ def score_writer() -> None:
     from prometheus_client import REGISTRY
 
     from consumers.score_writer import ScoreWriter, build_consumer, kafka_dead_letter_sink
-    from streams.processor import unit_partition
+    from schemas.views import unit_partition
 
     logging.getLogger().setLevel(logging.INFO)
     settings = load_settings()

@@ -19,7 +19,8 @@ from typing import Any
 import orjson
 
 from core.registry_file import load_registry
-from streams.processor import ComplaintStage, UnitStage
+from streams.complaint_stage import ComplaintStage
+from streams.unit_stage import UnitStage
 from tests.streams.test_agents import RecordingTopic
 
 REGISTRY = load_registry(Path(__file__).resolve().parents[2] / "deploy" / "registry.yaml")

@@ -63,7 +63,7 @@ def _settings(bootstrap: str, prefix: str, group: str, database_url: str) -> Set
 
 def _view_records() -> list[tuple[int, bytes]]:
     """(views partition, envelope) per accepted event, in event order."""
-    from streams.processor import unit_partition
+    from schemas.views import unit_partition
 
     states: dict[str, ComplaintState] = {}
     records = []

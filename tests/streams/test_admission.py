@@ -11,12 +11,8 @@ from typing import Any
 import orjson
 
 from core.complaint_state import ComplaintState
-from streams.processor import (
-    LOG_APPEND_TIME,
-    MAX_VIEWS_RECORD_BYTES,
-    ComplaintStage,
-    views_records,
-)
+from schemas.views import MAX_VIEWS_RECORD_BYTES, encode_views_records
+from streams.complaint_stage import LOG_APPEND_TIME, ComplaintStage
 from tests.faults.test_redelivery import CREATED, CREATED_AT, REGISTRY, Event
 from tests.streams.test_agents import RecordingTopic
 
@@ -110,14 +106,15 @@ def test_free_text_in_channel_and_category_never_reaches_the_state_or_the_views(
 def test_views_records_are_split_to_stay_under_the_record_limit() -> None:
     envelope = {"src": 3, "wm": CREATED_AT, "cu": True}
     views = [{"u": "dlh", "id": f"c{i}", "pad": "x" * 1000} for i in range(3000)]
-    records = views_records(envelope, views)
+    records = encode_views_records(3, CREATED_AT, True, views)
     assert len(records) > 1
     assert all(len(record) <= MAX_VIEWS_RECORD_BYTES for record in records)
     decoded = [orjson.loads(record) for record in records]
     assert all({k: d[k] for k in envelope} == envelope for d in decoded)
     assert [view for d in decoded for view in d["vs"]] == views
     # The common case: one record, encoded once.
-    assert views_records(envelope, views[:10]) == [orjson.dumps({**envelope, "vs": views[:10]})]
+    one = encode_views_records(3, CREATED_AT, True, views[:10])
+    assert one == [orjson.dumps({**envelope, "vs": views[:10]})]
 
 
 def test_the_unit_stage_ignores_a_view_older_than_the_one_it_holds() -> None:
@@ -125,7 +122,7 @@ def test_the_unit_stage_ignores_a_view_older_than_the_one_it_holds() -> None:
     sent a newer one: the unit does not go back (its open complaint count, its stored view)."""
     from core.complaint_state import accept_event
     from schemas.events import parse_event
-    from streams.processor import UnitStage
+    from streams.unit_stage import UnitStage
 
     state = ComplaintState()
     created = parse_event(orjson.dumps(CREATED))

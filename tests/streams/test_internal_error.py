@@ -17,13 +17,14 @@ from typing import Any
 import orjson
 import pytest
 
-import streams.processor as processor
+import streams.complaint_stage as complaint_stage_module
 from core.complaint_state import ComplaintState, changed_encoded_views
 from core.registry import Registry
 from core.unit_kpis import UnitKpis
 from core.unit_view import UnitView
 from metrics.collector import MetricsSnapshot, SigapCollector
-from streams.processor import INTERNAL_ERROR, REASON_HEADER, ComplaintStage, UnitStage
+from streams.complaint_stage import INTERNAL_ERROR, REASON_HEADER, ComplaintStage
+from streams.unit_stage import UnitStage
 from tests.faults.test_redelivery import REGISTRY, Event, complaint_stage
 
 BROKEN = "c-broken"
@@ -72,7 +73,7 @@ def test_a_bug_dead_letters_the_complaint_and_loses_nothing(
     complaints: dict[str, Any] = {}
     worker = complaint_stage(complaints)
     with monkeypatch.context() as patched:
-        patched.setattr(processor, "changed_encoded_views", buggy_views)
+        patched.setattr(complaint_stage_module, "changed_encoded_views", buggy_views)
         asyncio.run(worker.process_batch(BATCH))
 
     # The broken complaint's two events are dead-lettered with their original bytes; the

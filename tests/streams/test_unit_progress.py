@@ -15,7 +15,8 @@ from typing import Any
 
 import orjson
 
-from streams.processor import ComplaintStage, UnitStage
+from streams.complaint_stage import ComplaintStage
+from streams.unit_stage import UnitStage
 from tests.faults.test_redelivery import (
     CREATED,
     CREATED_AT,

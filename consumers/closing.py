@@ -41,8 +41,8 @@ from core.period_close import (
     restatements,
     suspected_periods,
 )
+from core.periods import PeriodKind
 from core.registry import Registry
-from core.windows import PeriodKind
 from metrics.names import (
     CLOSE_OUTCOMES,
     CLOSE_RUNS,

@@ -48,11 +48,17 @@ from core.calendar import WorkingCalendar
 from core.close_rules import CloseRule, CloseRules
 from core.complaint_state import ComplaintState, current_views, record_event
 from core.iku import indicator_scores
-from core.periods import JAKARTA, next_start
+from core.periods import (
+    JAKARTA,
+    SCORE_PERIOD_KINDS,
+    PeriodKind,
+    next_start,
+    period_end,
+    period_start,
+)
 from core.registry import Registry
 from core.scoring import ALL, PeriodScore, ScoreInput, is_empty, period_values
 from core.unit_view import UnitView
-from core.windows import SCORE_PERIOD_KINDS, PeriodKind, period_end, period_start
 from schemas.events import ComplaintEvent, EventRejected
 
 PeriodId = tuple[PeriodKind, date]

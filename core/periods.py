@@ -8,20 +8,35 @@ Period names (`parse_period` / `format_period`):
     quarter  2026-Q4      Q1 = January to March, ... Q4 = October to December
 
 Each period is identified by its kind and its first day (`start`); its instants are from the
-start's Jakarta midnight (inclusive) to the next period's (exclusive), see core.windows.
+start's Jakarta midnight (inclusive) to the next period's (exclusive): `period_start_epoch`
+and `period_end`. `period_start` finds the period holding an instant. Rolling windows are
+core.windows.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import Literal, get_args
 from zoneinfo import ZoneInfo
 
-if TYPE_CHECKING:
-    from core.windows import PeriodKind
-
 JAKARTA = ZoneInfo("Asia/Jakarta")
+
+PeriodKind = Literal["day", "week", "month", "quarter"]
+# Every calendar period kind: the persisted scores (core.scoring) use them all.
+SCORE_PERIOD_KINDS: tuple[PeriodKind, ...] = get_args(PeriodKind)
+# The current periods of the live gauges (core.unit_kpis): a quarter is too long for them.
+PERIOD_KINDS: tuple[PeriodKind, ...] = ("day", "week", "month")
+
+
+def period_kind(text: str) -> PeriodKind:
+    """A period kind from text (a database column, a parameter); ValueError otherwise."""
+    for kind in SCORE_PERIOD_KINDS:
+        if text == kind:
+            return kind
+    raise ValueError(f"unknown period kind {text!r}; known: {', '.join(SCORE_PERIOD_KINDS)}")
+
 
 PERIOD_FORMS = "YYYY-MM-DD (day), YYYY-Www (ISO week), YYYY-MM (month) or YYYY-Qn (quarter)"
 _DAY_RE = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})$")
@@ -132,3 +147,48 @@ def _check_start(kind: str, start: date) -> None:
             raise ValueError(f"a quarter starts on 1 January, April, July or October, not {start}")
         return
     raise ValueError(f"unknown period kind {kind!r}")
+
+
+def period_start(kind: PeriodKind, moment_epoch: float) -> date:
+    """The first Jakarta day of the period of `kind` holding the instant."""
+    if not math.isfinite(moment_epoch):  # inf has no calendar period; NaN no order
+        raise ValueError(f"moment_epoch must be finite, got {moment_epoch!r}")
+    return period_start_of_day(kind, jakarta_day_of_epoch(float(moment_epoch)))
+
+
+def period_start_of_day(kind: PeriodKind, day: date) -> date:
+    """The first day of the period of `kind` holding the Jakarta day `day`."""
+    if kind == "day":
+        return day
+    if kind == "week":
+        return day - timedelta(days=day.weekday())  # ISO week: Monday first
+    if kind == "month":
+        return day.replace(day=1)
+    if kind == "quarter":
+        return date(day.year, (day.month - 1) // 3 * 3 + 1, 1)
+    raise ValueError(f"unknown period kind {kind!r}")
+
+
+def _jakarta_midnight(day: date) -> float:
+    return datetime(day.year, day.month, day.day, tzinfo=JAKARTA).timestamp()
+
+
+def period_end(kind: PeriodKind, start: date) -> float:
+    """Epoch seconds of the period's end (exclusive): the next period's Jakarta midnight."""
+    return _jakarta_midnight(next_start(kind, start))
+
+
+def period_start_epoch(kind: PeriodKind, start: date) -> float:
+    """Epoch seconds of the period's first instant (inclusive)."""
+    next_start(kind, start)  # validates that `start` begins a period of `kind`
+    return _jakarta_midnight(start)
+
+
+def periods_of(moment_epoch: float) -> dict[PeriodKind, date]:
+    """The start of each live period kind (PERIOD_KINDS) holding the instant."""
+    day = period_start("day", moment_epoch)
+    return {
+        "day": day,
+        "week": day - timedelta(days=day.weekday()),
+        "month": day.replace(day=1),
+    }

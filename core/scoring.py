@@ -68,10 +68,7 @@ from datetime import date
 from typing import Any
 
 from core.iku import IndicatorScore, indicator_scores
-from core.quantiles import quantiles
-from core.registry import Registry
-from core.unit_view import UnitView
-from core.windows import (
+from core.periods import (
     SCORE_PERIOD_KINDS,
     PeriodKind,
     period_end,
@@ -79,6 +76,9 @@ from core.windows import (
     period_start_epoch,
     period_start_of_day,
 )
+from core.quantiles import quantiles
+from core.registry import Registry
+from core.unit_view import UnitView
 
 ALL = "*"  # the category of a unit's score over every category
 DAY: PeriodKind = "day"

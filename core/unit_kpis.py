@@ -26,15 +26,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.periods import PERIOD_KINDS, period_start, period_start_epoch
 from core.totals import RESOLUTION_BUCKETS
 from core.unit_view import NEVER, TimerView, UnitView
-from core.windows import (
-    PERIOD_KINDS,
-    RollingWindows,
-    WindowStats,
-    period_start,
-    period_start_epoch,
-)
+from core.windows import RollingWindows, WindowStats
 from core.worklist import LATENESS_BANDS, OpenTimer, open_timers_of_view
 
 TIMERS = ("response", "resolution")

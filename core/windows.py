@@ -1,4 +1,4 @@
-"""Event-time KPI state: rolling windows and calendar periods (the watermark is
+"""Event-time KPI state: rolling windows (calendar periods are core.periods, the watermark
 core.watermarks; finalised period scores with revisions are core.scoring and storage).
 
 Faust's windowed tables expire windows by wall-clock time and lose their expiry tracking after
@@ -23,13 +23,12 @@ from __future__ import annotations
 import heapq
 import math
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
 from itertools import pairwise
-from typing import Any, ClassVar, Literal, get_args
+from types import MappingProxyType
+from typing import Any, ClassVar, Final
 
-from core.periods import JAKARTA, jakarta_day_of_epoch
 from core.quantiles import nearest_rank
 
 HOUR = 3600.0
@@ -37,19 +36,11 @@ DAY = 86400.0
 
 DEFAULT_GRACE_SECONDS = 1 * HOUR
 
-PeriodKind = Literal["day", "week", "month", "quarter"]
-# Every calendar period kind: the persisted scores (core.scoring) use them all.
-SCORE_PERIOD_KINDS: tuple[PeriodKind, ...] = get_args(PeriodKind)
-# The current periods of the live gauges (core.unit_kpis): a quarter is too long for them.
-PERIOD_KINDS: tuple[PeriodKind, ...] = ("day", "week", "month")
-
-
-def period_kind(text: str) -> PeriodKind:
-    """A period kind from text (a database column, a parameter); ValueError otherwise."""
-    for kind in SCORE_PERIOD_KINDS:
-        if text == kind:
-            return kind
-    raise ValueError(f"unknown period kind {text!r}; known: {', '.join(SCORE_PERIOD_KINDS)}")
+# The rolling windows, by name (the `window` label of the metrics), and their widths.
+WINDOWS: Final[Mapping[str, float]] = MappingProxyType(
+    {"1h": 1 * HOUR, "24h": 1 * DAY, "7d": 7 * DAY, "30d": 30 * DAY}
+)
+WINDOW_NAMES: Final[tuple[str, ...]] = tuple(WINDOWS)
 
 
 def _finite(name: str, value: float) -> float:
@@ -88,12 +79,7 @@ class RollingWindows:
     O(log n + k log k) for the k measurements in the window.
     """
 
-    WINDOWS: ClassVar[dict[str, float]] = {
-        "1h": 3600.0,
-        "24h": 86400.0,
-        "7d": 604800.0,
-        "30d": 2592000.0,
-    }
+    WINDOWS: ClassVar[Mapping[str, float]] = WINDOWS
     LONGEST: ClassVar[float] = max(WINDOWS.values())
 
     __slots__ = ("_items",)
@@ -226,72 +212,3 @@ class RollingWindows:
         merged = RollingWindows()
         merged._items = list(heapq.merge(*(part._items for part in parts)))
         return merged
-
-
-# --------------------------------------------------------------------------------------------
-# 3. Calendar periods in Asia/Jakarta
-
-
-def period_start(kind: PeriodKind, moment_epoch: float) -> date:
-    """The first Jakarta day of the period of `kind` holding the instant."""
-    return period_start_of_day(kind, jakarta_day_of_epoch(_finite("moment_epoch", moment_epoch)))
-
-
-def period_start_of_day(kind: PeriodKind, day: date) -> date:
-    """The first day of the period of `kind` holding the Jakarta day `day`."""
-    if kind == "day":
-        return day
-    if kind == "week":
-        return day - timedelta(days=day.weekday())  # ISO week: Monday first
-    if kind == "month":
-        return day.replace(day=1)
-    if kind == "quarter":
-        return date(day.year, (day.month - 1) // 3 * 3 + 1, 1)
-    raise ValueError(f"unknown period kind {kind!r}")
-
-
-def _next_start(kind: PeriodKind, start: date) -> date:
-    if kind == "day":
-        return start + timedelta(days=1)
-    if kind == "week":
-        if start.weekday() != 0:
-            raise ValueError(f"a week starts on a Monday, {start} is not one")
-        return start + timedelta(days=7)
-    if kind == "month":
-        if start.day != 1:
-            raise ValueError(f"a month starts on its 1st, {start} does not")
-        return date(start.year + start.month // 12, start.month % 12 + 1, 1)
-    if kind == "quarter":
-        if start.day != 1 or start.month % 3 != 1:
-            raise ValueError(f"a quarter starts on 1 January, April, July or October, not {start}")
-        return date(start.year + (start.month + 2) // 12, (start.month + 2) % 12 + 1, 1)
-    raise ValueError(f"unknown period kind {kind!r}")
-
-
-def _jakarta_midnight(day: date) -> float:
-    return datetime(day.year, day.month, day.day, tzinfo=JAKARTA).timestamp()
-
-
-def period_end(kind: PeriodKind, start: date) -> float:
-    """Epoch seconds of the period's end (exclusive): the next period's Jakarta midnight."""
-    return _jakarta_midnight(_next_start(kind, start))
-
-
-def period_start_epoch(kind: PeriodKind, start: date) -> float:
-    """Epoch seconds of the period's first instant (inclusive)."""
-    _next_start(kind, start)  # validates that `start` begins a period of `kind`
-    return _jakarta_midnight(start)
-
-
-def periods_of(moment_epoch: float) -> dict[PeriodKind, date]:
-    """The start of each live period kind (PERIOD_KINDS) holding the instant."""
-    day = period_start("day", moment_epoch)
-    return {
-        "day": day,
-        "week": day - timedelta(days=day.weekday()),
-        "month": day.replace(day=1),
-    }
-
-
-# --------------------------------------------------------------------------------------------
-# 4. Finalised periods and restatements

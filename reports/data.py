@@ -22,7 +22,14 @@ from core.actions import ActionEffect
 from core.causes import CauseAnalysis, RoutingLedger, cause_analysis
 from core.feedback import Feedback, unit_feedback
 from core.findings import Finding, IndicatorMiss, OpenAction, unit_findings
-from core.periods import format_period, previous_periods
+from core.periods import (
+    PeriodKind,
+    format_period,
+    period_end,
+    period_start,
+    period_start_epoch,
+    previous_periods,
+)
 from core.ranking import (
     DEFAULT_CONFIDENCE,
     DEFAULT_MIN_DECIDED_TIMERS,
@@ -34,7 +41,6 @@ from core.ranking import (
 from core.registry import OTHER_CATEGORY, Registry
 from core.scoring import ALL, COUNT_COLUMNS, period_score
 from core.unit_view import UnitView
-from core.windows import PeriodKind, period_end, period_start, period_start_epoch
 from storage.actions import list_actions
 from storage.cause_figures import cause_figures
 from storage.official import closed_starts, official_rows

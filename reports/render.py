@@ -6,8 +6,8 @@ from collections.abc import Callable
 from datetime import date
 from typing import Literal
 
+from core.periods import PeriodKind
 from core.registry import Registry
-from core.windows import PeriodKind
 from reports import render_csv, render_html, render_md
 from reports.data import (
     DEFAULT_TREND_PERIODS,

@@ -15,8 +15,8 @@ from sqlalchemy import Engine
 
 from consumers.closing import TopicFollower
 from core.period_close import LogFold, empty_score
+from core.periods import PeriodKind
 from core.registry import Registry
-from core.windows import PeriodKind
 from schemas.events import EventRejected, check_event_time
 from sigap.settings import Settings
 

@@ -48,6 +48,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from core.causes import unit_figures
+from core.periods import PeriodKind, period_end, period_kind, period_start_epoch
 from core.registry import Registry
 from core.scoring import (
     ACTIVITY_COLUMNS,
@@ -59,7 +60,6 @@ from core.scoring import (
     periods_touched,
 )
 from core.unit_view import UnitView
-from core.windows import PeriodKind, period_end, period_kind, period_start_epoch
 from schemas.events import ComplaintEvent
 from sigap.event_log import TopicReport, read_topic_events
 from sigap.replay import replay

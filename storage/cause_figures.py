@@ -11,8 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from core.causes import CauseAnalysis, RoutingLedger, cause_analysis, routing_ledger
-from core.periods import format_period
-from core.windows import PeriodKind, period_end, period_start_epoch
+from core.periods import PeriodKind, format_period, period_end, period_start_epoch
 from storage.scores import restored_watermark, stored_views
 
 # A misrouting charge counts when the complaint reached the right unit, which may be after

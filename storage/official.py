@@ -21,8 +21,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.period_close import PeriodId, RowKey, ScoreRevision, score_columns
+from core.periods import PeriodKind, period_end, period_kind
 from core.scoring import ALL, VALUE_COLUMNS
-from core.windows import PeriodKind, period_end, period_kind
 from storage.models import OfficialScore, PeriodCloseRow
 
 

@@ -44,7 +44,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from core.iku import INDICATORS, IndicatorScore
-from core.periods import jakarta_day_of_epoch
+from core.periods import (
+    PeriodKind,
+    jakarta_day_of_epoch,
+    period_end,
+    period_kind,
+    period_start_epoch,
+)
 from core.registry import Registry
 from core.scoring import (
     ALL,
@@ -58,7 +64,6 @@ from core.scoring import (
     periods_touched,
 )
 from core.unit_view import UnitView
-from core.windows import PeriodKind, period_end, period_kind, period_start_epoch
 from storage.models import Base, UnitComplaintRow, UnitScore, UnitScoreIndicator
 
 log = logging.getLogger(__name__)

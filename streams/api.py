@@ -37,7 +37,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from core.periods import parse_period
+from core.periods import PeriodKind, parse_period
 from core.registry import CODE_RE, UNKNOWN_UNIT
 from core.unit_kpis import (
     ALL_CATEGORIES,
@@ -48,7 +48,6 @@ from core.unit_kpis import (
     TimerWindowStats,
     UnitSnapshot,
 )
-from core.windows import PeriodKind
 from core.worklist import LEVELS as WORKLIST_LEVELS
 from core.worklist import WorklistEntry, WorklistPage, worklist
 from core.worklist import level_text as level_text_of

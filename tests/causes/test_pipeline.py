@@ -20,8 +20,8 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from core.causes import unit_figures
+from core.periods import period_end, period_start_epoch
 from core.registry_file import load_registry
-from core.windows import period_end, period_start_epoch
 from schemas.events import parse_event
 from sigap.cli import main
 from sigap.replay import replay

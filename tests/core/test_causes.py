@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 from core.calendar import JAKARTA
 from core.causes import cause_analysis, routing_ledger
 from core.complaint_state import ComplaintState, current_views, record_event
+from core.periods import period_end, period_start_epoch
 from core.registry_file import load_registry
 from core.scoring import ALL, all_period_scores
 from core.unit_view import UnitView
-from core.windows import period_end, period_start_epoch
 from schemas.events import ComplaintEvent, EventRejected
 from tests.histories import complaint_events
 

@@ -17,7 +17,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.complaint_state import ComplaintState, accept_event
-from core.periods import format_period, last_day, parse_period, previous_periods
+from core.periods import (
+    PERIOD_KINDS,
+    SCORE_PERIOD_KINDS,
+    format_period,
+    last_day,
+    parse_period,
+    period_end,
+    period_start,
+    period_start_epoch,
+    previous_periods,
+)
 from core.registry_file import load_registry
 from core.scoring import (
     ACTIVITY_COLUMNS,
@@ -27,13 +37,6 @@ from core.scoring import (
     period_score,
 )
 from core.unit_view import UnitView
-from core.windows import (
-    PERIOD_KINDS,
-    SCORE_PERIOD_KINDS,
-    period_end,
-    period_start,
-    period_start_epoch,
-)
 from schemas.events import ComplaintEvent, EventRejected
 from tests.histories import complaint_events as history_of
 

@@ -15,16 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.windows import (
-    DAY,
-    HOUR,
-    RollingWindows,
-    WindowStats,
-    period_end,
-    period_start,
-    period_start_epoch,
-    periods_of,
-)
+from core.periods import period_end, period_start, period_start_epoch, periods_of
+from core.windows import DAY, HOUR, RollingWindows, WindowStats
 
 
 def utc(text: str) -> float:

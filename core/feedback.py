@@ -32,9 +32,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from core.charging import TIMERS
 from core.unit_view import TimerView, UnitView
 
-TIMER_NAMES: tuple[str, ...] = ("response", "resolution")
 BUCKETS: tuple[str, ...] = (
     "before_arrival",
     "before_first_response",
@@ -216,7 +216,7 @@ def decisions_in(
                     overdue_seconds=overdue,
                 )
             )
-    return sorted(found, key=lambda d: (d.complaint_id, TIMER_NAMES.index(d.timer)))
+    return sorted(found, key=lambda d: (d.complaint_id, TIMERS.index(d.timer)))
 
 
 def overdue_at(views: Iterable[UnitView], unit: str, at: float) -> list[Overdue]:

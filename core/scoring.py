@@ -67,6 +67,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from core.charging import TIMERS
 from core.iku import IndicatorScore, indicator_scores
 from core.periods import (
     SCORE_PERIOD_KINDS,
@@ -82,7 +83,6 @@ from core.unit_view import UnitView
 
 ALL = "*"  # the category of a unit's score over every category
 DAY: PeriodKind = "day"
-TIMER_NAMES = ("response", "resolution")
 PERIOD_ORDER: dict[str, int] = {kind: index for index, kind in enumerate(SCORE_PERIOD_KINDS)}
 
 # The columns of a score, in order (PeriodScore.values()).
@@ -345,7 +345,7 @@ class _Totals:
         self.resolution_working: list[float] = []
         self.ratings: list[int] = []
         self.timer_counts = {
-            (timer, outcome): 0 for timer in TIMER_NAMES for outcome in ("met", "missed")
+            (timer, outcome): 0 for timer in TIMERS for outcome in ("met", "missed")
         }
 
     def add(
@@ -388,7 +388,7 @@ class _Totals:
             if item.rating is not None and inside(item.rating_at):
                 self.ratings.append(item.rating)
             for timer, facts in item.timers.items():
-                if timer not in TIMER_NAMES:
+                if timer not in TIMERS:
                     continue
                 if facts.outcome is not None and inside(facts.decided_at):
                     timer_counts[(timer, facts.outcome)] += 1

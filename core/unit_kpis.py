@@ -24,16 +24,17 @@ import bisect
 from array import array
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
+from core.charging import TIMERS
 from core.periods import PERIOD_KINDS, period_start, period_start_epoch
-from core.totals import RESOLUTION_BUCKETS
 from core.unit_view import NEVER, TimerView, UnitView
 from core.windows import RollingWindows, WindowStats
 from core.worklist import LATENESS_BANDS, OpenTimer, open_timers_of_view
 
-TIMERS = ("response", "resolution")
-THRESHOLDS = (0.5, 0.75, 1.0)
+# Fractions of its allowed time at which an open timer counts as past target (the gauges'
+# `threshold` label; its text form is `threshold_text`).
+THRESHOLDS: Final[tuple[float, ...]] = (0.5, 0.75, 1.0)
 # Kept beyond the 30-day window so that the current calendar month (up to 31 days) is whole.
 PERIOD_RETENTION_GRACE = 2 * 86400.0
 ALL_CATEGORIES = ""  # the window key of a unit's and timer's windows over all categories
@@ -74,6 +75,7 @@ class UnitCounters:
 
     response_bounds: tuple[float, ...]
     working_bounds: tuple[float, ...]
+    resolution_bounds: tuple[float, ...]
     created: int = 0
     resolved: int = 0
     reopened: int = 0
@@ -87,7 +89,7 @@ class UnitCounters:
     def __post_init__(self) -> None:
         self.first_response = Histogram(self.response_bounds)
         self.resolution_working = Histogram(self.working_bounds)
-        self.resolution = Histogram(RESOLUTION_BUCKETS)
+        self.resolution = Histogram(self.resolution_bounds)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -310,12 +312,17 @@ class UnitKpis:
         response_bounds: tuple[float, ...],
         working_bounds: tuple[float, ...],
         grace_seconds: float = 0.0,
+        *,
+        resolution_bounds: tuple[float, ...],
     ) -> None:
+        """Histogram bounds (seconds) are the metrics contract's (metrics.names), passed in:
+        first response and working-time resolution, and wall-clock resolution."""
         # A deadline counts as missed once the watermark is past it by the grace period:
         # events up to that late can still show the timer stopped in time.
         self.grace_seconds = grace_seconds
         self.response_bounds = response_bounds
         self.working_bounds = working_bounds
+        self.resolution_bounds = resolution_bounds
         self.counters: dict[str, UnitCounters] = {}
         self._open: dict[tuple[str, str], _OpenTimers] = {}
         self._windows: dict[tuple[str, str, str], _Windows] = {}
@@ -329,7 +336,9 @@ class UnitKpis:
     def counters_for(self, unit: str) -> UnitCounters:
         counters = self.counters.get(unit)
         if counters is None:
-            counters = UnitCounters(self.response_bounds, self.working_bounds)
+            counters = UnitCounters(
+                self.response_bounds, self.working_bounds, self.resolution_bounds
+            )
             self.counters[unit] = counters
         return counters
 
@@ -541,7 +550,7 @@ class UnitKpis:
             open_past[(timer, 0.5)] = open_timers.half.at_or_before(watermark)
             open_past[(timer, 0.75)] = open_timers.three_quarters.at_or_before(watermark)
             open_past[(timer, 1.0)] = open_timers.deadline.at_or_before(watermark)
-        overdue = {}
+        overdue: dict[str, OverdueStats] = {}
         for timer in TIMERS:
             deadlines = self._open.get((unit, timer), _OpenTimers()).deadline
             by_band = {
@@ -651,3 +660,8 @@ def _window_stats(
         },
         within_target_ratio=met / decided_count if decided_count else None,
     )
+
+
+def threshold_text(threshold: float) -> str:
+    """A threshold as the metrics' `threshold` label value: 0.5 -> "0.5", 1.0 -> "1"."""
+    return f"{threshold:g}"

@@ -20,7 +20,7 @@ from datetime import datetime, time
 from typing import Any
 
 from core.calendar import WorkingCalendar
-from core.registry import Registry, TargetSpec
+from core.registry import UNKNOWN_UNIT, Registry, TargetSpec
 from core.timeline import TIMERS, ComplaintOutcome, Timer, TimerCharge
 
 OTHER_CATEGORY = "other"
@@ -383,7 +383,7 @@ def target_bucket_bounds(registry: Registry) -> tuple[float, ...]:
     """Every configured target, in seconds of its clock, on every unit's calendar."""
     bounds = set()
     calendars = [registry.calendar_for(code) for code in registry.units] or [
-        registry.calendar_for("unknown")
+        registry.calendar_for(UNKNOWN_UNIT)
     ]
     for spec in registry.all_target_specs():
         for calendar in calendars:

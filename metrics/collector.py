@@ -19,7 +19,14 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from core.unit_kpis import ALL_CATEGORIES, Histogram, TimerWindowStats, UnitSnapshot
+from core.unit_kpis import (
+    ALL_CATEGORIES,
+    THRESHOLDS,
+    Histogram,
+    TimerWindowStats,
+    UnitSnapshot,
+    threshold_text,
+)
 from metrics import names
 
 
@@ -36,10 +43,6 @@ class MetricsSnapshot:
 def _bound_text(bound: float) -> str:
     # The same text the official client writes for `le` ("86400.0", "+Inf").
     return "+Inf" if bound == float("inf") else repr(float(bound))
-
-
-def _threshold_text(threshold: float) -> str:
-    return {0.5: "0.5", 0.75: "0.75", 1.0: "1"}[threshold]
 
 
 def _histogram(family: HistogramMetricFamily, labels: list[str], histogram: Histogram) -> None:
@@ -208,14 +211,15 @@ class SigapCollector(Collector):
             _histogram(resolution, [unit], counters.resolution)
             _histogram(first_response, [unit], counters.first_response)
             _histogram(resolution_working, [unit], counters.resolution_working)
+            timer: str
             for timer in names.TIMERS:
                 met = counters.sla.get(f"{timer}:met", 0)
                 missed = counters.sla.get(f"{timer}:missed", 0) + state.sla_missed_open[timer]
                 sla.add_metric([unit, timer, "met"], met)
                 sla.add_metric([unit, timer, "missed"], missed)
-                for threshold in (0.5, 0.75, 1.0):
+                for threshold in THRESHOLDS:
                     open_past.add_metric(
-                        [unit, timer, _threshold_text(threshold)],
+                        [unit, timer, threshold_text(threshold)],
                         state.open_past[(timer, threshold)],
                     )
             for timer in names.TIMERS:

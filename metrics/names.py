@@ -23,6 +23,15 @@ from __future__ import annotations
 
 from typing import Final
 
+from core.charging import TIMERS as TIMERS
+from core.registry import UNKNOWN_UNIT as UNKNOWN_UNIT
+from core.registry import Registry
+from core.unit_kpis import THRESHOLDS as THRESHOLD_FRACTIONS
+from core.unit_kpis import threshold_text
+from core.unit_view import target_bucket_bounds
+from core.windows import WINDOW_NAMES
+from core.worklist import LATENESS_BANDS
+
 PREFIX: Final = "sigap_"
 
 # Complaints, per unit
@@ -76,16 +85,16 @@ CLOSE_OUTCOMES: Final = ("ok", "error")
 RESTATEMENTS: Final = "sigap_score_restatements"  # counter {period}: restatement rows written
 PERIOD_KINDS: Final = ("day", "week", "month", "quarter")
 
-# Label values
-TIMERS: Final = ("response", "resolution")
+# Label values. The timers (core.charging), the unknown unit (core.registry), the past-target
+# thresholds (core.unit_kpis) and the windows (core.windows) are defined where the KPIs are
+# computed; these are their label forms.
 OUTCOMES: Final = ("met", "missed")
-THRESHOLDS: Final = ("0.5", "0.75", "1")
-WINDOWS: Final = ("1h", "24h", "7d", "30d")
+THRESHOLDS: Final[tuple[str, ...]] = tuple(threshold_text(t) for t in THRESHOLD_FRACTIONS)
+WINDOWS: Final[tuple[str, ...]] = WINDOW_NAMES
 # Nearest-rank percentiles of the window gauges (a `quantile` label is for summaries only).
 PERCENTILES: Final = ("50", "90")
 CLOCKS: Final = ("wall", "working")
-LATE_BY: Final = ("under_1d", "1d_to_3d", "3d_to_7d", "over_7d")  # core.worklist.LATENESS_BANDS
-UNKNOWN_UNIT: Final = "unknown"
+LATE_BY: Final[tuple[str, ...]] = tuple(label for label, _, _ in LATENESS_BANDS)
 RATINGS_VALUES: Final = ("1", "2", "3", "4", "5")
 # Transfer reasons are free text in events; these are exported as they are, any other as
 # "other", so the label stays bounded.
@@ -120,3 +129,33 @@ RENAMED: Final[dict[str, str]] = {
     "complaint_events_consumer_lag": CONSUMER_LAG,
     "complaint_views_failed_total": f"{VIEWS_FAILED}_total",
 }
+
+# Histogram bounds (seconds, upper-inclusive). The wall-clock resolution histogram has these
+# fixed bounds: 5 minutes to 60 days. The first-response and working-time resolution
+# histograms have these and every configured target as bounds (`histogram_bounds`), so that
+# "within target" is a bucket boundary.
+_MINUTE, _HOUR, _DAY = 60.0, 3600.0, 86400.0
+RESOLUTION_BUCKETS: Final[tuple[float, ...]] = (
+    5 * _MINUTE,
+    15 * _MINUTE,
+    30 * _MINUTE,
+    1 * _HOUR,
+    2 * _HOUR,
+    4 * _HOUR,
+    8 * _HOUR,
+    12 * _HOUR,
+    1 * _DAY,
+    2 * _DAY,
+    3 * _DAY,
+    5 * _DAY,
+    7 * _DAY,
+    14 * _DAY,
+    30 * _DAY,
+    60 * _DAY,
+)
+
+
+def histogram_bounds(registry: Registry) -> tuple[float, ...]:
+    """The bounds of the first-response and working-time resolution histograms: the fixed
+    RESOLUTION_BUCKETS and every target of the registry (core.unit_view)."""
+    return tuple(sorted(set(RESOLUTION_BUCKETS) | set(target_bucket_bounds(registry))))

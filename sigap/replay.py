@@ -19,10 +19,10 @@ from typing import Any
 from core.complaint_state import ComplaintState, current_views, record_event
 from core.registry import Registry
 from core.scoring import PeriodScore, ScoreInput, all_period_scores, sort_key
-from core.totals import RESOLUTION_BUCKETS
 from core.unit_kpis import ALL_CATEGORIES, UnitKpis, UnitSnapshot
-from core.unit_view import UnitView, target_bucket_bounds
+from core.unit_view import UnitView
 from core.worklist import WorklistPage, open_timers_of_view, worklist
+from metrics.names import RESOLUTION_BUCKETS, histogram_bounds
 from schemas.events import ComplaintEvent, EventRejected, check_event_time
 
 
@@ -100,8 +100,8 @@ def _unit_results(
     """The unit stage on the views (in order): KPI snapshots of `units` (default: the
     registry's and every unit counted) and the period scores, at the watermark."""
     views = list(views)
-    bounds = tuple(sorted(set(RESOLUTION_BUCKETS) | set(target_bucket_bounds(registry))))
-    kpis = UnitKpis(bounds, bounds)
+    bounds = histogram_bounds(registry)
+    kpis = UnitKpis(bounds, bounds, resolution_bounds=RESOLUTION_BUCKETS)
     for view in views:
         # Every event is in: outcomes are final as of the watermark, nothing is late.
         kpis.apply(view, None, float("-inf"))

@@ -37,16 +37,17 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from core.charging import TIMERS
 from core.periods import PeriodKind, parse_period
 from core.registry import CODE_RE, UNKNOWN_UNIT
 from core.unit_kpis import (
     ALL_CATEGORIES,
     THRESHOLDS,
-    TIMERS,
     ClockWindowStats,
     Histogram,
     TimerWindowStats,
     UnitSnapshot,
+    threshold_text,
 )
 from core.worklist import LEVELS as WORKLIST_LEVELS
 from core.worklist import WorklistEntry, WorklistPage, worklist
@@ -353,10 +354,6 @@ def _window_json(stats: TimerWindowStats) -> dict[str, Any]:
     }
 
 
-def _threshold_key(threshold: float) -> str:
-    return f"{threshold:g}"
-
-
 def _epoch_json(epoch: float | None) -> str | None:
     if epoch is None:
         return None
@@ -401,7 +398,7 @@ def unit_kpis_json(unit: str, snapshot: UnitSnapshot, watermark: float | None) -
         "sla": sla,
         "open_past_target": {
             timer: {
-                _threshold_key(threshold): snapshot.open_past[(timer, threshold)]
+                threshold_text(threshold): snapshot.open_past[(timer, threshold)]
                 for threshold in THRESHOLDS
             }
             for timer in TIMERS

@@ -19,11 +19,10 @@ from typing import Any
 import orjson
 
 from core.registry import Registry
-from core.totals import RESOLUTION_BUCKETS
 from core.unit_kpis import StoredView, UnitKpis, UnitSnapshot
-from core.unit_view import UnitView, target_bucket_bounds
+from core.unit_view import UnitView
 from core.watermarks import SourceWatermarks
-from metrics.names import UNKNOWN_UNIT
+from metrics.names import RESOLUTION_BUCKETS, UNKNOWN_UNIT, histogram_bounds
 from schemas.views import decode_envelope, unit_partition
 
 __all__ = ["PROGRESS_STEP_SECONDS", "RESTORED_SOURCE", "WINDOW_STATS_SECONDS", "UnitStage"]
@@ -65,10 +64,10 @@ class UnitStage:
         self._window_stats: dict[str, tuple[float, UnitSnapshot]] = {}
         self.partitions = partitions
         self.wall_clock = wall_clock
-        bounds = tuple(sorted(set(RESOLUTION_BUCKETS) | set(target_bucket_bounds(registry))))
+        bounds = histogram_bounds(registry)
         self.bucket_bounds = bounds
         self.grace_seconds = grace_seconds
-        self.kpis = UnitKpis(bounds, bounds, grace_seconds)
+        self.kpis = UnitKpis(bounds, bounds, grace_seconds, resolution_bounds=RESOLUTION_BUCKETS)
         # One watermark per views partition: the progress stamps a partition carries arrive
         # in order with its views, whatever the pace at which other partitions are read.
         self.watermarks: dict[int, SourceWatermarks] = {}
@@ -149,7 +148,12 @@ class UnitStage:
         the wall clock from there: it must not fall back, or misses exported before would
         vanish and the window gauges would jump back.
         """
-        self.kpis = UnitKpis(self.bucket_bounds, self.bucket_bounds, self.grace_seconds)
+        self.kpis = UnitKpis(
+            self.bucket_bounds,
+            self.bucket_bounds,
+            self.grace_seconds,
+            resolution_bounds=RESOLUTION_BUCKETS,
+        )
         self._stored.clear()
         self._window_stats.clear()
         latest: dict[int, float] = {}

@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 from core.complaint_state import ComplaintState, accept_event
 from core.registry_file import load_registry, parse_registry
 from core.scoring import ScoreInput, all_period_scores
-from core.totals import RESOLUTION_BUCKETS
 from core.unit_kpis import UnitKpis
 from core.unit_view import UnitView, target_bucket_bounds
+from metrics.names import RESOLUTION_BUCKETS
 from schemas.events import ComplaintEvent, EventRejected
 from sigap.replay import replay
 from sigap.replay_sources import load_csv_mapping, open_source, slugify_unit
@@ -63,7 +63,7 @@ def streamed(arrivals: list[ComplaintEvent]) -> tuple[list[UnitView], UnitKpis]:
         for view in accepted.views:
             latest[(view.unit, view.complaint_id)] = view
     bounds = tuple(sorted(set(RESOLUTION_BUCKETS) | set(target_bucket_bounds(REGISTRY))))
-    kpis = UnitKpis(bounds, bounds)
+    kpis = UnitKpis(bounds, bounds, resolution_bounds=RESOLUTION_BUCKETS)
     for view in latest.values():
         kpis.apply(view, None, -math.inf)
     return [v for v in latest.values() if not v.deleted], kpis

@@ -12,6 +12,7 @@ from core.complaint_state import ComplaintState, accept_event
 from core.registry_file import load_registry
 from core.unit_kpis import ALL_CATEGORIES, StoredView, UnitKpis
 from core.unit_view import UnitView
+from metrics.names import RESOLUTION_BUCKETS
 from schemas.events import ComplaintEvent
 
 REGISTRY = load_registry(Path(__file__).resolve().parents[2] / "deploy" / "registry.yaml")
@@ -51,7 +52,7 @@ def sla(kpis: UnitKpis, unit: str, watermark: float) -> dict[str, tuple[int, int
 
 
 def test_an_open_complaint_misses_its_response_at_the_deadline_plus_grace() -> None:
-    kpis = UnitKpis((), (), grace_seconds=600)
+    kpis = UnitKpis((), (), grace_seconds=600, resolution_bounds=RESOLUTION_BUCKETS)
     feed(kpis, views(("e1", "created", MONDAY_9, {"unit": "dlh"})), -math.inf)
     deadline = (MONDAY_9 + timedelta(hours=24)).timestamp()  # 24 h wall
     assert sla(kpis, "dlh", deadline)["response"] == (0, 0)  # within the grace
@@ -64,7 +65,7 @@ def test_an_open_complaint_misses_its_response_at_the_deadline_plus_grace() -> N
 
 
 def test_an_exported_miss_stays_a_miss_when_a_late_answer_arrives() -> None:
-    kpis = UnitKpis((), (), grace_seconds=600)
+    kpis = UnitKpis((), (), grace_seconds=600, resolution_bounds=RESOLUTION_BUCKETS)
     created = views(("e1", "created", MONDAY_9, {"unit": "dlh"}))
     stored = feed(kpis, created, -math.inf)
     watermark = (MONDAY_9 + timedelta(hours=30)).timestamp()
@@ -79,7 +80,7 @@ def test_an_exported_miss_stays_a_miss_when_a_late_answer_arrives() -> None:
 
 
 def test_an_answer_within_the_grace_counts_as_met_and_counts_once() -> None:
-    kpis = UnitKpis((), (), grace_seconds=600)
+    kpis = UnitKpis((), (), grace_seconds=600, resolution_bounds=RESOLUTION_BUCKETS)
     sent = views(
         ("e1", "created", MONDAY_9, {"unit": "dlh"}),
         ("e2", "responded", MONDAY_9 + timedelta(hours=2), {}),
@@ -114,7 +115,7 @@ def test_an_answer_within_the_grace_counts_as_met_and_counts_once() -> None:
 
 
 def test_a_transfer_charges_the_receiving_unit_and_counts_a_transfer_away() -> None:
-    kpis = UnitKpis((), (), grace_seconds=600)
+    kpis = UnitKpis((), (), grace_seconds=600, resolution_bounds=RESOLUTION_BUCKETS)
     sent = views(
         ("e1", "created", MONDAY_9, {"unit": "dlh"}),
         (
@@ -135,7 +136,7 @@ def test_a_transfer_charges_the_receiving_unit_and_counts_a_transfer_away() -> N
 
 
 def test_a_paused_complaint_cannot_miss_while_paused() -> None:
-    kpis = UnitKpis((), (), grace_seconds=0)
+    kpis = UnitKpis((), (), grace_seconds=0, resolution_bounds=RESOLUTION_BUCKETS)
     sent = views(
         ("e1", "created", MONDAY_9, {"unit": "dlh"}),
         ("e2", "paused", MONDAY_9 + timedelta(hours=1), {}),
@@ -160,11 +161,13 @@ def test_restore_all_gives_the_state_of_restoring_one_by_one() -> None:
             events.append((f"r{number}", "resolved", created + timedelta(hours=number), {}))
         for view in views(*events):
             sent.append(UnitView.from_json({**view.to_json(), "id": f"k{number}"}))
-    one_by_one = UnitKpis((3600.0,), (3600.0,), grace_seconds=600)
+    one_by_one = UnitKpis(
+        (3600.0,), (3600.0,), grace_seconds=600, resolution_bounds=RESOLUTION_BUCKETS
+    )
     stored = feed(one_by_one, sent, -math.inf)
-    bulk = UnitKpis((3600.0,), (3600.0,), grace_seconds=600)
+    bulk = UnitKpis((3600.0,), (3600.0,), grace_seconds=600, resolution_bounds=RESOLUTION_BUCKETS)
     bulk.restore_all(reversed(list(stored.values())))
-    single = UnitKpis((3600.0,), (3600.0,), grace_seconds=600)
+    single = UnitKpis((3600.0,), (3600.0,), grace_seconds=600, resolution_bounds=RESOLUTION_BUCKETS)
     for item in reversed(list(stored.values())):
         single.restore(item)
     watermark = (MONDAY_9 + timedelta(days=3)).timestamp()
@@ -178,7 +181,7 @@ def test_restore_all_gives_the_state_of_restoring_one_by_one() -> None:
 
 
 def test_a_snapshot_can_reuse_window_statistics_but_counts_stay_current() -> None:
-    kpis = UnitKpis((), (), grace_seconds=0)
+    kpis = UnitKpis((), (), grace_seconds=0, resolution_bounds=RESOLUTION_BUCKETS)
     resolved = views(
         ("e1", "created", MONDAY_9, {"unit": "dlh"}),
         ("e2", "resolved", MONDAY_9 + timedelta(hours=1), {}),

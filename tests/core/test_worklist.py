@@ -16,6 +16,7 @@ from core.registry_file import load_registry
 from core.unit_kpis import UnitKpis
 from core.unit_view import UnitView
 from core.worklist import worklist
+from metrics.names import RESOLUTION_BUCKETS
 from schemas.events import ComplaintEvent
 
 REGISTRY = load_registry(Path(__file__).resolve().parents[2] / "deploy" / "registry.yaml")
@@ -42,7 +43,7 @@ def views_of(complaint: str, *events: tuple[str, datetime, dict[str, Any]]) -> l
 
 
 def kpis_of(*histories: list[UnitView]) -> UnitKpis:
-    kpis = UnitKpis((), (), grace_seconds=0)
+    kpis = UnitKpis((), (), grace_seconds=0, resolution_bounds=RESOLUTION_BUCKETS)
     stored: dict[tuple[str, str], Any] = {}
     for sent in histories:
         for view in sent:

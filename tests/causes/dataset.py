@@ -25,9 +25,33 @@ Every response comes within the hour.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import yaml
+
 H = 3600.0
+DEPLOY_REGISTRY = Path(__file__).resolve().parents[2] / "deploy" / "registry.yaml"
+# A city-declared outage of dsda on Tuesday 6 January, 12:00-14:00: it held pingpong
+# 10:00-13:00 (1 hour excluded) and wrongdoor 11:00-15:00 (2 hours).
+EXCLUSIONS = [
+    {
+        "unit": "dsda",
+        "start": "2026-01-06T12:00:00+07:00",
+        "end": "2026-01-06T14:00:00+07:00",
+        "reason": "force_majeure",
+        "declared_on": "2026-01-06",
+    }
+]
+
+
+def write_registry(path: Path) -> Path:
+    """The shipped registry plus EXCLUSIONS, written to `path`."""
+    data = yaml.safe_load(DEPLOY_REGISTRY.read_text(encoding="utf-8"))
+    data["holiday_overrides"] = str(DEPLOY_REGISTRY.parent / "holidays-override.yaml")
+    data["exclusions"] = EXCLUSIONS
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
 
 
 def ev(event_id: str, type_: str, complaint_id: str, local: str, **extra: Any) -> dict[str, Any]:
@@ -149,6 +173,8 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "dsda": {
         "transfers.dlh.not_our_authority": 1,
         "transfers.dlh.wrong_category": 1,
+        "excluded.force_majeure.seconds": 3 * H,
+        "excluded.force_majeure.complaints": 2,
     },
     "dishub": {
         "transfers.dsda.not_our_authority": 1,

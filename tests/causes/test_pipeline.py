@@ -32,21 +32,29 @@ from tests.integration.processes import Stack, run_sigap, running_stack, wait_fo
 
 ROOT = Path(__file__).resolve().parents[2]
 REGISTRY_PATH = ROOT / "deploy" / "registry.yaml"
-REGISTRY = load_registry(REGISTRY_PATH)
+REGISTRY = load_registry(REGISTRY_PATH)  # the shipped one (tests/causes/test_report.py)
 JANUARY = date(2026, 1, 1)
 BEGIN, END = period_start_epoch("month", JANUARY), period_end("month", JANUARY)
 
 
-def replayed() -> Any:
-    return replay([parse_event(orjson.dumps(event)) for event in ds.EVENTS], REGISTRY)
+@pytest.fixture
+def registry_file(tmp_path: Path) -> Path:
+    return ds.write_registry(tmp_path / "registry.yaml")
+
+
+def replayed(registry_file: Path) -> Any:
+    registry = load_registry(registry_file)
+    return replay([parse_event(orjson.dumps(event)) for event in ds.EVENTS], registry)
 
 
 def figures(views: Any, watermark: float) -> dict[str, dict[str, Any]]:
     return {unit: unit_figures(views, unit, BEGIN, END, watermark) for unit in ds.EXPECTED}
 
 
-def test_batch_replay_gives_the_hand_computed_figures_and_dead_letters() -> None:
-    result = replayed()
+def test_batch_replay_gives_the_hand_computed_figures_and_dead_letters(
+    registry_file: Path,
+) -> None:
+    result = replayed(registry_file)
     assert dict(result.rejected) == ds.REJECTED
     assert result.watermark is not None
     assert figures(result.views, result.watermark) == ds.EXPECTED
@@ -65,15 +73,21 @@ def cli(env: dict[str, str], *args: str) -> str:
 
 
 @pytest.fixture
-def stack(kafka_bootstrap: str, database_url: str, tmp_path: Path) -> Iterator[Stack]:
-    env = {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "DATABASE_URL": database_url}
+def stack(
+    kafka_bootstrap: str, database_url: str, tmp_path: Path, registry_file: Path
+) -> Iterator[Stack]:
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "DATABASE_URL": database_url,
+        "SIGAP_REGISTRY": str(registry_file),
+    }
     with running_stack(env, tmp_path) as started:
         yield started
 
 
 @pytest.mark.kafka
 def test_the_streaming_worker_stores_what_replay_computes_and_verify_reproduces_it(
-    stack: Stack, tmp_path: Path
+    stack: Stack, tmp_path: Path, registry_file: Path
 ) -> None:
     events_file = tmp_path / "events.jsonl"
     events_file.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in ds.EVENTS))
@@ -91,7 +105,7 @@ def test_the_streaming_worker_stores_what_replay_computes_and_verify_reproduces_
     assert wait_for(stored_month, lambda m: m == ds.DLH_MONTH, 180, "dlh's month") == ds.DLH_MONTH
     # The figures depend on the watermark only through open timers (none here).
     assert wait_for(settled, lambda f: f == ds.EXPECTED, 60, "the figures") == ds.EXPECTED
-    result = replayed()
+    result = replayed(registry_file)
     assert figures(stored_views(engine), END) == figures(result.views, END)
 
     # sigap verify, from the events topic: the worker's dead letters found again, and every
@@ -127,7 +141,7 @@ def test_the_streaming_worker_stores_what_replay_computes_and_verify_reproduces_
     }
 
     # A corrective action, and the report's new sections as CSV.
-    env = {**stack.env, "SIGAP_REGISTRY": str(REGISTRY_PATH)}
+    env = dict(stack.env)
     added = cli(
         env,
         "actions",

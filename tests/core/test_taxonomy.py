@@ -200,3 +200,14 @@ def test_a_bad_taxonomy_or_ranking_setting_is_named(change: Any, message: str) -
         build(data)
     assert any(message in problem for problem in info.value.problems), info.value.problems
     assert all(problem.startswith(f"{SRC}: ") for problem in info.value.problems)
+
+
+def test_dsda_is_judged_on_the_complex_tiers_resolution_p90(shipped: Registry) -> None:
+    # Every dsda category is complex or very complex (roads, drainage, sidewalks, projects).
+    tiers = {s.tier for s in shipped.category_specs.values() if "dsda" in s.units}
+    assert tiers == {"complex", "very_complex"}
+    target = shipped.iku_target
+    assert target("dsda", "*", "resolution_p90_working_hours") == 112.0
+    assert target("dsda", "roads_bridges", "resolution_p90_working_hours") == 112.0
+    assert target("dsda", "infrastructure_projects", "resolution_p90_working_hours") == 480.0
+    assert target("dlh", "*", "resolution_p90_working_hours") == 40.0

@@ -7,11 +7,11 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from consumers.closing import Closer
 from core.period_close import registry_close_instant
 from core.periods import JAKARTA
 from core.registry_file import load_registry
 from schemas.events import ComplaintEvent
-from sigap.closing import Closer
 from storage.official import official_rows
 from storage.scores import make_engine
 

@@ -14,7 +14,7 @@ timer; while the worker is down or processes no events, every SLO alert is held 
 numbers are stale, and unanswered complaints turn into misses that are not real).
 
 Webhook URLs are placeholders (``<base>/<unit>/page``, ``<base>/ops`` ...), to be replaced
-by the real receivers (README.md, "Monitoring").
+by the real receivers (docs/monitoring.md).
 """
 
 from __future__ import annotations

@@ -563,7 +563,7 @@ def city_overview(registry: Registry) -> dash_models.Dashboard:
         _text(
             "About",
             "Targets and objectives come from `deploy/registry.yaml`; alerts and their "
-            "runbooks are described in the README, section *Monitoring*. Per-unit detail: "
+            "runbooks are described in docs/monitoring.md and docs/runbooks.md. Per-unit detail: "
             "dashboard **SIGAP: unit detail**.",
         )
     )

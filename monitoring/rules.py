@@ -40,7 +40,14 @@ from metrics.names import (
     TIMERS,
     VIEWS_FAILED,
 )
-from monitoring import DEFAULT_API_URL, dump_yaml, generated_header, runbook_anchor, worklist_url
+from monitoring import (
+    DEFAULT_API_URL,
+    DEFAULT_DOCS_URL,
+    dump_yaml,
+    generated_header,
+    runbook_url,
+    worklist_url,
+)
 
 __all__ = [
     "ALERT_CONSUMER_LAG",
@@ -294,7 +301,6 @@ def _burn_alert(unit: Unit, timer: str, policy: BurnPolicy) -> dict[str, Any]:
                 f"At {fastest:g}x the {SLO_PERIOD} error budget is gone in "
                 f"{SLO_PERIOD_DAYS / fastest:.3g} days."
             ),
-            "runbook": runbook_anchor(name),
         },
     }
 
@@ -319,7 +325,6 @@ def _open_past_target_alerts() -> list[dict[str, Any]]:
                     "{{ $labels.timer }} target (each one is already a miss). Works at any "
                     "volume, unlike the burn-rate alerts."
                 ),
-                "runbook": runbook_anchor(ALERT_PAST_TARGET),
             },
         },
         {
@@ -338,7 +343,6 @@ def _open_past_target_alerts() -> list[dict[str, Any]]:
                     "Open complaints of {{ $labels.unit }} have used more than 75% of their "
                     "{{ $labels.timer }} target and are not past it yet: act now to meet it."
                 ),
-                "runbook": runbook_anchor(ALERT_NEAR_TARGET),
             },
         },
     ]
@@ -367,7 +371,6 @@ def _pipeline_alerts(p: PipelineSettings) -> list[dict[str, Any]]:
                     f"Prometheus cannot scrape job {WORKER_JOB} (or has no such target): no "
                     "complaint metrics are updated and the SLO alerts are held back."
                 ),
-                "runbook": runbook_anchor(ALERT_WORKER_DOWN),
             },
         },
         {
@@ -382,7 +385,6 @@ def _pipeline_alerts(p: PipelineSettings) -> list[dict[str, Any]]:
                     "published to the events topic. Responses are not being recorded, so "
                     "deadlines pass as misses; the SLO alerts are held back."
                 ),
-                "runbook": runbook_anchor(ALERT_EVENTS_STALLED),
             },
         },
         {
@@ -401,7 +403,6 @@ def _pipeline_alerts(p: PipelineSettings) -> list[dict[str, Any]]:
                     f"topic and the backlog grew over the last {p.lag_window}: the KPIs "
                     "trail reality."
                 ),
-                "runbook": runbook_anchor(ALERT_CONSUMER_LAG),
             },
         },
         {
@@ -422,7 +423,6 @@ def _pipeline_alerts(p: PipelineSettings) -> list[dict[str, Any]]:
                     f"Events were rejected in the last {p.dead_letter_window} and sent to "
                     "the dead-letter topic; the complaints they belong to are not measured."
                 ),
-                "runbook": runbook_anchor(ALERT_DEAD_LETTERS),
             },
         },
         {
@@ -442,7 +442,6 @@ def _pipeline_alerts(p: PipelineSettings) -> list[dict[str, Any]]:
                     " a steady stream means a producer resending events, or a worker that keeps"
                     " restarting."
                 ),
-                "runbook": runbook_anchor(ALERT_DUPLICATE_EVENTS),
             },
         },
         {
@@ -458,7 +457,6 @@ def _pipeline_alerts(p: PipelineSettings) -> list[dict[str, Any]]:
                     f"{p.unknown_unit_window}: their unit code is not in the registry, so "
                     "no unit is alerted about them."
                 ),
-                "runbook": runbook_anchor(ALERT_UNKNOWN_UNIT),
             },
         },
         {
@@ -477,7 +475,6 @@ def _pipeline_alerts(p: PipelineSettings) -> list[dict[str, Any]]:
                     " be off. The complaints' events are kept; the persisted scores are"
                     " computed separately."
                 ),
-                "runbook": runbook_anchor(ALERT_VIEWS_FAILED),
             },
         },
     ]
@@ -503,10 +500,19 @@ def _link_worklists(groups: list[dict[str, Any]], api_url: str) -> None:
             rule["annotations"]["worklist_url"] = worklist_url(api_url, unit, level)
 
 
+def _link_runbooks(groups: list[dict[str, Any]], docs_url: str) -> None:
+    """Every alert links to its runbook (``runbook_url``, absolute: docs/runbooks.md)."""
+    for group in groups:
+        for rule in group["rules"]:
+            if "alert" in rule:
+                rule["annotations"]["runbook_url"] = runbook_url(rule["alert"], docs_url)
+
+
 def build_rules(
     registry: Registry,
     pipeline: PipelineSettings | None = None,
     api_url: str = DEFAULT_API_URL,
+    docs_url: str = DEFAULT_DOCS_URL,
 ) -> dict[str, Any]:
     """The rule file as data: ``{"groups": [...]}``, one SLO alert group per unit."""
     pipeline = pipeline or PipelineSettings()
@@ -527,12 +533,17 @@ def build_rules(
         )
     groups.append({"name": "sigap-complaints", "rules": _open_past_target_alerts()})
     groups.append({"name": "sigap-pipeline", "rules": _pipeline_alerts(pipeline)})
+    _link_runbooks(groups, docs_url)
     _link_worklists(groups, api_url)
     return {"groups": groups}
 
 
 def render_rules(
-    registry: Registry, pipeline: PipelineSettings | None = None, api_url: str = DEFAULT_API_URL
+    registry: Registry,
+    pipeline: PipelineSettings | None = None,
+    api_url: str = DEFAULT_API_URL,
+    docs_url: str = DEFAULT_DOCS_URL,
 ) -> str:
     """The text of deploy/prometheus/sigap-rules.yml."""
-    return generated_header("sigap rules") + dump_yaml(build_rules(registry, pipeline, api_url))
+    rules = build_rules(registry, pipeline, api_url, docs_url)
+    return generated_header("sigap rules") + dump_yaml(rules)

@@ -66,11 +66,23 @@ def _write(path: Path, content: str) -> None:
     default=None,
     help="URL of the worker's API that alerts link to (default http://127.0.0.1:6066).",
 )
-def rules(registry_path: Path, out: Path, api_url: str | None) -> None:
-    from monitoring import DEFAULT_API_URL
+@click.option(
+    "--docs-url",
+    envvar="SIGAP_DOCS_URL",
+    default=None,
+    help="Where docs/ is published: alerts link to its runbooks.md (default "
+    "$SIGAP_DOCS_URL, else the placeholder https://sigap.example/docs).",
+)
+def rules(registry_path: Path, out: Path, api_url: str | None, docs_url: str | None) -> None:
+    from monitoring import DEFAULT_API_URL, DEFAULT_DOCS_URL
     from monitoring.rules import render_rules
 
-    _write(out, render_rules(_load(registry_path), api_url=api_url or DEFAULT_API_URL))
+    text = render_rules(
+        _load(registry_path),
+        api_url=api_url or DEFAULT_API_URL,
+        docs_url=docs_url or DEFAULT_DOCS_URL,
+    )
+    _write(out, text)
 
 
 @click.command(

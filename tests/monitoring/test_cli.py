@@ -64,6 +64,8 @@ def test_registry_defaults_to_sigap_registry(
     data["units"] = [u for u in data["units"] if u["code"] == "dlh"]
     data["targets"] = [t for t in data["targets"] if t["unit"] in ("*", "dlh")]
     data["iku"]["targets"] = [t for t in data["iku"]["targets"] if t["unit"] in ("*", "dlh")]
+    for category in data.get("categories", []):  # the taxonomy's usual units: dlh only
+        category["units"] = [code for code in category.get("units", []) if code == "dlh"]
     data["holiday_overrides"] = str((REGISTRY.parent / data["holiday_overrides"]).resolve())
     small = tmp_path / "registry.yaml"
     small.write_text(yaml.safe_dump(data))

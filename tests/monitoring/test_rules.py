@@ -14,7 +14,7 @@ import yaml
 import metrics.names as names
 from core.registry import Registry
 from core.registry_file import parse_registry
-from monitoring import runbook_anchor
+from monitoring import DEFAULT_DOCS_URL, runbook_url
 from monitoring.rules import (
     BURN_POLICIES,
     SLI_WINDOWS,
@@ -101,9 +101,11 @@ def test_each_alert_has_labels_annotations_and_runbook(registry: Registry) -> No
         assert rule["labels"]["severity"] == spec.severity in SEVERITIES
         assert rule["labels"]["component"] == spec.component
         extra = {"worklist_url"} if spec.component == "slo" else set()
-        assert set(rule["annotations"]) == {"summary", "description", "runbook", *extra}
-        assert rule["annotations"]["runbook"] == runbook_anchor(rule["alert"])
-        assert rule["annotations"]["runbook"] == f"README.md#alert-{rule['alert'].lower()}"
+        assert set(rule["annotations"]) == {"summary", "description", "runbook_url", *extra}
+        assert rule["annotations"]["runbook_url"] == runbook_url(rule["alert"])
+        assert rule["annotations"]["runbook_url"] == (
+            f"https://sigap.example/docs/runbooks.md#alert-{rule['alert'].lower()}"
+        )
         if spec.per_unit:
             # Burn alerts set the unit label; the others keep it from `sum by (unit, timer)`.
             assert rule["labels"].get("unit") or "by (unit, timer)" in rule["expr"]
@@ -163,12 +165,22 @@ def test_rules_only_use_contract_metric_names(registry: Registry) -> None:
     assert used and used <= allowed, used - allowed
 
 
+def test_runbook_urls_follow_the_configured_docs_url(registry: Registry) -> None:
+    rules = alerts(build_rules(registry, docs_url="https://docs.test/sigap/"))
+    assert rules
+    for rule in rules:
+        assert rule["annotations"]["runbook_url"] == (
+            f"https://docs.test/sigap/runbooks.md#alert-{rule['alert'].lower()}"
+        )
+    assert DEFAULT_DOCS_URL.startswith("https://")
+
+
 def test_runbook_headings_exist_for_every_alert() -> None:
-    doc = (ROOT / "README.md").read_text()
+    doc = (ROOT / "docs" / "runbooks.md").read_text()
     headings = {line.strip() for line in doc.splitlines() if line.startswith("#")}
     for spec in alert_catalogue():
         # GitHub makes "Alert: SigapX" into the anchor "alert-sigapx" the runbooks link to.
-        assert f"#### Alert: {spec.name}" in headings, spec.name
+        assert f"## Alert: {spec.name}" in headings, spec.name
 
 
 # --------------------------------------------------------------------------------------

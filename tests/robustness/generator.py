@@ -1,5 +1,5 @@
 """A seeded generator of complaint-event messages, valid and invalid, each labelled with the
-outcome the contract (README, "Event contract" and "Rejected events") gives it.
+outcome the contract (docs/contract.md, with "Rejected events") gives it.
 
 The labels are assigned by construction, independently of the service code: each invalid
 message is built to break exactly one rule. The valid complaints are deliberately simple

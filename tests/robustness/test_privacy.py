@@ -1,5 +1,5 @@
-"""Personal data sent with the events goes nowhere but the dead-letter value (README, "Event
-contract": a reporter's name, phone number or complaint text reaches none of the logs, the
+"""Personal data sent with the events goes nowhere but the dead-letter value (docs/contract.md:
+a reporter's name, phone number or complaint text reaches none of the logs, the
 metrics, the database or a dead-letter reason).
 
 Valid events carry the data as unknown extra fields (flat and nested); invalid messages carry

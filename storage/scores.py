@@ -252,7 +252,13 @@ def _write_periods(
     registry: Registry | None,
     wall_clock: Callable[[], float],
 ) -> None:
+    # A period's views are read and decoded once, for all the categories written of it (the
+    # scores rows written meanwhile do not change them).
+    inputs: dict[tuple[str, PeriodKind, date], list[ScoreInput]] = {}
     for unit, category, kind, start in keys:
+        period = (unit, kind, start)
+        if period not in inputs:
+            inputs[period] = _inputs(session, unit, kind, start)
         write_period(
             session,
             unit,
@@ -263,6 +269,7 @@ def _write_periods(
             category=category,
             registry=registry,
             wall_clock=wall_clock,
+            inputs=inputs[period],
         )
 
 
@@ -356,12 +363,15 @@ def write_period(
     category: str = ALL,
     registry: Registry | None = None,
     wall_clock: Callable[[], float] = time.time,
+    inputs: list[ScoreInput] | None = None,
 ) -> None:
+    """Write the score of one (unit, category, period) from the stored views (`inputs`: the
+    period's views, already read by the caller)."""
     score = period_score(
         unit,
         kind,
         start,
-        _inputs(session, unit, kind, start),
+        _inputs(session, unit, kind, start) if inputs is None else inputs,
         watermark,
         category=category,
         registry=registry,

@@ -65,7 +65,14 @@ def score_writer() -> None:
     if settings.score_writer_metrics_port:
         from prometheus_client import start_http_server
 
-        start_http_server(settings.score_writer_metrics_port, addr=settings.web_host)
+        try:
+            start_http_server(settings.score_writer_metrics_port, addr=settings.web_host)
+        except OSError as error:  # the port is taken: the scores matter more than metrics
+            logging.getLogger("sigap.score_writer").error(
+                "metrics not served on port %d (%s); set SIGAP_SCORE_WRITER_METRICS_PORT",
+                settings.score_writer_metrics_port,
+                error,
+            )
         click.echo(
             f"sigap score-writer: metrics at http://{settings.web_host}:"
             f"{settings.score_writer_metrics_port}/metrics",

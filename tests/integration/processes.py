@@ -90,7 +90,7 @@ def running_stack(env_overrides: dict[str, str], tmp_path: Path) -> Iterator[Sta
     from tests.conftest import free_port
 
     run_id = uuid.uuid4().hex[:8]
-    port = free_port()
+    port, writer_port = free_port(), free_port()
     database = tmp_path / "scores.db"
     env = {
         "SIGAP_APP_ID": f"sigap-test-{run_id}",
@@ -98,6 +98,7 @@ def running_stack(env_overrides: dict[str, str], tmp_path: Path) -> Iterator[Sta
         "SIGAP_VIEWS_TOPIC": f"test-{run_id}-views",
         "SIGAP_SCORE_WRITER_GROUP": f"test-{run_id}-writer",
         "SIGAP_WEB_PORT": str(port),
+        "SIGAP_SCORE_WRITER_METRICS_PORT": str(writer_port),
         "SIGAP_STATE_DIR": str(tmp_path / "state"),
         "DATABASE_URL": f"sqlite:///{database}",
         **env_overrides,

@@ -10,7 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
-from kafka.errors import CoordinatorNotAvailableError
+from kafka.errors import (
+    CoordinatorLoadInProgressError,
+    CoordinatorNotAvailableError,
+    NotCoordinatorError,
+)
 
 from sigap.settings import Settings
 
@@ -63,8 +67,13 @@ def group_lag(
     if assigned:
         try:
             committed = admin.list_group_offsets({group: assigned}).get(group, {})
-        except CoordinatorNotAvailableError:
-            # A group that never committed has no coordinator yet: nothing consumed.
+        except (
+            CoordinatorNotAvailableError,
+            NotCoordinatorError,
+            CoordinatorLoadInProgressError,
+        ):
+            # A group that never committed has no coordinator yet, or it is moving: counted
+            # as nothing consumed (behind), asked again at the next poll.
             committed = {}
     lag = {}
     for tp in assigned:

@@ -1,6 +1,7 @@
 # SIGAP: the two commands of the README's quick start, and the checks.
 #   make demo   run the whole service locally (Ctrl-C stops it; DEMO_SECONDS=N stops after N s)
 #   make test   run all the tests (starts its own Kafka broker on a free port)
+#   make test-fast  the tests without the broker, PostgreSQL or external tools (under a minute)
 #   make check  lint, type-check, audit and test: everything CI runs
 PYTHON ?= python3
 VENV := .venv
@@ -8,7 +9,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 KAFKA := deploy/kafka/local-kafka.sh
 
-.PHONY: install kafka system-packages demo test lint typecheck audit check kafka-start kafka-stop clean bench-quix-venv
+.PHONY: install kafka system-packages demo test test-fast lint typecheck audit check kafka-start kafka-stop clean bench-quix-venv
 
 $(INSTALLED): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +30,11 @@ demo: install kafka system-packages
 
 test: install kafka system-packages
 	$(BIN)/python -m pytest
+
+# The fast subset: no Kafka broker, no PostgreSQL, no Prometheus/Chromium, the quick Hypothesis
+# profile (tests/properties.py). `make test` still runs everything.
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not broker and not external and not kafka"
 
 lint: install
 	$(BIN)/ruff check .

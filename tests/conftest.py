@@ -1,4 +1,5 @@
-"""Shared fixtures: a real Kafka broker for the integration tests.
+"""Shared fixtures: a real Kafka broker for the integration tests; the Hypothesis profile
+(tests/properties.py); the `broker` and `external` markers of the slow tests.
 
 The broker is the project's own (deploy/kafka/local-kafka.sh) on a free port, unless
 KAFKA_BOOTSTRAP_SERVERS names a cluster to use. Under CI=true a broker that cannot be
@@ -17,6 +18,9 @@ from pathlib import Path
 import pytest
 
 from tests.postgres import postgres_server
+from tests.properties import register_profiles
+
+register_profiles()
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL_KAFKA = ROOT / "deploy" / "kafka" / "local-kafka.sh"
@@ -82,6 +86,31 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBrok
 @pytest.fixture(scope="session")
 def kafka_bootstrap(kafka_broker: KafkaBroker) -> str:
     return kafka_broker.bootstrap
+
+
+# Tests in these folders need a real external tool (Prometheus, promtool, Alertmanager,
+# Chromium, a worker process) or run the service end to end.
+_EXTERNAL_FOLDERS = ("integration", "faults", "monitoring", "reports", "api", "close", "causes")
+_BROKER_FIXTURES = {"kafka_broker", "kafka_bootstrap"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark what `make test-fast` leaves out: `broker` (a real Kafka broker) and `external`
+    (PostgreSQL, the monitoring tools, Chromium, end-to-end runs)."""
+    tests_dir = Path(__file__).resolve().parent
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if names & _BROKER_FIXTURES:
+            item.add_marker(pytest.mark.broker)
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        folder = Path(str(item.fspath)).resolve().relative_to(tests_dir).parts[0]
+        if (
+            "postgres_url" in names
+            or params.get("database_url") == "postgresql"
+            or folder in _EXTERNAL_FOLDERS
+            or folder == "test_bench_smoke.py"
+        ):
+            item.add_marker(pytest.mark.external)
 
 
 def _unavailable(message: str) -> None:

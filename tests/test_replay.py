@@ -26,6 +26,7 @@ from schemas.events import ComplaintEvent, EventRejected
 from sigap.replay import replay
 from sigap.replay_sources import load_csv_mapping, open_source, slugify_unit
 from tests.histories import complaint_events as history_of
+from tests.properties import examples
 from tests.shared import shared_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,7 +70,7 @@ def streamed(arrivals: list[ComplaintEvent]) -> tuple[list[UnitView], UnitKpis]:
     return [v for v in latest.values() if not v.deleted], kpis
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(
     st.lists(st.integers(0, 10**6), min_size=1, max_size=8).flatmap(
         lambda seeds: st.tuples(

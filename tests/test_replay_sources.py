@@ -34,6 +34,7 @@ from sigap.replay_sources import (
     read_jsonl_events,
     slugify_unit,
 )
+from tests.properties import examples
 from tests.shared import shared_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -522,7 +523,7 @@ CELL = st.one_of(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.lists(CELL, min_size=7, max_size=9), max_size=12))
 def test_every_row_is_accounted_for(rows: list[list[str]]) -> None:
     with tempfile.TemporaryDirectory() as folder:

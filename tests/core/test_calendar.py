@@ -30,6 +30,7 @@ from core.calendar import (
     load_holiday_overrides,
     parse_holiday_overrides,
 )
+from tests.properties import examples
 
 HOUR = 3600
 YEARS = range(2024, 2028)
@@ -39,7 +40,7 @@ EMERGENCY = WorkingCalendar.always_open("command-center-112")
 SHIPPED_OVERRIDES = Path(__file__).resolve().parents[2] / "deploy" / "holidays-override.yaml"
 
 # Hypothesis must not write a .hypothesis/ folder into the repository.
-PROPERTY = settings(database=None, deadline=None, max_examples=300)
+PROPERTY = settings(database=None, deadline=None, max_examples=examples(300))
 
 
 def jkt(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:

@@ -16,8 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.calendar import WorkingCalendar, epoch_micros, holiday_dates
+from tests.properties import examples
 
-PROPERTY = settings(database=None, deadline=None, max_examples=400)
+PROPERTY = settings(database=None, deadline=None, max_examples=examples(400))
 
 HOLIDAYS = holiday_dates(range(2024, 2028), None)
 CALENDARS = (

@@ -21,6 +21,7 @@ from core.scoring import ALL, all_period_scores
 from core.unit_view import UnitView
 from schemas.events import ComplaintEvent, EventRejected
 from tests.histories import complaint_events
+from tests.properties import examples
 
 REPO = Path(__file__).resolve().parents[2]
 REGISTRY = load_registry(REPO / "deploy" / "registry.yaml")
@@ -154,7 +155,7 @@ def test_the_routing_ledger_of_a_ping_pong_and_a_wrong_first_unit() -> None:
     ]
 
 
-SETTINGS = settings(database=None, deadline=None, max_examples=60)
+SETTINGS = settings(database=None, deadline=None, max_examples=examples(60))
 
 
 @SETTINGS

@@ -27,6 +27,7 @@ from core.registry_file import load_registry, parse_registry
 from core.scoring import ScoreInput, all_period_scores
 from schemas.events import ComplaintEvent
 from tests.histories import complaint_events
+from tests.properties import examples
 
 REGISTRY_PATH = Path(__file__).resolve().parents[2] / "deploy" / "registry.yaml"
 REGISTRY = load_registry(REGISTRY_PATH)
@@ -181,7 +182,7 @@ def test_a_deadline_passing_after_the_close_restates_nothing() -> None:
 START = datetime(2026, 10, 26, tzinfo=JAKARTA)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(
     st.integers(1, 12).flatmap(
         lambda n: st.tuples(

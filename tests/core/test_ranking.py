@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.ranking import Candidate, IndicatorOutcome, rank_units, wilson_interval
+from tests.properties import examples
 
 CAP = 120.0
 
@@ -159,7 +160,7 @@ def missed_one(c: Candidate) -> bool:
     return any(i.achieved is False for i in c.indicators)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(tables(), st.integers(0, 20))
 def test_a_unit_that_missed_an_indicator_never_outranks_one_that_met_all(
     table: list[Candidate], minimum: int
@@ -174,7 +175,7 @@ def test_a_unit_that_missed_an_indicator_never_outranks_one_that_met_all(
                 assert (a.rank or 0) > (b.rank or 0)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(tables(), st.randoms(use_true_random=False))
 def test_the_ranking_does_not_depend_on_the_order_of_the_units(
     table: list[Candidate], rng: random.Random
@@ -184,7 +185,7 @@ def test_the_ranking_does_not_depend_on_the_order_of_the_units(
     assert rank_units(table) == rank_units(shuffled)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(tables(), st.integers(3, 30), st.integers(0, 2))
 def test_a_unit_with_one_complaint_can_never_top_the_table(
     table: list[Candidate], minimum: int, timers: int
@@ -199,7 +200,7 @@ def test_a_unit_with_one_complaint_can_never_top_the_table(
         assert standings[0].unit != "lucky"
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(tables(), st.data())
 def test_over_achieving_an_achieved_indicator_never_lifts_a_unit_above_a_better_worst(
     table: list[Candidate], data: st.DataObject
@@ -231,7 +232,7 @@ def test_over_achieving_an_achieved_indicator_never_lifts_a_unit_above_a_better_
         assert me_after.rank <= me_before.rank  # never worse for getting better
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(tables(), st.integers(0, 20))
 def test_ranks_start_at_one_never_decrease_and_only_ranked_units_have_one(
     table: list[Candidate], minimum: int

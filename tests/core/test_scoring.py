@@ -39,6 +39,7 @@ from core.scoring import (
 from core.unit_view import UnitView
 from schemas.events import ComplaintEvent, EventRejected
 from tests.histories import complaint_events as history_of
+from tests.properties import examples
 
 REGISTRY = load_registry(Path(__file__).resolve().parents[2] / "deploy" / "registry.yaml")
 WIB = ZoneInfo("Asia/Jakarta")
@@ -214,7 +215,7 @@ histories = st.integers(1, 12).flatmap(
 )
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=examples(80), deadline=None)
 @given(histories, st.integers(0, 60 * 24 * 20))
 def test_every_score_matches_the_reference(
     history: tuple[list[ComplaintEvent], ...], watermark_minutes: int

@@ -31,11 +31,12 @@ from core.timeline import (
     evaluate_complaint,
 )
 from schemas.events import ComplaintEvent
+from tests.properties import examples
 
 REPO = Path(__file__).resolve().parents[2]
 REGISTRY = load_registry(REPO / "deploy" / "registry.yaml")
 HOUR = 3600.0
-PROPERTY = settings(database=None, deadline=None, max_examples=250)
+PROPERTY = settings(database=None, deadline=None, max_examples=examples(250))
 
 _ids = itertools.count()
 

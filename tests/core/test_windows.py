@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from core.periods import period_end, period_start, period_start_epoch, periods_of
 from core.windows import DAY, HOUR, RollingWindows, WindowStats
+from tests.properties import examples
 
 
 def utc(text: str) -> float:
@@ -86,7 +87,7 @@ def test_window_quantiles_and_ratio_by_hand() -> None:
     assert set(state.all_stats(T0 + 3000)) == {"1h", "24h", "7d", "30d"}
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(measurements, times)
 def test_window_stats_match_oracle(
     items: list[tuple[float, float, bool]], watermark: float

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.monitoring.helpers import VENDOR_GRAFANA, require_tool, unavailable
+from tests.monitoring.helpers import require_tool
 
 
 def test_missing_tool_fails_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -17,9 +17,3 @@ def test_missing_tool_skips_locally(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CI", raising=False)
     with pytest.raises(pytest.skip.Exception):
         require_tool("sigap-no-such-tool")
-
-
-def test_grafana_schemas_are_found_beside_the_repository() -> None:
-    # ../shared/vendor/grafana relative to the repository root, wherever it is cloned.
-    if not (VENDOR_GRAFANA / "dashboard.jsonschema.json").exists():
-        unavailable(f"no Grafana schemas in {VENDOR_GRAFANA}")

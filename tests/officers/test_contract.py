@@ -20,6 +20,7 @@ from core.registry_file import load_registry
 from schemas.events import ComplaintEvent, EventRejected, parse_event
 from sigap.replay import replay, result_json
 from tests.histories import complaint_events as history_of
+from tests.properties import examples
 from tests.schemas.test_events import SHIPPED
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,7 +119,7 @@ def with_officers(events: list[ComplaintEvent], rng: random.Random) -> list[Comp
     return result
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(
     st.lists(st.integers(0, 10**6), min_size=1, max_size=8).flatmap(
         lambda seeds: st.tuples(

@@ -143,6 +143,9 @@ def record_event(
         raise EventRejected(COMPLAINT_TOO_LONG)
     if registry is not None and event.type in CHECKED_TYPES:
         _check_fairness_event(state, event, registry)
+    escalated = event.type == "escalated"
+    if escalated and registry is not None and not registry.escalation.known(event.level):
+        raise EventRejected("unknown_level")
     created = state.created
     dropped: list[tuple[ComplaintEvent, str]] = []
     if event.type == "created":

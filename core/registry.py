@@ -51,6 +51,7 @@ from core.calendar import (
 )
 from core.cause_settings import CauseSettings
 from core.close_rules import CloseRules
+from core.escalation import DEFAULT_ESCALATION, EscalationSettings
 from core.ranking import DEFAULT_CONFIDENCE, DEFAULT_MIN_DECIDED_TIMERS
 from schemas.events import OTHER
 
@@ -269,6 +270,7 @@ class Registry:
         "close_rules",
         "default_calendar_name",
         "default_objective",
+        "escalation",
         "iku",
         "ranking",
         "source",
@@ -288,6 +290,7 @@ class Registry:
         index: Mapping[TargetKey, TargetTimeline],
         iku: IkuSettings | None = None,
         causes: CauseSettings | None = None,
+        escalation: EscalationSettings | None = None,
         close_rules: CloseRules | None = None,
         category_specs: Mapping[str, CategorySpec] | None = None,
         ranking: RankingSettings | None = None,
@@ -318,6 +321,10 @@ class Registry:
         self.causes: CauseSettings = causes if causes is not None else CauseSettings()
         # When each period closes (core.period_close); the default: 5 working days.
         self.close_rules: CloseRules = close_rules if close_rules is not None else CloseRules()
+        # The escalation ladder and who is told at 50/75/100% (core.escalation).
+        self.escalation: EscalationSettings = (
+            escalation if escalation is not None else DEFAULT_ESCALATION
+        )
         self.ranking: RankingSettings = ranking if ranking is not None else RankingSettings()
         self._frozen = True
 

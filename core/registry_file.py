@@ -37,6 +37,7 @@ from core.calendar import (
 )
 from core.cause_settings import parse_cause_settings
 from core.close_rules import CloseRule, CloseRules
+from core.escalation import parse_escalation_settings
 from core.ranking import DEFAULT_CONFIDENCE, DEFAULT_MIN_DECIDED_TIMERS
 from core.registry import (
     CODE_RE,
@@ -281,6 +282,8 @@ class _RegistryModel(_Model):
     # Validated by core.cause_settings (its own section messages).
     causes: Any = None
     exclusions: Any = None
+    # Validated by core.escalation.
+    escalation: Any = None
     # When periods close (core.period_close), versioned by the period's first day.
     close: list[_CloseRuleModel] | None = None
     categories: list[_CategoryModel] = Field(default_factory=list)
@@ -541,6 +544,8 @@ def parse_registry(data: object, source: str, holidays: frozenset[date]) -> Regi
             report(f"calendars.{name}", None, str(exc))
 
     causes, cause_problems = parse_cause_settings(model.causes, model.exclusions, source, units)
+    escalation, escalation_problems = parse_escalation_settings(model.escalation, source)
+    problems += escalation_problems
     problems += cause_problems
     close_seen: dict[date, int] = {}
     for i, rule in enumerate(model.close or ()):
@@ -583,6 +588,7 @@ def parse_registry(data: object, source: str, holidays: frozenset[date]) -> Regi
             ),
         ),
         causes=causes,
+        escalation=escalation,
         close_rules=CloseRules(
             tuple(
                 CloseRule(rule.effective_from, rule.working_days)

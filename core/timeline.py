@@ -95,6 +95,9 @@ Clock rules
    working time. The excluded wall time (pauses left out) is reported per unit, by reason.
    Pauses carry an optional `reason` (vocabulary code; "unspecified" without one), and the
    paused time is reported per unit and reason.
+13. Escalations. `escalated` (level) is charged to the unit holding the complaint at its
+   instant (the complaint app escalated it over that unit's head); it changes no clock,
+   charge or outcome. At most MAX_ESCALATIONS are kept per complaint.
 
 Open timers at `as_of` (the stream's watermark, or the replay's end; by default the latest
 event time, hand-overs between officers left out): the holder's charge has
@@ -158,11 +161,13 @@ _TIE_ORDER: Final[dict[str, int]] = {
     "miss_explained": 11,
     "objection_filed": 12,
     "objection_decided": 13,
+    "escalated": 14,
 }
 # An exclusion boundary (registry `exclusions`) sorts before the events of its instant.
 _BOUNDARY_TIE: Final = -1
 # Bounded: the route kept per complaint (views carry it to every unit that held it).
 MAX_ROUTE: Final = 32
+MAX_ESCALATIONS: Final = 16
 UNSPECIFIED_PAUSE: Final = "unspecified"
 _ZERO: Final = timedelta(0)
 
@@ -239,6 +244,8 @@ class ComplaintOutcome:
     # paused wall seconds by pause reason, and wall seconds excluded by the registry.
     paused_by_unit: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = ()
     excluded_by_unit: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = ()
+    # `escalated` events in order: (unit holding the complaint, instant, ladder level).
+    escalations: tuple[tuple[str, datetime, str], ...] = ()
 
 
 def charges_for(
@@ -289,6 +296,8 @@ class _Replay:
         self.extensions: dict[str, int] = {}
         self.rejected: dict[str, str] = {}
         self.route: list[tuple[str, datetime, str | None]] = [(self.holder, created_at, None)]
+        # `escalated` events: (holding unit, instant, ladder level), at most MAX_ESCALATIONS.
+        self.escalations: list[tuple[str, datetime, str]] = []
         self.receive(self.holder, created_at)
 
     def excluded(self, unit: str, at: datetime) -> bool:
@@ -429,6 +438,11 @@ class _Replay:
             self.rated_unit = self.holder
         # `handed_over` moves the complaint between officers of the holding unit: it changes
         # no unit's clock, charge or outcome.
+        elif kind == "escalated":
+            # Rule 13: an escalation is charged to the unit holding the complaint; it changes
+            # no clock, charge or outcome.
+            if len(self.escalations) < MAX_ESCALATIONS and event.level is not None:
+                self.escalations.append((self.holder, at, event.level))
         elif kind == "extension_granted":
             self.extension_granted(event, at)
         elif kind == "miss_explained":
@@ -578,6 +592,7 @@ class _Replay:
             ).total_seconds(),
             pending_events=pending_events,
             rejected=tuple(self.rejected.items()),
+            escalations=tuple(self.escalations),
             **self.unit_spans(resolution_stop or as_of),
         )
 

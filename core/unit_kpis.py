@@ -82,6 +82,7 @@ class UnitCounters:
     sla: dict[str, int] = field(default_factory=dict)  # "timer:outcome" -> count
     transfers: dict[str, int] = field(default_factory=dict)  # reason -> transfers away
     ratings: dict[str, int] = field(default_factory=dict)  # "1".."5" -> count
+    escalated: dict[str, int] = field(default_factory=dict)  # ladder level -> escalations
     first_response: Histogram = field(init=False)
     resolution_working: Histogram = field(init=False)
     resolution: Histogram = field(init=False)
@@ -122,6 +123,7 @@ class Counted:
     transfer_reasons: list[str] = field(default_factory=list)
     reopens: int = 0
     ratings: list[int] = field(default_factory=list)  # every rating counted
+    escalations: list[str] = field(default_factory=list)  # the levels counted, in order
 
     def copy(self) -> Counted:
         return Counted(
@@ -135,6 +137,7 @@ class Counted:
             list(self.transfer_reasons),
             self.reopens,
             list(self.ratings),
+            list(self.escalations),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -149,6 +152,7 @@ class Counted:
             "tr": self.transfer_reasons,
             "ro": self.reopens,
             "rt": self.ratings,
+            **({"esc": self.escalations} if self.escalations else {}),
         }
 
     @classmethod
@@ -166,6 +170,7 @@ class Counted:
             list(data["tr"]),
             data["ro"],
             list(data["rt"]),
+            list(data.get("esc", ())),
         )
 
     def add_to(self, counters: UnitCounters, sign: int = 1) -> None:
@@ -187,6 +192,8 @@ class Counted:
         for rating in self.ratings:
             key = str(rating)
             counters.ratings[key] = counters.ratings.get(key, 0) + sign
+        for level in self.escalations:
+            counters.escalated[level] = counters.escalated.get(level, 0) + sign
 
 
 @dataclass
@@ -425,6 +432,7 @@ class UnitKpis:
             reason for _, reason in view.transfers_away[len(counted.transfer_reasons) :]
         ]
         counted.reopens = max(counted.reopens, view.reopens)
+        counted.escalations += [level for _, level in view.escalations[len(counted.escalations) :]]
         if view.rating is not None and (not counted.ratings or counted.ratings[-1] != view.rating):
             counted.ratings.append(view.rating)
         return counted

@@ -133,6 +133,8 @@ class UnitView:
     excluded_by_reason: tuple[tuple[str, float], ...] = ()
     # The complaint's first resolution, by whichever unit (for the routing ledger).
     first_resolved_at: float | None = None
+    # Escalations while this unit held the complaint: (instant, ladder level), in order.
+    escalations: tuple[tuple[float, str], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -168,6 +170,8 @@ class UnitView:
                 if self.route
                 else {}
             ),
+            # Only when there is one: views without escalations keep their encoding (and hash).
+            **({"esc": [list(item) for item in self.escalations]} if self.escalations else {}),
         }
 
     @classmethod
@@ -203,6 +207,7 @@ class UnitView:
             paused_by_reason=tuple((str(k), float(v)) for k, v in data.get("pbr", ())),
             excluded_by_reason=tuple((str(k), float(v)) for k, v in data.get("exr", ())),
             first_resolved_at=data.get("fra"),
+            escalations=tuple((float(at), str(level)) for at, level in data.get("esc", ())),
         )
 
 
@@ -349,6 +354,11 @@ def unit_views(outcome: ComplaintOutcome, registry: Registry) -> dict[str, UnitV
             paused_by_reason=paused_by_unit.get(unit, ()),
             excluded_by_reason=excluded_by_unit.get(unit, ()),
             first_resolved_at=_epoch(outcome.first_resolved_at),
+            escalations=tuple(
+                (at.timestamp(), level)
+                for held_by, at, level in outcome.escalations
+                if held_by == unit
+            ),
         )
     return views
 

@@ -38,6 +38,8 @@ class MetricsSnapshot:
     processed: int = 0
     lag_by_partition: dict[int, int] = field(default_factory=dict)
     views_failed: int = 0
+    # The registry's escalation ladder levels: pre-created `level` label values.
+    escalation_levels: tuple[str, ...] = ()
 
 
 def _bound_text(bound: float) -> str:
@@ -183,6 +185,12 @@ class SigapCollector(Collector):
             "in the current calendar day, week and month (Asia/Jakarta) up to the watermark",
             ["unit", "timer", "period"],
         )
+        escalated = CounterMetricFamily(
+            names.ESCALATED,
+            "Escalations (`escalated` events) of complaints while the unit held them, by the "
+            "ladder level they went to (registry `escalation.levels`).",
+            labels=["unit", "level"],
+        )
         overdue = GaugeMetricFamily(
             names.OVERDUE,
             "Open timers past their deadline (clock running), by how late in wall time "
@@ -222,6 +230,8 @@ class SigapCollector(Collector):
                         [unit, timer, threshold_text(threshold)],
                         state.open_past[(timer, threshold)],
                     )
+            for level in sorted({*snapshot.escalation_levels, *counters.escalated}):
+                escalated.add_metric([unit, level], counters.escalated.get(level, 0))
             for timer in names.TIMERS:
                 late = state.overdue.get(timer)
                 for band in names.LATE_BY:
@@ -256,6 +266,7 @@ class SigapCollector(Collector):
             resolution_working,
             sla,
             open_past,
+            escalated,
             overdue,
             overdue_oldest,
             *windows,

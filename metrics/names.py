@@ -46,6 +46,7 @@ OPEN_PAST_TARGET: Final = "sigap_complaints_open_past_target"  # gauge {unit, ti
 TRANSFERS: Final = "sigap_complaint_transfers"  # counter {unit, reason}: transfers away from unit
 REOPENED: Final = "sigap_complaints_reopened"  # counter {unit}
 RATINGS: Final = "sigap_complaint_ratings"  # counter {unit, rating}
+ESCALATED: Final = "sigap_complaints_escalated"  # counter {unit, level}: `escalated` events
 # The overdue worklist (GET /api/units/{unit}/overdue): open timers past their deadline with
 # the clock running, by how late (wall time), and how late the oldest one is.
 OVERDUE: Final = "sigap_complaints_overdue"  # gauge {unit, timer, late_by}

@@ -5,8 +5,12 @@
 Routing (first match wins, in this order):
 
 1. ``component="pipeline"`` -> ``sigap-ops`` (worker, lag, dead letters, unknown units);
-2. ``unit="<code>"`` for each registered unit -> ``sigap-<code>-page`` when
-   ``severity="page"``, else ``sigap-<code>-ticket`` (tickets and warnings);
+2. ``unit="<code>"`` for each registered unit: an open-target alert (label ``threshold``:
+   ``0.5``, ``0.75``, ``1`` of the allowed time used) -> the receiver the registry's
+   ``escalation.notify`` names for that threshold (``sigap-<code>-duty``,
+   ``sigap-<code>-unit-head``, ``sigap-<code>-department-head``; by default 50% to the duty
+   channel, 75% to the unit head, 100% to the department head); otherwise
+   ``sigap-<code>-page`` when ``severity="page"``, else ``sigap-<code>-ticket``;
 3. anything else (e.g. ``unit="unknown"``) -> ``sigap-default``.
 
 Inhibitions: a paging SLO alert holds back the tickets and warnings of the same unit and
@@ -40,6 +44,7 @@ __all__ = [
     "build_alertmanager_config",
     "expected_receiver",
     "render_alertmanager_config",
+    "role_receiver",
     "unit_receiver",
 ]
 
@@ -55,6 +60,15 @@ def unit_receiver(unit_code: str, kind: str) -> str:
     return f"sigap-{unit_code}-{kind}"
 
 
+def role_receiver(unit_code: str, role: str) -> str:
+    """``sigap-<unit>-duty``, ``sigap-<unit>-unit-head``, ``sigap-<unit>-department-head``."""
+    return f"sigap-{unit_code}-{role.replace('_', '-')}"
+
+
+def _threshold_text(threshold: float) -> str:
+    return {0.5: "0.5", 0.75: "0.75", 1.0: "1"}[threshold]
+
+
 def expected_receiver(registry: Registry, labels: Mapping[str, str]) -> str:
     """Where the generated routing tree sends an alert with ``labels`` (the tests check
     Alertmanager's own answer against this)."""
@@ -62,6 +76,9 @@ def expected_receiver(registry: Registry, labels: Mapping[str, str]) -> str:
         return OPS_RECEIVER
     unit = labels.get("unit")
     if unit is not None and unit in registry.units:
+        for rule in registry.escalation.notify:
+            if labels.get("threshold") == _threshold_text(rule.threshold):
+                return role_receiver(unit, rule.receiver)
         kind = _PAGE_KIND if labels.get("severity") == SEVERITY_PAGE else _TICKET_KIND
         return unit_receiver(unit, kind)
     return DEFAULT_RECEIVER
@@ -90,23 +107,35 @@ def build_alertmanager_config(
     for unit in registry.units.values():
         page = unit_receiver(unit.code, _PAGE_KIND)
         ticket = unit_receiver(unit.code, _TICKET_KIND)
+        threshold_routes = [
+            {
+                "receiver": role_receiver(unit.code, rule.receiver),
+                "matchers": [f'threshold="{_threshold_text(rule.threshold)}"'],
+            }
+            for rule in registry.escalation.notify
+        ]
         unit_routes.append(
             {
                 "receiver": ticket,
                 "matchers": [f'unit="{unit.code}"'],
                 "routes": [
+                    *threshold_routes,
                     {
                         "receiver": page,
                         "matchers": [f'severity="{SEVERITY_PAGE}"'],
                         # Pages are re-sent sooner: someone has to act on them today.
                         "group_wait": "10s",
                         "repeat_interval": "1h",
-                    }
+                    },
                 ],
             }
         )
         receivers.append(_receiver(page, f"{base}/{unit.code}/page"))
         receivers.append(_receiver(ticket, f"{base}/{unit.code}/ticket"))
+        for role in sorted({rule.receiver for rule in registry.escalation.notify}):
+            receivers.append(
+                _receiver(role_receiver(unit.code, role), f"{base}/{unit.code}/{role}")
+            )
     stale = "|".join(STALE_PIPELINE_ALERTS)
     return {
         "global": {"resolve_timeout": "5m"},

@@ -48,6 +48,7 @@ from metrics.names import (
     COMPLAINTS_OPEN,
     COMPLAINTS_RESOLVED,
     CONSUMER_LAG,
+    ESCALATED,
     EVENTS_PROCESSED,
     EVENTS_REJECTED,
     FIRST_RESPONSE_WALL_SECONDS,
@@ -145,6 +146,7 @@ _RATINGS: Final = f"{RATINGS}_total"
 _REJECTED: Final = f"{EVENTS_REJECTED}_total"
 _PROCESSED: Final = f"{EVENTS_PROCESSED}_total"
 _VIEWS_FAILED: Final = f"{VIEWS_FAILED}_total"
+_ESCALATED: Final = f"{ESCALATED}_total"
 _UNIT: Final = 'unit="$unit"'
 
 _Target = cog_builder.Builder[cog_variants.Dataquery]
@@ -557,6 +559,46 @@ def city_overview(registry: Registry) -> dash_models.Dashboard:
             [_query(f"sum by (unit, timer) ({past})", "{{unit}} {{timer}}")],
             "none",
             width=8,
+        ),
+    )
+    board.row("Escalations and overdue")
+    board.add(
+        _bargauge(
+            "Escalation share (30d)",
+            "Complaints escalated over the unit's head (`escalated` events: kecamatan, dinas, "
+            "walikota) per complaint received, over 30 days: the share the mayor judges units "
+            "by (recorded as sigap:complaint_escalation_share:ratio30d).",
+            [
+                _query(
+                    f"sum by (unit) (increase({_ESCALATED}[30d]))\n"
+                    f"/\nsum by (unit) (increase({_CREATED}[30d]))",
+                    "{{unit}}",
+                    instant=True,
+                )
+            ],
+            "percentunit",
+            steps=((None, "green"), (0.05, "orange"), (0.1, "red")),
+            width=8,
+            min_value=0,
+        ),
+        _bargauge(
+            "Overdue now",
+            "Open complaints past their deadline (clock running), by unit: the unit "
+            "dashboard links to each unit's worklist.",
+            [_query(f"sum by (unit) ({OVERDUE})", "{{unit}}", instant=True)],
+            "none",
+            steps=_COUNT_STEPS,
+            width=8,
+            min_value=0,
+        ),
+        _bargauge(
+            "Oldest overdue",
+            "How long the oldest overdue complaint of each unit is past its deadline (wall).",
+            [_query(f"max by (unit) ({OVERDUE_OLDEST})", "{{unit}}", instant=True)],
+            "s",
+            steps=((None, "green"), (1.0, "orange"), (86400.0, "red")),
+            width=8,
+            min_value=0,
         ),
     )
     board.add(

@@ -31,6 +31,7 @@ from core.registry import UNKNOWN_UNIT, Registry, Unit
 from metrics.names import (
     COMPLAINTS_CREATED,
     CONSUMER_LAG,
+    ESCALATED,
     EVENTS_PROCESSED,
     EVENTS_REJECTED,
     OPEN_PAST_TARGET,
@@ -54,6 +55,7 @@ __all__ = [
     "ALERT_DEAD_LETTERS",
     "ALERT_DUPLICATE_EVENTS",
     "ALERT_EVENTS_STALLED",
+    "ALERT_HALF_TARGET",
     "ALERT_NEAR_TARGET",
     "ALERT_PAST_TARGET",
     "ALERT_UNKNOWN_UNIT",
@@ -63,6 +65,7 @@ __all__ = [
     "BURN_POLICIES",
     "COMPONENT_PIPELINE",
     "COMPONENT_SLO",
+    "ESCALATION_SHARE_RECORD",
     "OBJECTIVE_RECORD",
     "SLI_WINDOWS",
     "SLO_PERIOD",
@@ -87,6 +90,8 @@ SLO_PERIOD: Final = f"{SLO_PERIOD_DAYS}d"
 SLI_WINDOWS: Final = ("5m", "30m", "1h", "2h", "6h", "1d", "3d", SLO_PERIOD)
 OBJECTIVE_RECORD: Final = "sigap:complaint_sla_objective:ratio"
 BUDGET_REMAINING_RECORD: Final = f"sigap:complaint_sla_error_budget_remaining:ratio{SLO_PERIOD}"
+# The escalation share the mayor judges units by: escalations / complaints received, 30 days.
+ESCALATION_SHARE_RECORD: Final = f"sigap:complaint_escalation_share:ratio{SLO_PERIOD}"
 
 COMPONENT_SLO: Final = "slo"
 COMPONENT_PIPELINE: Final = "pipeline"
@@ -96,6 +101,7 @@ SEVERITY_WARNING: Final = "warning"
 
 ALERT_PAST_TARGET: Final = "SigapComplaintsPastTarget"
 ALERT_NEAR_TARGET: Final = "SigapComplaintsNearTarget"
+ALERT_HALF_TARGET: Final = "SigapComplaintsHalfTarget"
 ALERT_WORKER_DOWN: Final = "SigapWorkerDown"
 ALERT_EVENTS_STALLED: Final = "SigapEventsStalled"
 ALERT_CONSUMER_LAG: Final = "SigapConsumerLagGrowing"
@@ -110,6 +116,7 @@ _MISSED: Final = "missed"
 assert _MISSED in OUTCOMES
 _PAST: Final = "1"
 _NEAR: Final = "0.75"
+_HALF: Final = "0.5"
 assert _PAST in THRESHOLDS and _NEAR in THRESHOLDS
 _TIMER_TITLES: Final = {"response": "first-response", "resolution": "resolution"}
 assert set(_TIMER_TITLES) == set(TIMERS)
@@ -199,6 +206,7 @@ def alert_catalogue() -> tuple[AlertSpec, ...]:
         *burn,
         AlertSpec(ALERT_PAST_TARGET, SEVERITY_TICKET, COMPONENT_SLO, True),
         AlertSpec(ALERT_NEAR_TARGET, SEVERITY_WARNING, COMPONENT_SLO, True),
+        AlertSpec(ALERT_HALF_TARGET, SEVERITY_WARNING, COMPONENT_SLO, True),
         AlertSpec(ALERT_WORKER_DOWN, SEVERITY_PAGE, COMPONENT_PIPELINE, False),
         AlertSpec(ALERT_EVENTS_STALLED, SEVERITY_PAGE, COMPONENT_PIPELINE, False),
         AlertSpec(ALERT_CONSUMER_LAG, SEVERITY_TICKET, COMPONENT_PIPELINE, False),
@@ -486,7 +494,60 @@ def _pipeline_alerts(p: PipelineSettings) -> list[dict[str, Any]]:
 
 
 # The worklist level each unit alert links to: the complaints it is about.
-_WORKLIST_LEVELS: Final = {ALERT_PAST_TARGET: _PAST, ALERT_NEAR_TARGET: _NEAR}
+_WORKLIST_LEVELS: Final = {
+    ALERT_PAST_TARGET: _PAST,
+    ALERT_NEAR_TARGET: _NEAR,
+    ALERT_HALF_TARGET: _HALF,
+}
+# The share of the allowed time each open-target alert is about (its `threshold` label):
+# Alertmanager routes on it to the people the registry's `escalation.notify` names.
+THRESHOLD_OF_ALERT: Final = {
+    ALERT_HALF_TARGET: _HALF,
+    ALERT_NEAR_TARGET: _NEAR,
+    ALERT_PAST_TARGET: _PAST,
+}
+
+
+def _half_target_alert() -> dict[str, Any]:
+    half = f'{OPEN_PAST_TARGET}{{threshold="{_HALF}"}}'
+    near = f'{OPEN_PAST_TARGET}{{threshold="{_NEAR}"}}'
+    return {
+        "alert": ALERT_HALF_TARGET,
+        "expr": f"sum by (unit, timer) ({half})\n- sum by (unit, timer) ({near})\n> 0\n",
+        "for": "5m",
+        "labels": {"severity": SEVERITY_WARNING, "component": COMPONENT_SLO},
+        "annotations": {
+            "summary": (
+                "{{ $labels.unit }}: {{ $value }} open complaint(s) past half of their "
+                "{{ $labels.timer }} target"
+            ),
+            "description": (
+                "Open complaints of {{ $labels.unit }} have used half of their "
+                "{{ $labels.timer }} target: the duty officer plans them into today's work."
+            ),
+        },
+    }
+
+
+def _escalation_share_rule() -> dict[str, Any]:
+    escalated = f"{ESCALATED}_total"
+    created = f"{COMPLAINTS_CREATED}_total"
+    return {
+        "record": ESCALATION_SHARE_RECORD,
+        "expr": (
+            f"sum by (unit) (increase({escalated}[{SLO_PERIOD}]))\n"
+            f"/\n"
+            f"sum by (unit) (increase({created}[{SLO_PERIOD}]))\n"
+        ),
+    }
+
+
+def _label_thresholds(groups: list[dict[str, Any]]) -> None:
+    for group in groups:
+        for rule in group["rules"]:
+            threshold = THRESHOLD_OF_ALERT.get(rule.get("alert", ""))
+            if threshold is not None:
+                rule["labels"]["threshold"] = threshold
 
 
 def _link_worklists(groups: list[dict[str, Any]], api_url: str) -> None:
@@ -531,9 +592,13 @@ def build_rules(
                 ],
             }
         )
-    groups.append({"name": "sigap-complaints", "rules": _open_past_target_alerts()})
+    groups.append(
+        {"name": "sigap-complaints", "rules": [*_open_past_target_alerts(), _half_target_alert()]}
+    )
+    groups.append({"name": "sigap-escalation", "rules": [_escalation_share_rule()]})
     groups.append({"name": "sigap-pipeline", "rules": _pipeline_alerts(pipeline)})
     _link_runbooks(groups, docs_url)
+    _label_thresholds(groups)
     _link_worklists(groups, api_url)
     return {"groups": groups}
 

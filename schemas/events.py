@@ -62,6 +62,8 @@ EventType = Literal[
     "miss_explained",
     "objection_filed",
     "objection_decided",
+    # Escalation ladder (core.escalation, docs/operations.md).
+    "escalated",
 ]
 TimerName = Literal["response", "resolution"]
 Decision = Literal["upheld", "rejected"]
@@ -96,6 +98,7 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "miss_explained": ("unit", "timer", "cause"),
     "objection_filed": ("unit", "timer"),
     "objection_decided": ("unit", "timer", "decision"),
+    "escalated": ("level",),
 }
 
 
@@ -140,6 +143,12 @@ class ComplaintEvent(BaseModel):
     )
     decision: Decision | None = Field(
         default=None, description="On `objection_decided`: `upheld` or `rejected`."
+    )
+    level: UnitCode | None = Field(
+        default=None,
+        description="On `escalated` (required): the escalation ladder level the complaint "
+        "went to, a code of the registry's `escalation.levels` (e.g. `kecamatan`, `dinas`, "
+        "`walikota`).",
     )
     rating: Annotated[int, Field(ge=1, le=5)] | None = Field(
         default=None, description="On `rated`: the citizen's rating, 1 to 5."

@@ -58,6 +58,7 @@ class SigapApp:
             processed=self.complaint_stage.counts.processed,
             lag_by_partition=self.lag(settings.events_topic),
             views_failed=self.unit_stage.views_failed,
+            escalation_levels=self.unit_stage.registry.escalation.codes,
         )
 
     def exported_partitions(self, topic: str) -> set[int]:

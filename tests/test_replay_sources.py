@@ -114,7 +114,7 @@ def test_jsonl_valid_and_invalid_lines(tmp_path: Path) -> None:
         b'"occurred_at":"2026-01-05T08:00:00+07:00"}',  # 4: created without unit
         b'{"event_id":"e4","type":"resolved","complaint_id":"c2",'
         b'"occurred_at":"2026-01-05T08:00:00"}',  # 5: no offset
-        b'{"event_id":"e5","type":"escalated","complaint_id":"c2",'
+        b'{"event_id":"e5","type":"archived","complaint_id":"c2",'
         b'"occurred_at":"2026-01-05T08:00:00+07:00"}',  # 6
         b"[1, 2]",  # 7
         VALID_RESOLVED,  # 8

@@ -23,6 +23,7 @@ from metrics.names import (
     COMPLAINTS_OPEN,
     COMPLAINTS_RESOLVED,
     CONSUMER_LAG,
+    ESCALATED,
     EVENTS_PROCESSED,
     EVENTS_REJECTED,
     FIRST_RESPONSE_WALL_SECONDS,
@@ -155,6 +156,10 @@ def openmetrics(units: Iterable[str], end: float) -> str:
     w.family(COMPLAINTS_CREATED, "counter")
     for n, unit in enumerate(all_units):
         w.counter(COMPLAINTS_CREATED, {"unit": unit}, [1 + (i + n) % 3 for i in range(count)])
+    w.family(ESCALATED, "counter")
+    for n, unit in enumerate(all_units):
+        for k, level in enumerate(("kecamatan", "dinas", "walikota")):
+            w.counter(ESCALATED, {"unit": unit, "level": level}, every(5 + n % 3 + k))
     w.family(COMPLAINTS_RESOLVED, "counter")
     for n, unit in enumerate(all_units):
         w.counter(COMPLAINTS_RESOLVED, {"unit": unit}, [(i + n) % 3 for i in range(count)])

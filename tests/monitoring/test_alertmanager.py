@@ -26,6 +26,7 @@ from monitoring.rules import (
     ALERT_EVENTS_STALLED,
     ALERT_PAST_TARGET,
     ALERT_WORKER_DOWN,
+    THRESHOLD_OF_ALERT,
     alert_catalogue,
 )
 from tests.monitoring.helpers import DEPLOY, free_port, http_json, require_tool, run, server
@@ -80,6 +81,19 @@ def routing_cases(registry: Registry) -> list[tuple[dict[str, str], str]]:
                     "timer": timer,
                 }
                 cases.append((labels, f"sigap-{code}-{kind}"))
+    # Open-target alerts: routed by their threshold to the people the registry names.
+    roles = {"0.5": "duty", "0.75": "unit-head", "1": "department-head"}
+    for code in registry.units:
+        for alertname, threshold in THRESHOLD_OF_ALERT.items():
+            labels = {
+                "alertname": alertname,
+                "component": "slo",
+                "severity": "warning" if threshold != "1" else "ticket",
+                "unit": code,
+                "timer": "response",
+                "threshold": threshold,
+            }
+            cases.append((labels, f"sigap-{code}-{roles[threshold]}"))
     for spec in alert_catalogue():
         if spec.component == "pipeline":
             labels = {"alertname": spec.name, "component": "pipeline", "severity": spec.severity}
@@ -128,7 +142,11 @@ def test_every_unit_has_page_and_ticket_webhooks(registry: Registry) -> None:
         assert urls[f"sigap-{code}-ticket"] == f"http://hooks.example:8080/x/{code}/ticket"
     assert urls[OPS_RECEIVER] == "http://hooks.example:8080/x/ops"
     assert urls[DEFAULT_RECEIVER] == "http://hooks.example:8080/x/default"
-    assert len(urls) == 2 * len(registry.units) + 2
+    for code in registry.units:
+        for role in ("duty", "unit_head", "department_head"):
+            receiver = f"sigap-{code}-{role.replace('_', '-')}"
+            assert urls[receiver] == f"http://hooks.example:8080/x/{code}/{role}"
+    assert len(urls) == 5 * len(registry.units) + 2
     deployed = yaml.safe_load(CONFIG.read_text())
     assert all(
         r["webhook_configs"][0]["url"].startswith(DEFAULT_WEBHOOK_BASE)

@@ -74,7 +74,15 @@ def test_registry_defaults_to_sigap_registry(
     result = runner.invoke(alertmanager_config, ["--out", str(out)])
     assert result.exit_code == 0, result.output
     receivers = {r["name"] for r in yaml.safe_load(out.read_text())["receivers"]}
-    assert receivers == {"sigap-default", "sigap-ops", "sigap-dlh-page", "sigap-dlh-ticket"}
+    assert receivers == {
+        "sigap-default",
+        "sigap-ops",
+        "sigap-dlh-page",
+        "sigap-dlh-ticket",
+        "sigap-dlh-duty",
+        "sigap-dlh-unit-head",
+        "sigap-dlh-department-head",
+    }
 
 
 def test_options_change_the_output(runner: CliRunner, tmp_path: Path) -> None:

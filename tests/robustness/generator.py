@@ -189,7 +189,7 @@ class Generator:
             copy["priority"] = rnd.choice(["mega", "URGENT", 3, ""])
             return dumps(copy), "invalid_priority"
         if choice == 4:
-            copy["type"] = rnd.choice(["escalated", "Created", "deleted", "rating"])
+            copy["type"] = rnd.choice(["archived", "Created", "deleted", "rating"])
             return dumps(copy), "unknown_type"
         if choice == 5:
             copy["occurred_at"] = copy["occurred_at"][:19]
@@ -239,7 +239,7 @@ class Generator:
         if kind == 4:
             return Message(
                 key,
-                dumps(event(self.eid(), rnd.choice(["escalated", "", "CREATED"]), cid, at)),
+                dumps(event(self.eid(), rnd.choice(["archived", "", "CREATED"]), cid, at)),
                 "unknown_type",
             )
         if kind == 5:

@@ -54,7 +54,7 @@ VALID: list[dict[str, Any]] = [
 INVALID: list[tuple[Any, str]] = [
     ([1, 2], "not_object"),
     ({"type": "created"}, "missing_event_id"),
-    ({**VALID[0], "type": "escalated"}, "unknown_type"),
+    ({**VALID[0], "type": "archived"}, "unknown_type"),
     ({**VALID[0], "occurred_at": "2026-11-02T09:00:00"}, "timestamp_without_offset"),
     ({**VALID[0], "occurred_at": 1700000000}, "invalid_occurred_at"),
     ({**VALID[0], "unit": "Dinas LH"}, "invalid_unit"),

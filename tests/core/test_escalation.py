@@ -14,9 +14,11 @@ import yaml
 
 from core.complaint_state import ComplaintState, accept_event
 from core.escalation import DEFAULT_ESCALATION, parse_escalation_settings
-from core.registry import RegistryError, load_registry, parse_registry
+from core.registry import RegistryError
+from core.registry_file import load_registry, parse_registry
 from core.unit_kpis import UnitKpis
 from core.unit_view import UnitView
+from metrics.names import RESOLUTION_BUCKETS
 from schemas.events import ComplaintEvent, EventRejected
 
 REGISTRY_PATH = Path(__file__).resolve().parents[2] / "deploy" / "registry.yaml"
@@ -58,7 +60,7 @@ def test_an_escalation_is_charged_to_the_unit_holding_the_complaint() -> None:
     assert latest["dlh"].escalations == ((at_25, "walikota"),)
     assert [level for _, level in latest["dsda"].escalations] == ["kecamatan", "walikota"]
     # Counted once, whatever the number of times a view is (re)applied.
-    kpis = UnitKpis((), ())
+    kpis = UnitKpis((), (), resolution_bounds=RESOLUTION_BUCKETS)
     stored: dict[tuple[str, str], Any] = {}
     for view in [*sent, *sent]:
         key = (view.unit, view.complaint_id)
@@ -66,7 +68,7 @@ def test_an_escalation_is_charged_to_the_unit_holding_the_complaint() -> None:
     assert kpis.counters["dlh"].escalated == {"walikota": 1}
     assert kpis.counters["dsda"].escalated == {"kecamatan": 1, "walikota": 1}
     # ... and rebuilt the same from the stored views after a restart.
-    rebuilt = UnitKpis((), ())
+    rebuilt = UnitKpis((), (), resolution_bounds=RESOLUTION_BUCKETS)
     rebuilt.restore_all(stored.values())
     assert rebuilt.counters["dsda"].escalated == {"kecamatan": 1, "walikota": 1}
 

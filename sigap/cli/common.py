@@ -20,6 +20,7 @@ __all__ = [
     "load_settings",
     "load_unit_registry",
     "print_scores_table",
+    "read_only_database_url",
     "safe_url",
 ]
 
@@ -122,3 +123,22 @@ def print_scores_table(rows: list[dict[str, Any]]) -> None:
     # Piped or captured (make demo's summary, a log file), Rich would squeeze the table into
     # 80 columns and cut the cells: give it room.
     Console(width=None if sys.stdout.isatty() else 160).print(table)
+
+
+def read_only_database_url(settings: Settings) -> str:
+    """DATABASE_URL for a command that only reads (`scores`, `report`, `verify`): it must
+    name an existing database, which such a command never creates (a SQLite file would be
+    created empty by connecting to it). Stops with the database it looked for otherwise."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite":
+        database = url.database or ""
+        if database in ("", ":memory:") or not Path(database).is_file():
+            raise click.ClickException(
+                f"no score database at {Path(database).resolve() if database else '(memory)'} "
+                f"(DATABASE_URL={safe_url(settings.database_url)}): nothing was written there "
+                "yet. Run `sigap score-writer` (or `sigap replay FILE --store`) first, or set "
+                "DATABASE_URL to the score database."
+            )
+    return settings.database_url

@@ -16,6 +16,7 @@ from sigap.cli.common import (
     load_settings,
     load_unit_registry,
     print_scores_table,
+    read_only_database_url,
     safe_url,
 )
 from sigap.settings import Settings
@@ -261,7 +262,7 @@ def verify(
     except click.ClickException as error:
         raise VerifyError(error.message) from None
     try:
-        engine = make_engine(settings.database_url, create_schema=False)
+        engine = make_engine(read_only_database_url(settings), create_schema=False)
         stored = load_stored(engine, kind, start)
     except SQLAlchemyError as error:
         reason = str(getattr(error, "orig", None) or error).splitlines()[0]
@@ -271,6 +272,8 @@ def verify(
         ) from None
     except StoredScoresChanging as error:
         raise VerifyError(str(error)) from None
+    except click.ClickException as error:  # no database where DATABASE_URL points
+        raise VerifyError(error.message) from None
     try:
         log = load_log(source, mapping, settings, registry)
     except (SourceError, EventLogError) as error:

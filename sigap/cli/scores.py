@@ -11,6 +11,7 @@ from sigap.cli.common import (
     load_settings,
     load_unit_registry,
     print_scores_table,
+    read_only_database_url,
 )
 
 
@@ -66,7 +67,7 @@ def scores(
         raise click.UsageError("give either --revision or --all-revisions")
     settings = load_settings()
     rows = score_rows(
-        make_engine(settings.database_url),
+        make_engine(read_only_database_url(settings), create_schema=False),
         units,
         period,
         category=None if category == "all" else category,
@@ -137,7 +138,7 @@ def report(
             param_hint="--unit",
         )
     text = render_report(
-        settings.database_url,
+        read_only_database_url(settings),
         registry,
         unit=unit,
         kind=kind,

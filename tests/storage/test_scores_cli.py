@@ -78,3 +78,12 @@ def test_scores_bad_options_name_the_option(filled: str) -> None:
     table = runner.invoke(main, ["scores", "--period", "quarter"], env={**env, "COLUMNS": "200"})
     assert table.exit_code == 0
     assert "│ quarter │ 2026-10-01 │ dlh  │ *" in table.output
+
+
+@pytest.mark.parametrize("command", [["scores"], ["report", "--all-units", "--period", "2026-11"]])
+def test_read_only_commands_create_no_database(command: list[str], tmp_path: Any) -> None:
+    missing = tmp_path / "nowhere.db"
+    result = CliRunner().invoke(main, command, env={"DATABASE_URL": f"sqlite:///{missing}"})
+    assert result.exit_code == 1, result.output
+    assert f"no score database at {missing}" in result.output
+    assert not missing.exists()

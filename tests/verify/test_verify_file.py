@@ -4,6 +4,7 @@ on a real PostgreSQL: identical scores pass, and every injected discrepancy is n
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
@@ -260,8 +261,13 @@ def test_usage_and_configuration_errors_exit_2(tmp_path: Path) -> None:
     unreachable = "postgresql+psycopg://sigap@127.0.0.1:1/sigap"
     code, output = verify(unreachable, "--period", "2026-11", "--source", str(events))
     assert code == 2 and "DATABASE_URL" in output, output
-    no_tables = f"sqlite:///{tmp_path / 'empty.db'}"  # verify creates and migrates nothing
-    code, output = verify(no_tables, "--period", "2026-11", "--source", str(events))
+    missing = tmp_path / "missing.db"  # verify creates no database: it says where it looked
+    code, output = verify(f"sqlite:///{missing}", "--period", "2026-11", "--source", str(events))
+    assert code == 2 and f"no score database at {missing}" in output, output
+    assert "DATABASE_URL" in output and not missing.exists()
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()  # a database without tables: verify migrates nothing
+    code, output = verify(f"sqlite:///{empty}", "--period", "2026-11", "--source", str(events))
     assert code == 2 and "unit_scores" in output and "DATABASE_URL" in output, output
     bad_registry = tmp_path / "registry.yaml"
     bad_registry.write_text("units: 3\n")

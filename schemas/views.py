@@ -1,4 +1,4 @@
-"""Views envelope contract v1: the records of the views topic (`complaint-views`).
+"""Views envelope contract v1: the records of the views topic (`complaint-unit-views`).
 
 Written by the complaint stage (streams.complaint_stage), read by the unit stage
 (streams.unit_stage) and the score writer (consumers.score_writer). `encode_envelope` and

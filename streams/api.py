@@ -38,7 +38,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.charging import TIMERS
-from core.periods import PeriodKind, parse_period
+from core.periods import SCORE_PERIOD_KINDS, PeriodKind, parse_period
 from core.registry import CODE_RE, UNKNOWN_UNIT
 from core.unit_kpis import (
     ALL_CATEGORIES,
@@ -63,7 +63,6 @@ log = logging.getLogger(__name__)
 OPENAPI_PATH = Path(__file__).with_name("openapi.yaml")
 JSON = "application/json"
 ALLOWED = "GET, HEAD"
-SCORE_PERIOD_KINDS = ("day", "week", "month", "quarter")
 ALL = "*"  # the category of a unit's score over all categories (core.scoring.ALL)
 MAX_REVISION = 2**31 - 1  # the revision column is a 32-bit integer
 MAX_CATEGORY_LENGTH = 64

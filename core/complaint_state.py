@@ -28,6 +28,7 @@ from typing import Any, Final
 
 import orjson
 
+from core.officers import attach_officers
 from core.registry import Registry
 from core.timeline import evaluate_complaint
 from core.unit_view import UnitView, deleted_view, unit_views
@@ -195,7 +196,9 @@ def current_views(state: ComplaintState, registry: Registry) -> list[UnitView]:
     """Every unit view of the complaint as it stands (sent again after a redelivery)."""
     if state.created is None:
         return []
-    return list(unit_views(evaluate_complaint(state.events, registry), registry).values())
+    outcome = evaluate_complaint(state.events, registry)
+    views = attach_officers(unit_views(outcome, registry), state.events, outcome, registry)
+    return list(views.values())
 
 
 def changed_views(state: ComplaintState, registry: Registry) -> list[UnitView]:
@@ -211,7 +214,7 @@ def changed_encoded_views(
     if state.created is None:
         return []
     outcome = evaluate_complaint(state.events, registry)
-    views = unit_views(outcome, registry)
+    views = attach_officers(unit_views(outcome, registry), state.events, outcome, registry)
     changed = []
     hashes = state.view_hashes
     for unit, view in views.items():

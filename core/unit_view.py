@@ -20,6 +20,7 @@ from datetime import datetime, time
 from typing import Any
 
 from core.calendar import WorkingCalendar
+from core.officer_view import OfficerView
 from core.registry import UNKNOWN_UNIT, Registry, TargetSpec
 from core.timeline import TIMERS, ComplaintOutcome, Timer, TimerCharge
 
@@ -135,9 +136,12 @@ class UnitView:
     first_resolved_at: float | None = None
     # Escalations while this unit held the complaint: (instant, ladder level), in order.
     escalations: tuple[tuple[float, str], ...] = ()
+    # The officer split of this view (core.officers); None when the complaint carries no
+    # officer code and no hand-over: everything is then the unit's `unassigned` officer's.
+    officers: tuple[OfficerView, ...] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        encoded: dict[str, Any] = {
             "u": self.unit,
             "id": self.complaint_id,
             "at": self.as_of,
@@ -173,6 +177,9 @@ class UnitView:
             # Only when there is one: views without escalations keep their encoding (and hash).
             **({"esc": [list(item) for item in self.escalations]} if self.escalations else {}),
         }
+        if self.officers is not None:
+            encoded["of"] = [officer.to_json() for officer in self.officers]
+        return encoded
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> UnitView:
@@ -208,6 +215,11 @@ class UnitView:
             excluded_by_reason=tuple((str(k), float(v)) for k, v in data.get("exr", ())),
             first_resolved_at=data.get("fra"),
             escalations=tuple((float(at), str(level)) for at, level in data.get("esc", ())),
+            officers=(
+                None
+                if data.get("of") is None
+                else tuple(OfficerView.from_json(item) for item in data["of"])
+            ),
         )
 
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.complaint_state import ComplaintState, current_views, record_event
+from core.officer_scores import OfficerScore, officer_period_scores
+from core.periods import period_kind
 from core.registry import Registry
 from core.scoring import PeriodScore, ScoreInput, all_period_scores, sort_key
 from core.unit_kpis import ALL_CATEGORIES, UnitKpis, UnitSnapshot
@@ -35,6 +37,7 @@ class ReplayResult:
     views: list[UnitView] = field(default_factory=list)
     units: dict[str, UnitSnapshot] = field(default_factory=dict)
     scores: list[PeriodScore] = field(default_factory=list)
+    officer_scores: list[OfficerScore] = field(default_factory=list)
 
 
 def replay(
@@ -60,7 +63,9 @@ def replay(
     for _, state in states.values():
         result.views.extend(current_views(state, registry))
     if watermark is not None:
-        result.units, result.scores = _unit_results(result.views, registry, watermark, None)
+        result.units, result.scores, result.officer_scores = _unit_results(
+            result.views, registry, watermark, None
+        )
     return result
 
 
@@ -96,9 +101,10 @@ def _record(
 
 def _unit_results(
     views: Iterable[UnitView], registry: Registry, watermark: float, units: Iterable[str] | None
-) -> tuple[dict[str, UnitSnapshot], list[PeriodScore]]:
+) -> tuple[dict[str, UnitSnapshot], list[PeriodScore], list[OfficerScore]]:
     """The unit stage on the views (in order): KPI snapshots of `units` (default: the
-    registry's and every unit counted) and the period scores, at the watermark."""
+    registry's and every unit counted), the period scores and the officers' period scores
+    (core.officer_scores), at the watermark."""
     views = list(views)
     bounds = histogram_bounds(registry)
     kpis = UnitKpis(bounds, bounds, resolution_bounds=RESOLUTION_BUCKETS)
@@ -110,7 +116,16 @@ def _unit_results(
     scores = all_period_scores(
         (ScoreInput.from_view(view) for view in views), watermark, registry=registry
     )
-    return snapshots, scores
+    officer_scores = officer_period_scores(
+        views,
+        watermark,
+        registry=registry,
+        unit_keys=[
+            (score.unit, score.category, period_kind(score.period), score.period_start)
+            for score in scores
+        ],
+    )
+    return snapshots, scores, officer_scores
 
 
 # --- Parallel replay -------------------------------------------------------------------
@@ -139,7 +154,9 @@ def _complaint_shard(index: int) -> tuple[ReplayResult, list[tuple[int, list[Uni
     return partial, views, latest
 
 
-def _unit_shard(index: int) -> tuple[dict[str, UnitSnapshot], list[PeriodScore]]:
+def _unit_shard(
+    index: int,
+) -> tuple[dict[str, UnitSnapshot], list[PeriodScore], list[OfficerScore]]:
     views, units = _SHARDS[index]
     return _unit_results(views, _SHARED["registry"], _SHARED["watermark"], units)
 
@@ -190,10 +207,14 @@ def _parallel_replay(
         _SHARDS.clear()
         _SHARED.clear()
     snapshots: dict[str, UnitSnapshot] = {}
-    for shard_snapshots, _ in stage2:
+    for shard_snapshots, _, _ in stage2:
         snapshots.update(shard_snapshots)
     result.units = {unit: snapshots[unit] for unit in units}
-    result.scores = sorted((score for _, scores in stage2 for score in scores), key=sort_key)
+    result.scores = sorted((score for _, scores, _ in stage2 for score in scores), key=sort_key)
+    result.officer_scores = sorted(
+        (score for _, _, officer_scores in stage2 for score in officer_scores),
+        key=lambda item: (*sort_key(item.score), item.officer),
+    )
     return result
 
 
@@ -254,6 +275,7 @@ def result_json(result: ReplayResult) -> dict[str, Any]:
             if snapshot.counters.created or snapshot.counters.resolved or snapshot.open_complaints
         ],
         "scores": [score.as_json() for score in result.scores],
+        "officer_scores": [score.as_json() for score in result.officer_scores],
     }
 
 

@@ -228,6 +228,32 @@ class OfficialScore(Base):
     changed_json: Mapped[str] = mapped_column(Text)  # the changed columns (a restatement)
     reason_json: Mapped[str] = mapped_column(Text)  # why: events appended after, registry
     indicators_json: Mapped[str] = mapped_column(Text)
+
+
+class OfficerScore(Base):
+    """An officer's score for one unit, category ("*": all) and period (core.officer_scores).
+
+    The same value columns as `unit_scores` (core.scoring.VALUE_COLUMNS) and its IKU
+    indicators as JSON (a list of core.iku.IndicatorScore.as_json()). No revisions: the row
+    holds the latest computation (`final` once the period is final); the unit score keeps
+    the revision history. `officer` is a pseudonymous code, never a name.
+    """
+
+    __tablename__ = "officer_scores"
+    __table_args__ = (
+        PrimaryKeyConstraint(
+            "unit", "officer", "category", "period", "period_start", name="pk_officer_scores"
+        ),
+    )
+
+    unit: Mapped[str] = mapped_column(String(64))
+    officer: Mapped[str] = mapped_column(String(64))
+    category: Mapped[str] = mapped_column(String(64))
+    period: Mapped[str] = mapped_column(String(16))
+    period_start: Mapped[date] = mapped_column(Date)
+    final: Mapped[bool] = mapped_column(Boolean)
+    watermark_epoch: Mapped[float] = mapped_column(Float)
+    computed_at_epoch: Mapped[float] = mapped_column(Float)
     received: Mapped[int] = mapped_column(Integer)
     responded: Mapped[int] = mapped_column(Integer)
     resolved: Mapped[int] = mapped_column(Integer)
@@ -251,3 +277,4 @@ class OfficialScore(Base):
     reopen_rate: Mapped[float | None] = mapped_column(Float, nullable=True)
     rating_count: Mapped[int] = mapped_column(Integer)
     rating_mean: Mapped[float | None] = mapped_column(Float, nullable=True)
+    indicators_json: Mapped[str] = mapped_column(Text)

@@ -65,6 +65,7 @@ from core.scoring import (
 )
 from core.unit_view import UnitView
 from storage.models import Base, UnitComplaintRow, UnitScore, UnitScoreIndicator
+from storage.officer_scores import write_officer_period
 
 log = logging.getLogger(__name__)
 
@@ -254,11 +255,13 @@ def _write_periods(
 ) -> None:
     # A period's views are read and decoded once, for all the categories written of it (the
     # scores rows written meanwhile do not change them).
-    inputs: dict[tuple[str, PeriodKind, date], list[ScoreInput]] = {}
+    cache: dict[tuple[str, PeriodKind, date], tuple[list[UnitView], list[ScoreInput]]] = {}
     for unit, category, kind, start in keys:
         period = (unit, kind, start)
-        if period not in inputs:
-            inputs[period] = _inputs(session, unit, kind, start)
+        if period not in cache:
+            views = period_views(session, unit, kind, start)
+            cache[period] = (views, [ScoreInput.from_view(view) for view in views])
+        views, inputs = cache[period]
         write_period(
             session,
             unit,
@@ -269,7 +272,17 @@ def _write_periods(
             category=category,
             registry=registry,
             wall_clock=wall_clock,
-            inputs=inputs[period],
+            inputs=inputs,
+        )
+        # The officers' rows of the same (unit, category, period), from the same views.
+        write_officer_period(
+            session,
+            views,
+            (unit, category, kind, start),
+            watermark,
+            is_final(kind, start, watermark, grace_seconds),
+            registry=registry,
+            computed_at=wall_clock(),
         )
 
 
@@ -328,7 +341,8 @@ def _stored_keys_in_spans(
     return found
 
 
-def _inputs(session: Session, unit: str, kind: PeriodKind, start: date) -> list[ScoreInput]:
+def period_views(session: Session, unit: str, kind: PeriodKind, start: date) -> list[UnitView]:
+    """The stored views of `unit` that may count in the period (activity or open span)."""
     begin, end = period_start_epoch(kind, start), period_end(kind, start)
     # Activity happens between creation and the last instant; open_at_end needs the span.
     rows = session.scalars(
@@ -349,7 +363,7 @@ def _inputs(session: Session, unit: str, kind: PeriodKind, start: date) -> list[
             ),
         )
     )
-    return [ScoreInput.from_view(UnitView.from_json(orjson.loads(text))) for text in rows]
+    return [UnitView.from_json(orjson.loads(text)) for text in rows]
 
 
 def write_period(
@@ -371,7 +385,9 @@ def write_period(
         unit,
         kind,
         start,
-        _inputs(session, unit, kind, start) if inputs is None else inputs,
+        [ScoreInput.from_view(view) for view in period_views(session, unit, kind, start)]
+        if inputs is None
+        else inputs,
         watermark,
         category=category,
         registry=registry,

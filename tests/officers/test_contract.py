@@ -3,8 +3,7 @@ unit figures that do not move whether or not an app sends officer codes."""
 
 from __future__ import annotations
 
-import random
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,9 +16,10 @@ from hypothesis import strategies as st
 
 from core.complaint_state import ComplaintState, accept_event
 from core.registry_file import load_registry
-from schemas.events import ComplaintEvent, EventRejected, parse_event
+from schemas.events import EventRejected, parse_event
 from sigap.replay import replay, result_json
 from tests.histories import complaint_events as history_of
+from tests.officers.helpers import with_officers
 from tests.properties import examples
 from tests.schemas.test_events import SHIPPED
 
@@ -93,30 +93,6 @@ def test_the_complaint_stage_accepts_a_hand_over() -> None:
 # -- unit figures are the same with and without officer codes ----------------------------
 
 UNITS = ["dlh", "dsda", "dishub", "damkar", "not-registered"]
-
-
-def with_officers(events: list[ComplaintEvent], rng: random.Random) -> list[ComplaintEvent]:
-    """The same complaint as an app that sends officer codes would publish it: codes on the
-    acting types and hand-overs between officers at random instants."""
-    result = []
-    for event in events:
-        body = event.model_dump()
-        if event.type in ("created", "assigned", "responded", "resolved") and rng.random() < 0.8:
-            body["officer"] = f"o{rng.randrange(6)}"
-        result.append(ComplaintEvent.model_validate(body))
-        if rng.random() < 0.5:
-            result.append(
-                ComplaintEvent.model_validate(
-                    {
-                        "event_id": f"{event.event_id}-h",
-                        "type": "handed_over",
-                        "complaint_id": event.complaint_id,
-                        "occurred_at": event.occurred_at + timedelta(hours=rng.randrange(0, 72)),
-                        "officer": f"o{rng.randrange(6)}",
-                    }
-                )
-            )
-    return result
 
 
 @settings(max_examples=examples(40), deadline=None)

@@ -20,12 +20,15 @@ within the unit, against the unit's own target:
    whoever holds it then (known hand-overs included), and counts as missed there once the
    watermark passes it, as for the unit. A unit's transfer away is the holding officer's.
 3. Counts. `received` to the receiving officer of the first unit; `responded`/`resolved`
-   (with their durations, reopens and the reopen rate) to whoever held it at the stop; the
-   rating of the unit to whoever held it when it was given; `open_at_end` to whoever held
+   (with their durations, reopens and the reopen rate) to whoever held it at the stop;
+   `open_at_end` to whoever held
    it at the period's end (the unit's span cut at the hand-overs; time away from the unit
-   stays with the last officer, as it stays with the unit).
+   stays with the last officer, as it stays with the unit). The unit's rating goes with
+   its resolution to the officer who resolved it (else to whoever held it when rated).
+   A miss excused by an upheld objection counts for no officer, as for the unit.
 4. Time. `held_seconds`: the wall time each officer held the complaint while the unit's
-   resolution clock ran (pauses and time away excluded), split into before the first
+   resolution clock ran (pauses and time away excluded; registry exclusions are not
+   taken out, unlike the unit's clock), split into before the first
    response, after it, and stints of the unit that ended in a transfer away.
 
 Every unit outcome, count and second is charged to exactly one of the unit's officers, so
@@ -198,6 +201,8 @@ def _split(view: UnitView, walk: _Walk) -> tuple[OfficerView, ...]:
     if view.resolved_at is not None:
         charge(_holder_at(segments, view.resolved_at))["resolved"] = True
     for timer, timer_view in view.timers.items():
+        if timer_view.excused:
+            continue  # an upheld objection removed the miss from the unit's scores too
         if timer_view.outcome is not None:
             if timer_view.decided_at is None:
                 continue
@@ -218,8 +223,15 @@ def _split(view: UnitView, walk: _Walk) -> tuple[OfficerView, ...]:
         assert isinstance(transfers, list)
         transfers.append(at)
     if view.rating is not None:
+        # Counted like the unit's: with the unit's resolution (its officer), else at the
+        # complaint's creation for whoever held it when it was rated.
         rated = walk.rated
-        officer = rated[1] if rated is not None and rated[0] == view.unit else segments[-1][0]
+        if view.resolved_at is not None:
+            officer = _holder_at(segments, view.resolved_at)
+        elif rated is not None and rated[0] == view.unit:
+            officer = rated[1]
+        else:
+            officer = segments[-1][0]
         charge(officer)["rated"] = True
     pieces = _pieces(segments, ScoreInput.from_view(view).open_span())
     held = walk.held.get(view.unit, {})

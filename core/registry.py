@@ -52,6 +52,7 @@ from core.calendar import (
 from core.cause_settings import CauseSettings
 from core.close_rules import CloseRules
 from core.escalation import DEFAULT_ESCALATION, EscalationSettings
+from core.predikat import DEFAULT_PREDIKAT, PredikatVersion
 from core.ranking import DEFAULT_CONFIDENCE, DEFAULT_MIN_DECIDED_TIMERS
 from schemas.events import OTHER
 
@@ -272,6 +273,7 @@ class Registry:
         "default_objective",
         "escalation",
         "iku",
+        "predikat",
         "ranking",
         "source",
         "units",
@@ -294,6 +296,7 @@ class Registry:
         close_rules: CloseRules | None = None,
         category_specs: Mapping[str, CategorySpec] | None = None,
         ranking: RankingSettings | None = None,
+        predikat: tuple[PredikatVersion, ...] | None = None,
     ) -> None:
         self.version: str = version
         self.source: str = source
@@ -326,6 +329,8 @@ class Registry:
             escalation if escalation is not None else DEFAULT_ESCALATION
         )
         self.ranking: RankingSettings = ranking if ranking is not None else RankingSettings()
+        # Performance grades: versioned thresholds and distribution rules (core.predikat).
+        self.predikat: tuple[PredikatVersion, ...] = predikat or (DEFAULT_PREDIKAT,)
         self._frozen = True
 
     def __setattr__(self, name: str, value: object) -> None:

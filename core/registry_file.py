@@ -38,6 +38,7 @@ from core.calendar import (
 from core.cause_settings import parse_cause_settings
 from core.close_rules import CloseRule, CloseRules
 from core.escalation import parse_escalation_settings
+from core.predikat import parse_predikat
 from core.ranking import DEFAULT_CONFIDENCE, DEFAULT_MIN_DECIDED_TIMERS
 from core.registry import (
     CODE_RE,
@@ -288,6 +289,8 @@ class _RegistryModel(_Model):
     close: list[_CloseRuleModel] | None = None
     categories: list[_CategoryModel] = Field(default_factory=list)
     ranking: _RankingModel = Field(default_factory=_RankingModel)
+    # Validated by core.predikat (its own section messages).
+    predikat: Any = None
 
     @field_validator("calendars")
     @classmethod
@@ -547,6 +550,8 @@ def parse_registry(data: object, source: str, holidays: frozenset[date]) -> Regi
     escalation, escalation_problems = parse_escalation_settings(model.escalation, source)
     problems += escalation_problems
     problems += cause_problems
+    predikat, predikat_problems = parse_predikat(model.predikat, source)
+    problems += predikat_problems
     close_seen: dict[date, int] = {}
     for i, rule in enumerate(model.close or ()):
         if rule.effective_from in close_seen:
@@ -602,6 +607,7 @@ def parse_registry(data: object, source: str, holidays: frozenset[date]) -> Regi
             min_decided_timers=model.ranking.min_decided_timers,
             confidence=model.ranking.confidence,
         ),
+        predikat=predikat,
     )
 
 

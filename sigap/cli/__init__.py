@@ -30,6 +30,7 @@ COMMAND_MODULES: Final = (
     "close",  # close (the official close of periods)
     "actions",  # actions add, actions list, actions close
     "overdue",  # overdue (a unit's worklist)
+    "officers",  # evaluate, evidence (officers' grades and the quarterly evidence pack)
 )
 
 for _name in COMMAND_MODULES:

@@ -101,9 +101,11 @@ def print_scores_table(rows: list[dict[str, Any]]) -> None:
         title="Unit scores (resolution times in wall hours; met/missed per timer; "
         "rev = revision; category * = all)"
     )
-    columns = ("period", "start", "unit", "category", "rev", "received", "resolved")
-    for column in (*columns, "p50 h", "p90 h", "response", "resolution"):
+    with_officers = any("officer" in row for row in rows)
+    columns = ("period", "start", "unit", *(("officer",) if with_officers else ()), "category")
+    for column in (*columns, "rev", "received", "resolved", "p50 h", "p90 h", "response"):
         table.add_column(column)
+    table.add_column("resolution")
     for row in rows:
         p50, p90 = row["resolution_p50_wall_seconds"], row["resolution_p90_wall_seconds"]
         revision = row.get("revision")
@@ -111,6 +113,7 @@ def print_scores_table(rows: list[dict[str, Any]]) -> None:
             row["period"],
             row["period_start"],
             row["unit"],
+            *((row.get("officer", ""),) if with_officers else ()),
             row["category"],
             "-" if revision is None else ("provisional" if revision == 0 else str(revision)),
             str(row["received"]),

@@ -205,8 +205,15 @@ class VerifyError(click.ClickException):
 @click.option(
     "--period",
     "period_text",
-    required=True,
+    default=None,
     help="The period: a day 2026-11-27, an ISO week 2026-W48, a month 2026-11, a quarter 2026-Q4.",
+)
+@click.option(
+    "--evidence",
+    "evidence_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Verify an evidence pack (sigap evidence) instead, against --source FILE.",
 )
 @click.option(
     "--source",
@@ -232,8 +239,20 @@ class VerifyError(click.ClickException):
     "consume what the topics hold now; still behind then: exit 3, live scores not compared.",
 )
 def verify(
-    period_text: str, source: str, mapping: Path | None, output_format: str, wait_seconds: float
+    period_text: str | None,
+    evidence_dir: Path | None,
+    source: str,
+    mapping: Path | None,
+    output_format: str,
+    wait_seconds: float,
 ) -> None:
+    if evidence_dir is not None:
+        from sigap.cli.officers import verify_evidence
+
+        verify_evidence(evidence_dir, None if source == "topic" else Path(source), mapping)
+        return
+    if period_text is None:
+        raise click.UsageError("give --period (or --evidence DIR)")
     from kafka.errors import KafkaError
     from sqlalchemy.exc import SQLAlchemyError
 

@@ -42,6 +42,12 @@ from sigap.cli.common import (
 )
 @click.option("--revision", type=click.IntRange(min=0), default=None, help="This revision only.")
 @click.option("--all-revisions", is_flag=True, help="Every revision, not only the latest.")
+@click.option(
+    "--officers",
+    is_flag=True,
+    help="The officers' scores (per unit, officer, category and period; no revisions).",
+)
+@click.option("--officer", "officer_codes", multiple=True, help="With --officers: only these.")
 def scores(
     output_format: str,
     units: tuple[str, ...],
@@ -51,6 +57,8 @@ def scores(
     date_to: str | None,
     revision: int | None,
     all_revisions: bool,
+    officers: bool,
+    officer_codes: tuple[str, ...],
 ) -> None:
     from core.periods import last_day, parse_period
     from storage.scores import make_engine, score_rows
@@ -66,6 +74,25 @@ def scores(
     if revision is not None and all_revisions:
         raise click.UsageError("give either --revision or --all-revisions")
     settings = load_settings()
+    if officers or officer_codes:
+        if revision is not None or all_revisions:
+            raise click.UsageError("officer scores have no revisions")
+        from storage.officer_scores import officer_score_rows
+
+        officer_rows = officer_score_rows(
+            make_engine(settings.database_url),
+            units,
+            period,
+            category=None if category == "all" else category,
+            officers=officer_codes,
+            date_from=bounds.get("--from"),
+            date_to=bounds.get("--to"),
+        )
+        if output_format == "json":
+            click.echo(json.dumps(officer_rows, indent=2))
+        else:
+            print_scores_table(officer_rows)
+        return
     rows = score_rows(
         make_engine(read_only_database_url(settings), create_schema=False),
         units,

@@ -188,13 +188,8 @@ def build_pack(
         )
         if item.score.category == "*" and item.score.period_start == start
     ]
-    unit_complaints = _complaints(
-        f"unit {unit}",
-        ((v.complaint_id, ScoreInput.from_view(v)) for v in mine),
-        begin,
-        end,
-        watermark,
-    )
+    unit_inputs = ((view.complaint_id, ScoreInput.from_view(view)) for view in mine)
+    unit_complaints = _complaints(f"unit {unit}", unit_inputs, begin, end, watermark)
     by_officer: dict[str, list[tuple[str, ScoreInput]]] = {}
     for view in mine:
         for officer, entry in officer_inputs(view):

@@ -52,6 +52,7 @@ from core.registry import Registry
 
 MINUTE: Final = 60.0
 HOUR: Final = 3600.0
+OFFICERS_PER_UNIT: Final = 5  # pseudonymous codes <unit>-o1 .. -o5
 
 
 @dataclass(frozen=True)
@@ -319,7 +320,8 @@ class TrafficModel:
         number = self.sequence
         complaint_id = f"SBY-{self.seed}-{number:07d}"
         previous = -math.inf
-        for step, (moment, fields) in enumerate(self._lifecycle(number, unit, at)):
+        steps = self._with_officers(number, self._lifecycle(number, unit, at))
+        for step, (moment, fields) in enumerate(steps):
             # Strictly increasing whole seconds: no same-instant ties inside a complaint.
             occurred = max(float(math.ceil(moment.timestamp())), previous + MINUTE)
             previous = occurred
@@ -330,6 +332,48 @@ class TrafficModel:
                 **fields,
             }
             heapq.heappush(self.pending, (occurred, number, step, event))
+
+    # -- officers (pseudonymous codes) ------------------------------------------------------
+
+    def _with_officers(
+        self, number: int, steps: list[tuple[datetime, dict[str, Any]]]
+    ) -> list[tuple[datetime, dict[str, Any]]]:
+        """Officer codes on the lifecycle (own random stream: the unit figures stay those of
+        the same seed without officers): each unit has OFFICERS_PER_UNIT officers
+        (`<unit>-o<k>`), one complaint in ten is received without a code (`unassigned`),
+        and about one in four is handed over to a colleague, halfway between two steps."""
+        rng = random.Random(f"{self.seed}/officers/{number}")
+        result: list[tuple[datetime, dict[str, Any]]] = []
+        unit = ""
+        officer: str | None = None
+        handed = False
+        for index, (moment, fields) in enumerate(steps):
+            fields = dict(fields)
+            kind = fields["type"]
+            if kind in ("created", "assigned"):
+                unit = str(fields["unit"])
+                officer = None if rng.random() < 0.1 else self._officer(unit, rng)
+            if kind in ("created", "assigned", "responded", "resolved") and officer is not None:
+                fields["officer"] = officer
+            result.append((moment, fields))
+            later = steps[index + 1][0] if index + 1 < len(steps) else None
+            if (
+                not handed
+                and kind in ("created", "assigned", "responded", "resumed")
+                and later is not None
+                and later - moment >= 4 * timedelta(minutes=1)
+                and rng.random() < 0.3
+            ):
+                handed = True
+                officer = self._officer(unit, rng, other_than=officer)
+                middle = moment + (later - moment) / 2
+                result.append((middle, {"type": "handed_over", "officer": officer}))
+        return result
+
+    @staticmethod
+    def _officer(unit: str, rng: random.Random, other_than: str | None = None) -> str:
+        codes = [f"{unit}-o{k}" for k in range(1, OFFICERS_PER_UNIT + 1)]
+        return rng.choice([code for code in codes if code != other_than] or codes)
 
     # -- one complaint's lifecycle ---------------------------------------------------------
 

@@ -37,6 +37,7 @@ CONTRACT_FIELDS = {
     "priority",
     "reason",
     "rating",
+    "officer",
 }
 
 Event = dict[str, Any]
@@ -354,3 +355,20 @@ def test_a_registry_without_taxonomy_gives_other(tmp_path: Path) -> None:
     events = TrafficModel(START, seed=3, registry=bare).advance(START + 2 * 86400)
     created = [e for e in events if e["type"] == "created"]
     assert created and all(e["category"] == "lainnya" for e in created)
+
+
+def test_officers_and_hand_overs_for_the_demo(parsed: dict[str, list[ComplaintEvent]]) -> None:
+    complaints = len(parsed)
+    handed = sum(any(e.type == "handed_over" for e in events) for events in parsed.values())
+    without_code = sum(events[0].officer is None for events in parsed.values())
+    assert 0.1 < handed / complaints < 0.35
+    assert 0.05 < without_code / complaints < 0.15
+    for events in parsed.values():
+        unit = events[0].unit
+        for event in events:
+            if event.type == "assigned":
+                unit = event.unit
+            if event.officer is not None:
+                # Pseudonymous codes of the holding unit, never names.
+                assert event.officer.startswith(f"{unit}-o"), event
+

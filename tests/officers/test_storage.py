@@ -37,7 +37,7 @@ def comparable(row: dict[str, Any]) -> tuple[Any, ...]:
 
 def test_stored_officer_scores_equal_replay(database_url: str) -> None:
     rng = random.Random(7)
-    events = [e for n in range(120) for e in random_history(rng, f"c{n}", START)]
+    events = [e for n in range(40) for e in random_history(rng, f"c{n}", START)]
     arrivals = events[:]
     rng.shuffle(arrivals)
     states: dict[str, ComplaintState] = {}
@@ -53,7 +53,7 @@ def test_stored_officer_scores_equal_replay(database_url: str) -> None:
     for _ in range(2):  # a redelivered stream rewrites the same rows
         start = 0
         while start < len(views):
-            size = rng.randrange(1, 60)
+            size = rng.randrange(1, 40)
             with Session(engine) as session, session.begin():
                 upsert_views(
                     session, views[start : start + size], -math.inf, 0.0, registry=REGISTRY

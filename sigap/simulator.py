@@ -341,7 +341,7 @@ class TrafficModel:
         """Officer codes on the lifecycle (own random stream: the unit figures stay those of
         the same seed without officers): each unit has OFFICERS_PER_UNIT officers
         (`<unit>-o<k>`), one complaint in ten is received without a code (`unassigned`),
-        and about one in four is handed over to a colleague, halfway between two steps."""
+        and about half are handed over to a colleague, halfway between two steps."""
         rng = random.Random(f"{self.seed}/officers/{number}")
         result: list[tuple[datetime, dict[str, Any]]] = []
         unit = ""

@@ -361,7 +361,7 @@ def test_officers_and_hand_overs_for_the_demo(parsed: dict[str, list[ComplaintEv
     complaints = len(parsed)
     handed = sum(any(e.type == "handed_over" for e in events) for events in parsed.values())
     without_code = sum(events[0].officer is None for events in parsed.values())
-    assert 0.1 < handed / complaints < 0.35
+    assert 0.35 < handed / complaints < 0.6
     assert 0.05 < without_code / complaints < 0.15
     for events in parsed.values():
         unit = events[0].unit

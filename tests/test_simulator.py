@@ -371,4 +371,3 @@ def test_officers_and_hand_overs_for_the_demo(parsed: dict[str, list[ComplaintEv
             if event.officer is not None:
                 # Pseudonymous codes of the holding unit, never names.
                 assert event.officer.startswith(f"{unit}-o"), event
-

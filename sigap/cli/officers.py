@@ -40,14 +40,14 @@ def _quarter(text: str) -> Any:
 def evaluate(unit: str, period_text: str, output_format: str) -> None:
     from core.predikat import evaluate as evaluate_grades
     from core.predikat import version_on
-    from sigap.cli.common import load_settings, load_unit_registry
+    from sigap.cli.common import load_settings, load_unit_registry, read_only_database_url
     from storage.officer_scores import officer_score_rows
     from storage.scores import make_engine, score_rows
 
     start = _quarter(period_text)
     settings = load_settings()
     registry = load_unit_registry(settings)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(read_only_database_url(settings), create_schema=False)
     units = score_rows(engine, [unit], "quarter", start=start)
     officers = officer_score_rows(engine, [unit], "quarter", date_from=start, date_to=start)
     version = version_on(registry.predikat, start)

@@ -80,7 +80,7 @@ def scores(
         from storage.officer_scores import officer_score_rows
 
         officer_rows = officer_score_rows(
-            make_engine(settings.database_url),
+            make_engine(read_only_database_url(settings), create_schema=False),
             units,
             period,
             category=None if category == "all" else category,

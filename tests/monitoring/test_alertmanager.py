@@ -292,3 +292,129 @@ def test_inhibition_in_a_real_alertmanager(registry: Registry, tmp_path: Path) -
 @pytest.mark.parametrize("path", [CONFIG], ids=["deploy"])
 def test_deployed_config_is_generated(path: Path, registry: Registry) -> None:
     assert path.read_text() == render_alertmanager_config(registry)
+
+
+# --------------------------------------------------------------------------------------
+# Quiet hours: time intervals from the working calendar
+# --------------------------------------------------------------------------------------
+
+_WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+_MONTHS = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+]
+
+
+def _in_spec(spec: dict[str, Any], moment: datetime) -> bool:
+    """Alertmanager's reading of one time-interval spec (every given field must match),
+    written here from its documentation, not from the generator."""
+    from zoneinfo import ZoneInfo
+
+    local = moment.astimezone(ZoneInfo(spec.get("location", "UTC")))
+    if "weekdays" in spec and _WEEKDAYS[local.weekday()] not in spec["weekdays"]:
+        return False
+    if "years" in spec and str(local.year) not in spec["years"]:
+        return False
+    if "months" in spec and _MONTHS[local.month - 1] not in spec["months"]:
+        return False
+    if "days_of_month" in spec and str(local.day) not in spec["days_of_month"]:
+        return False
+    if "times" in spec:
+        minute = local.hour * 60 + local.minute
+
+        def minutes(text: str) -> int:
+            hours, mins = text.split(":")
+            return int(hours) * 60 + int(mins)
+
+        return any(
+            minutes(t["start_time"]) <= minute < minutes(t["end_time"]) for t in spec["times"]
+        )
+    return True
+
+
+def _muted(config: dict[str, Any], route: dict[str, Any], moment: datetime) -> bool:
+    intervals = {i["name"]: i["time_intervals"] for i in config.get("time_intervals", [])}
+    return any(
+        _in_spec(spec, moment)
+        for name in route.get("mute_time_intervals", [])
+        for spec in intervals[name]
+    )
+
+
+def _threshold_route(config: dict[str, Any], unit: str, threshold: str) -> dict[str, Any]:
+    unit_route = next(r for r in config["route"]["routes"] if r["matchers"] == [f'unit="{unit}"'])
+    return next(r for r in unit_route["routes"] if r["matchers"] == [f'threshold="{threshold}"'])
+
+
+def test_non_urgent_notifications_wait_for_working_hours_and_skip_holidays(
+    registry: Registry,
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    wib = ZoneInfo("Asia/Jakarta")
+    config = yaml.safe_load(CONFIG.read_text())  # the deployed, generated file
+    assert all(
+        spec["location"] == "Asia/Jakarta"
+        for interval in config["time_intervals"]
+        for spec in interval["time_intervals"]
+    )
+    wednesday_work = datetime(2026, 12, 2, 10, 0, tzinfo=wib)
+    wednesday_night = datetime(2026, 12, 2, 20, 0, tzinfo=wib)
+    wednesday_early = datetime(2026, 12, 2, 7, 59, tzinfo=wib)
+    saturday = datetime(2026, 12, 5, 10, 0, tzinfo=wib)
+    christmas = datetime(2026, 12, 25, 10, 0, tzinfo=wib)  # Friday, Hari Raya Natal
+    independence = datetime(2026, 8, 17, 10, 0, tzinfo=wib)  # Monday, HUT RI
+    for unit in ("dlh", "dsda"):  # office calendar
+        for threshold in ("0.5", "0.75"):
+            route = _threshold_route(config, unit, threshold)
+            assert not _muted(config, route, wednesday_work)
+            for quiet in (wednesday_night, wednesday_early, saturday, christmas, independence):
+                assert _muted(config, route, quiet), (unit, threshold, quiet)
+        # Urgent: the 100% route and pages are never muted.
+        assert "mute_time_intervals" not in _threshold_route(config, unit, "1")
+        unit_route = next(
+            r for r in config["route"]["routes"] if r["matchers"] == [f'unit="{unit}"']
+        )
+        for route in unit_route["routes"]:
+            if route["matchers"] != ['threshold="0.5"'] and route["matchers"] != [
+                'threshold="0.75"'
+            ]:
+                assert "mute_time_intervals" not in route, route
+    # Round-the-clock units are never muted.
+    for unit in ("damkar", "bpbd"):
+        for threshold in ("0.5", "0.75", "1"):
+            assert not _muted(config, _threshold_route(config, unit, threshold), christmas)
+
+
+def test_every_calendar_holiday_is_a_quiet_day(registry: Registry) -> None:
+    """Each holiday and cuti bersama the office calendar knows (2026-2030) is muted all day."""
+    from datetime import time as clock
+    from zoneinfo import ZoneInfo
+
+    config = yaml.safe_load(CONFIG.read_text())
+    route = _threshold_route(config, "dlh", "0.5")
+    holidays = sorted(d for d in registry.calendar_for("dlh").holidays if 2026 <= d.year <= 2030)
+    assert len(holidays) > 50
+    for day in holidays:
+        noon = datetime.combine(day, clock(12), tzinfo=ZoneInfo("Asia/Jakarta"))
+        assert _muted(config, route, noon), day
+
+
+def test_amtool_accepts_the_time_intervals(registry: Registry, tmp_path: Path) -> None:
+    amtool = require_tool("amtool")
+    config = build_alertmanager_config(registry)
+    assert config["time_intervals"], "no time intervals generated"
+    bad = tmp_path / "bad.yml"
+    config["time_intervals"][0]["time_intervals"][0]["location"] = "Asia/Nowhere"
+    bad.write_text(yaml.safe_dump(config))
+    assert run([amtool, "check-config", str(bad)]).returncode != 0

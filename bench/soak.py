@@ -1,6 +1,7 @@
 """Soak: the worker through faults, round after round, with a conservation figure per round.
 
     .venv/bin/python bench/soak.py [--rounds 20] [--complaints 40] [--json FILE]
+                                   [--kinds broker-stop,kill-rebalance] [--outage 4]
 
 On a broker of its own (deploy/kafka/local-kafka.sh, a free port, a temporary data dir), each
 round runs on fresh topics and a fresh app id, and alternates two faults:
@@ -163,7 +164,13 @@ def wait_until(probe: Any, done: Any, timeout: float) -> Any:
 
 
 def run_round(
-    number: int, kind: str, bootstrap: str, broker_env: dict[str, str], base: Path, complaints: int
+    number: int,
+    kind: str,
+    bootstrap: str,
+    broker_env: dict[str, str],
+    base: Path,
+    complaints: int,
+    outage: float = 4.0,
 ) -> dict[str, Any]:
     started = time.monotonic()
     prefix = f"s{number}"
@@ -199,7 +206,7 @@ def run_round(
         time.sleep(0.05)
     if kind == "broker-stop":
         local_kafka("stop", broker_env)
-        time.sleep(4)
+        time.sleep(outage)
         local_kafka("start", broker_env)
     else:
         joining = Worker(
@@ -279,19 +286,37 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--complaints", type=int, default=40)
     parser.add_argument("--json", type=Path, default=None, help="write the rounds here")
+    parser.add_argument(
+        "--kinds", default=",".join(KINDS), help="faults to alternate (comma-separated)"
+    )
+    parser.add_argument(
+        "--outage",
+        type=float,
+        default=4.0,
+        help="seconds the broker stays stopped in broker-stop rounds (past Faust's 90 s "
+        "broker_request_timeout to exercise recovery timeouts)",
+    )
     args = parser.parse_args()
+    kinds = tuple(args.kinds.split(","))
+    if not set(kinds) <= set(KINDS):
+        parser.error(f"--kinds: each of {', '.join(KINDS)}")
     port = free_port(count=2)
     base = Path(tempfile.mkdtemp(prefix="sigap-soak-"))
     broker_env = {**os.environ, "KAFKA_PORT": str(port), "KAFKA_DATA_DIR": str(base / "kafka")}
     bootstrap = f"127.0.0.1:{port}"
     load = os.getloadavg()
-    print(f"soak: {args.rounds} rounds, {args.complaints} complaints each; load {load}")
+    print(
+        f"soak: {args.rounds} rounds ({','.join(kinds)}), {args.complaints} complaints each,"
+        f" outage {args.outage} s; load {load}"
+    )
     local_kafka("start", broker_env)
     results = []
     try:
         for number in range(args.rounds):
-            kind = KINDS[number % len(KINDS)]
-            result = run_round(number, kind, bootstrap, broker_env, base, args.complaints)
+            kind = kinds[number % len(kinds)]
+            result = run_round(
+                number, kind, bootstrap, broker_env, base, args.complaints, args.outage
+            )
             results.append(result)
             print(
                 f"round {number:2d} {kind:15s} in={result['in']} = counted {result['counted']}"

@@ -30,6 +30,7 @@ from metrics.collector import MetricsSnapshot, SigapCollector
 from sigap.settings import Settings
 from streams.api import register_api
 from streams.complaint_stage import ComplaintStage
+from streams.recovery import SigapTableManager
 from streams.unit_stage import UnitStage
 
 # Series such as complaints_created_created only double the series count for nothing.
@@ -327,6 +328,9 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
         # would show the stored complaint states, and its router is not used.
         "web_tables_enabled": False,
         "web_router_enabled": False,
+        # A recovery step that times out while the broker is away restarts the recovery
+        # instead of ending it for good (streams/recovery.py; soak rounds 12 and 14).
+        "TableManager": SigapTableManager,
         **FAUST_TUNING,
     }
 

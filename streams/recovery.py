@@ -1,0 +1,66 @@
+"""Table recovery that survives a broker outage (faust-streaming 0.15.3).
+
+Faust's `Recovery._restart_recovery` waits for each broker call of a recovery (producer
+flush, changelog highwaters, committed offsets, seeks) with `broker_request_timeout`
+(90 s by default) through `Service.wait_first`. When that timeout passes, `wait_first`
+answers "stopped" and `Recovery._wait` raises `ServiceStopped`: the recovery loop
+`break`s for good while the worker process stays up, holds its partitions and heartbeats.
+Nothing is processed again until the process is restarted. The soak (bench/soak.py,
+rounds 12 and 14 of the 20-round run) hit it when the broker, stopped mid-recovery, took
+about 90 s to come back on the loaded machine: the worker logged its last
+`NotLeaderForPartitionError` from the recovery's offset fetches and then nothing for minutes.
+
+`PatientRecovery` tells a timeout apart from a real stop: when the service is not stopping,
+a timed-out step restarts the recovery of the current assignment (the same path Faust takes
+when a new rebalance interrupts a recovery), after a warning. A recovery restart re-reads
+highwaters and offsets, so it is idempotent. Retries are spaced by the request timeout.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from faust.tables.manager import TableManager
+from faust.tables.recovery import RebalanceAgain, Recovery, ServiceStopped
+
+logger = logging.getLogger(__name__)
+
+
+class PatientRecovery(Recovery):
+    """Recovery whose broker timeouts restart the recovery instead of ending it."""
+
+    timeouts: int = 0
+
+    async def _wait(self, coro: Any, timeout: Any = None) -> None:
+        # mode types the waitable as its own Event; Faust's signal is an asyncio.Event
+        # (Faust's own `_wait` ignores the same type error).
+        signal: Any = self.signal_recovery_start
+        result = await self.wait_first(coro, signal, timeout=timeout)
+        if signal in result.done:
+            raise RebalanceAgain()  # another rebalance started (as Faust does)
+        if not result.stopped:
+            return None
+        if self.should_stop or self.crashed:
+            raise ServiceStopped()
+        # Not stopping: the step timed out (the broker is away or slow). Start the recovery
+        # of the current assignment again rather than leave the loop for good.
+        self.timeouts += 1
+        logger.warning(
+            "table recovery step timed out after %s s (broker unavailable?); "
+            "restarting recovery (timeout %d)",
+            timeout,
+            self.timeouts,
+        )
+        self.signal_recovery_start.set()
+        raise RebalanceAgain()
+
+
+class SigapTableManager(TableManager):
+    """Faust's table manager with `PatientRecovery` (faust setting `TableManager`)."""
+
+    @property
+    def recovery(self) -> Recovery:
+        if self._recovery is None:
+            self._recovery = PatientRecovery(self.app, self, beacon=self.beacon, loop=self.loop)
+        return self._recovery

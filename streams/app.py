@@ -240,6 +240,10 @@ def _assigned_partitions(app: faust.App) -> Callable[[str], set[int]]:
 
 # Faust settings that moved the worker's throughput in bench/RESULTS.md ("Faust settings").
 # The empty-agent ceiling of the benchmark (bench/faust_apps.py) uses the same ones.
+# How often the worker's consumer refreshes its metadata (and so notices subscribed topics
+# that were missing at its last assignment). One small request per interval.
+CONSUMER_METADATA_MAX_AGE_MS = 30_000
+
 FAUST_TUNING: dict[str, Any] = {
     # Bigger fetches and polls: fewer round trips to the broker while catching up.
     "broker_max_poll_records": 2000,
@@ -331,6 +335,11 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
         # A recovery step that times out while the broker is away restarts the recovery
         # instead of ending it for good (streams/recovery.py; soak rounds 12 and 14).
         "TableManager": SigapTableManager,
+        # Soak round 14: the broker, restarted while the worker started, answered the first
+        # assignment with every topic missing (metadata not loaded yet); the worker got no
+        # partitions and aiokafka re-checks the subscription only on its metadata refresh
+        # (5 minutes by default). 30 s: the group rejoins within 30 s of the topics showing.
+        "consumer_metadata_max_age_ms": CONSUMER_METADATA_MAX_AGE_MS,
         **FAUST_TUNING,
     }
 

@@ -67,5 +67,9 @@ def test_a_completed_step_passes_and_a_stopping_service_still_stops() -> None:
 def test_the_worker_app_uses_the_patient_recovery() -> None:
     settings = Settings()
     assert faust_settings(settings)["TableManager"] is SigapTableManager
+    # Soak round 14: the first assignment after a broker restart found no topics; the
+    # consumer must look again well within the soak's 180 s (aiokafka's default is 300 s).
+    app_settings = faust.App("recovery-metadata", **faust_settings(settings)).conf
+    assert app_settings.consumer_metadata_max_age_ms <= 60_000
     app = faust.App("recovery-manager", broker="memory://", TableManager=SigapTableManager)
     assert isinstance(app.tables.recovery, PatientRecovery)

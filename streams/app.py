@@ -30,6 +30,7 @@ from metrics.collector import MetricsSnapshot, SigapCollector
 from sigap.settings import Settings
 from streams.api import register_api
 from streams.complaint_stage import ComplaintStage
+from streams.open311 import register_open311
 from streams.recovery import SigapTableManager
 from streams.unit_stage import UnitStage
 
@@ -459,4 +460,5 @@ def create_app(settings: Settings, registry: Registry, **faust_overrides: Any) -
     setup_sensors(app, registry_metrics)
     setup_metrics_page(app, registry_metrics)
     register_api(sigap)  # the read-only JSON API (streams/api.py)
+    register_open311(sigap)  # Open311 GeoReport v2, read-only (streams/open311.py)
     return sigap

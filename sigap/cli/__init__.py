@@ -31,6 +31,7 @@ COMMAND_MODULES: Final = (
     "actions",  # actions add, actions list, actions close
     "overdue",  # overdue (a unit's worklist)
     "officers",  # evaluate, evidence (officers' grades and the quarterly evidence pack)
+    "openslo",  # openslo (OpenSLO v1 export of the objectives)
 )
 
 for _name in COMMAND_MODULES:

@@ -32,10 +32,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from core.calendar import WorkingCalendar
-from core.worklist import OpenTimer
+
+if TYPE_CHECKING:  # core.worklist imports this module
+    from core.worklist import OpenTimer
 
 __all__ = [
     "AFTER_WORKING_DAYS",

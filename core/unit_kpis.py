@@ -305,6 +305,9 @@ class UnitSnapshot:
     # Per timer: open timers past their deadline (clock running) by lateness band, and the
     # wall seconds the oldest of them is past it (0 when none).
     overdue: dict[str, OverdueStats] = field(default_factory=dict)
+    # Per timer: open deadlines due right after the next long break (core.holiday_cliff),
+    # set by the caller that knows the unit's calendar; empty when no break is coming.
+    after_break: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

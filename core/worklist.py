@@ -18,6 +18,10 @@ Rules
   transfer back, the return).
 - Order: oldest deadline first, then complaint id and timer (a total order: pages are stable).
 - No personal data: complaint id, category, times and numbers only.
+- **Due after the break**: when a long break starts within a few working days
+  (core.holiday_cliff), the page carries its dates and the count per timer of open deadlines
+  due from its first day to the close of the 3rd working day after it, and each listed entry
+  with such a deadline has ``due_after_break`` set.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from core.calendar import WorkingCalendar
+from core.holiday_cliff import Cliff, deadlines_after_break
 from core.unit_view import UnitView
 
 LEVELS: Final = (0.5, 0.75, 1.0)
@@ -109,10 +114,15 @@ class WorklistEntry:
     past_deadline_working_seconds: float
     held_since: float
     paused: bool
+    due_after_break: bool = False
 
 
 def entry(
-    item: OpenTimer, level: float, watermark: float, calendar: WorkingCalendar
+    item: OpenTimer,
+    level: float,
+    watermark: float,
+    calendar: WorkingCalendar,
+    cliff: Cliff | None = None,
 ) -> WorklistEntry:
     past_wall = max(0.0, watermark - item.deadline) if level >= 1.0 else 0.0
     past_working = (
@@ -129,6 +139,8 @@ def entry(
         past_deadline_working_seconds=past_working,
         held_since=item.held_since,
         paused=not item.running,
+        due_after_break=cliff is not None
+        and (item.complaint_id, item.timer) in cliff.complaint_timers,
     )
 
 
@@ -141,6 +153,7 @@ class WorklistPage:
     total: int  # entries at or above the level, over all pages
     entries: tuple[WorklistEntry, ...]
     by_level: dict[str, int]  # "0.5", "0.75", "1" -> entries whose level is exactly that
+    cliff: Cliff | None = None  # the coming long break, when within reach
 
 
 def level_text(level: float) -> str:
@@ -162,6 +175,8 @@ def worklist(
         raise ValueError(f"min_level must be one of {LEVELS}, got {min_level!r}")
     if offset < 0 or limit < 0:
         raise ValueError("offset and limit must be >= 0")
+    items = list(items)
+    cliff = deadlines_after_break(items, calendar, watermark) if watermark > 0 else None
     selected: list[tuple[OpenTimer, float]] = []
     by_level = {level_text(level): 0 for level in LEVELS}
     for item in items:
@@ -176,8 +191,9 @@ def worklist(
     page = selected[offset : offset + limit]
     return WorklistPage(
         total=len(selected),
-        entries=tuple(entry(item, level, watermark, calendar) for item, level in page),
+        entries=tuple(entry(item, level, watermark, calendar, cliff) for item, level in page),
         by_level=by_level,
+        cliff=cliff,
     )
 
 

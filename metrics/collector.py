@@ -202,6 +202,13 @@ class SigapCollector(Collector):
             "Wall seconds the oldest overdue open timer is past its deadline (0 when none).",
             labels=["unit", "timer"],
         )
+        after_break = GaugeMetricFamily(
+            names.DEADLINES_AFTER_BREAK,
+            "Open timers (clock running) whose deadline falls from the start of the next long "
+            "break (>= 3 days off) to the close of the 3rd working day after it, while the "
+            "break is 5 working days away or less; 0 otherwise (core/holiday_cliff.py).",
+            labels=["unit", "timer"],
+        )
         transfers = CounterMetricFamily(
             names.TRANSFERS, "Transfers away from a unit, by reason.", labels=["unit", "reason"]
         )
@@ -240,6 +247,7 @@ class SigapCollector(Collector):
                 overdue_oldest.add_metric(
                     [unit, timer], 0.0 if late is None else late.oldest_past_seconds
                 )
+                after_break.add_metric([unit, timer], state.after_break.get(timer, 0))
             for (timer, category), per_window in sorted(state.windows.items()):
                 for window, stats in per_window.items():
                     if category == ALL_CATEGORIES:
@@ -269,6 +277,7 @@ class SigapCollector(Collector):
             escalated,
             overdue,
             overdue_oldest,
+            after_break,
             *windows,
             *category_windows,
             *periods,

@@ -51,6 +51,10 @@ ESCALATED: Final = "sigap_complaints_escalated"  # counter {unit, level}: `escal
 # the clock running, by how late (wall time), and how late the oldest one is.
 OVERDUE: Final = "sigap_complaints_overdue"  # gauge {unit, timer, late_by}
 OVERDUE_OLDEST: Final = "sigap_complaints_overdue_oldest_wall_seconds"  # gauge {unit, timer}
+# The holiday deadline cliff (core/holiday_cliff.py): open deadlines due from the start of the
+# next long break to the close of the Nth working day after it, while it is M working days
+# away or less (0 otherwise).
+DEADLINES_AFTER_BREAK: Final = "sigap_deadlines_after_break"  # gauge {unit, timer}
 
 # Window and period statistics (gauges): the timers stopped in the window, per clock, and the
 # share of timers decided in it that met their target.

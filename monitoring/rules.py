@@ -31,6 +31,7 @@ from core.registry import UNKNOWN_UNIT, Registry, Unit
 from metrics.names import (
     COMPLAINTS_CREATED,
     CONSUMER_LAG,
+    DEADLINES_AFTER_BREAK,
     ESCALATED,
     EVENTS_PROCESSED,
     EVENTS_REJECTED,
@@ -56,6 +57,7 @@ __all__ = [
     "ALERT_DUPLICATE_EVENTS",
     "ALERT_EVENTS_STALLED",
     "ALERT_HALF_TARGET",
+    "ALERT_HOLIDAY_CLIFF",
     "ALERT_NEAR_TARGET",
     "ALERT_PAST_TARGET",
     "ALERT_UNKNOWN_UNIT",
@@ -102,6 +104,7 @@ SEVERITY_WARNING: Final = "warning"
 ALERT_PAST_TARGET: Final = "SigapComplaintsPastTarget"
 ALERT_NEAR_TARGET: Final = "SigapComplaintsNearTarget"
 ALERT_HALF_TARGET: Final = "SigapComplaintsHalfTarget"
+ALERT_HOLIDAY_CLIFF: Final = "SigapHolidayCliff"
 ALERT_WORKER_DOWN: Final = "SigapWorkerDown"
 ALERT_EVENTS_STALLED: Final = "SigapEventsStalled"
 ALERT_CONSUMER_LAG: Final = "SigapConsumerLagGrowing"
@@ -207,6 +210,7 @@ def alert_catalogue() -> tuple[AlertSpec, ...]:
         AlertSpec(ALERT_PAST_TARGET, SEVERITY_TICKET, COMPONENT_SLO, True),
         AlertSpec(ALERT_NEAR_TARGET, SEVERITY_WARNING, COMPONENT_SLO, True),
         AlertSpec(ALERT_HALF_TARGET, SEVERITY_WARNING, COMPONENT_SLO, True),
+        AlertSpec(ALERT_HOLIDAY_CLIFF, SEVERITY_TICKET, COMPONENT_SLO, True),
         AlertSpec(ALERT_WORKER_DOWN, SEVERITY_PAGE, COMPONENT_PIPELINE, False),
         AlertSpec(ALERT_EVENTS_STALLED, SEVERITY_PAGE, COMPONENT_PIPELINE, False),
         AlertSpec(ALERT_CONSUMER_LAG, SEVERITY_TICKET, COMPONENT_PIPELINE, False),
@@ -529,6 +533,27 @@ def _half_target_alert() -> dict[str, Any]:
     }
 
 
+def _holiday_cliff_alert() -> dict[str, Any]:
+    """A ticket per unit and timer while deadlines pile up behind a coming long break."""
+    return {
+        "alert": ALERT_HOLIDAY_CLIFF,
+        "expr": f"sum by (unit, timer) ({DEADLINES_AFTER_BREAK}) > 0\n",
+        "for": "15m",
+        "labels": {"severity": SEVERITY_TICKET, "component": COMPONENT_SLO},
+        "annotations": {
+            "summary": (
+                "{{ $labels.unit }}: {{ $value }} open {{ $labels.timer }} deadline(s) fall due "
+                "right after the coming long break"
+            ),
+            "description": (
+                "A long break (holidays, cuti bersama) starts within 5 working days and "
+                "{{ $value }} open complaint(s) of {{ $labels.unit }} are due from its first "
+                "day to the 3rd working day after it: clear them before the break."
+            ),
+        },
+    }
+
+
 def _escalation_share_rule() -> dict[str, Any]:
     escalated = f"{ESCALATED}_total"
     created = f"{COMPLAINTS_CREATED}_total"
@@ -593,7 +618,10 @@ def build_rules(
             }
         )
     groups.append(
-        {"name": "sigap-complaints", "rules": [*_open_past_target_alerts(), _half_target_alert()]}
+        {
+            "name": "sigap-complaints",
+            "rules": [*_open_past_target_alerts(), _half_target_alert(), _holiday_cliff_alert()],
+        }
     )
     groups.append({"name": "sigap-escalation", "rules": [_escalation_share_rule()]})
     groups.append({"name": "sigap-pipeline", "rules": _pipeline_alerts(pipeline)})

@@ -468,6 +468,20 @@ def worklist_entry_json(item: WorklistEntry) -> dict[str, Any]:
         "held_since": _epoch_json(item.held_since),
         "category": item.category,
         "paused": item.paused,
+        "due_after_break": item.due_after_break,
+    }
+
+
+def after_break_json(page: WorklistPage) -> dict[str, Any] | None:
+    cliff = page.cliff
+    if cliff is None:
+        return None
+    return {
+        "first_day": cliff.long_break.first_day.isoformat(),
+        "last_day": cliff.long_break.last_day.isoformat(),
+        "working_days_before": cliff.long_break.working_days_before,
+        "window_end": _epoch_json(cliff.window_end),
+        "by_timer": dict(sorted(cliff.by_timer.items())),
     }
 
 
@@ -488,6 +502,7 @@ def worklist_json(
         "limit": query.limit,
         "next_offset": following if following < page.total else None,
         "items": [worklist_entry_json(item) for item in page.entries],
+        "after_break": after_break_json(page),
     }
 
 

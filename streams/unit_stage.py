@@ -14,10 +14,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import orjson
 
+from core.holiday_cliff import deadlines_after_break
 from core.registry import Registry
 from core.unit_kpis import StoredView, UnitKpis, UnitSnapshot
 from core.unit_view import UnitView
@@ -218,6 +220,14 @@ class UnitStage:
             snapshot = self.kpis.unit_snapshot(unit, self.watermark_of(unit), reuse)
             if reuse is None:
                 self._window_stats[unit] = (wall_now, snapshot)
+            watermark = self.watermark_of(unit)
+            if watermark > 0:
+                # The holiday cliff at the unit's watermark (event time), like the worklist.
+                cliff = deadlines_after_break(
+                    self.kpis.open_items(unit), self.registry.calendar_for(unit), watermark
+                )
+                if cliff is not None:
+                    snapshot = replace(snapshot, after_break=dict(cliff.by_timer))
             snapshots[unit] = snapshot
         marks = [self.watermark_of(unit) for unit in units if self.watermark_of(unit) > 0]
         return (min(marks) if marks else None), snapshots

@@ -159,3 +159,30 @@ def test_the_window_matches_an_independent_day_walk() -> None:
             last,
             before,
         ), now_day
+
+
+def test_the_worklist_flags_listed_entries_due_after_the_break_and_counts_them_all() -> None:
+    from core.worklist import worklist
+
+    # Allowed 20 days: half used on 6 March, 75% on 11 March, deadline 25 March 09:00.
+    long_one = OpenTimer(
+        complaint_id="long-one",
+        timer="resolution",
+        category="jalan",
+        held_since=at(2, 9),
+        deadline=at(25, 9),
+        clock="wall",
+        allowed_seconds=20 * 86400.0,
+        running=True,
+        half_at=at(6, 9),
+        three_quarters_at=at(11, 9),
+    )
+    page = worklist([*ITEMS, long_one], NOW, OFFICE)
+    flags = {e.complaint_id: e.due_after_break for e in page.entries}
+    assert flags == {"already-late": False, "long-one": True}
+    assert page.cliff is not None
+    assert page.cliff.by_timer == {"resolution": 4, "response": 1}  # listed or not
+    # Two weeks earlier no break is within 5 working days: no block, no flag.
+    early = worklist([*ITEMS, long_one], at(12, 10) - 14 * 86400, OFFICE)
+    assert early.cliff is None
+    assert not any(e.due_after_break for e in early.entries)

@@ -229,6 +229,7 @@ def test_there_are_promtool_test_files() -> None:
     assert {p.name for p in TEST_FILES} >= {
         "burn_rate_test.yml",
         "open_past_target_test.yml",
+        "holiday_cliff_test.yml",
         "pipeline_test.yml",
         "slow_burn_test.yml",
     }

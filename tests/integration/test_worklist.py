@@ -141,7 +141,9 @@ def test_the_list_is_oldest_deadline_first_and_holds_what_the_day_needs(stack: S
             "held_since",
             "category",
             "paused",
+            "due_after_break",
         }
+    assert set(live) >= {"after_break"}
 
 
 def test_pages_are_bounded_and_stable(stack: Stack) -> None:

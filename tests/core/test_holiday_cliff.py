@@ -186,3 +186,28 @@ def test_the_worklist_flags_listed_entries_due_after_the_break_and_counts_them_a
     early = worklist([*ITEMS, long_one], at(12, 10) - 14 * 86400, OFFICE)
     assert early.cliff is None
     assert not any(e.due_after_break for e in early.entries)
+
+
+def test_the_gauge_exports_every_unit_and_timer_with_zero_when_nothing_is_due() -> None:
+    from dataclasses import replace
+
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from core.unit_kpis import UnitKpis
+    from metrics.collector import MetricsSnapshot, SigapCollector
+    from metrics.names import DEADLINES_AFTER_BREAK, RESOLUTION_BUCKETS
+
+    kpis = UnitKpis(RESOLUTION_BUCKETS, RESOLUTION_BUCKETS, resolution_bounds=RESOLUTION_BUCKETS)
+    cliff = deadlines_after_break(ITEMS, OFFICE, NOW)
+    assert cliff is not None
+    units = {
+        "dlh": replace(kpis.unit_snapshot("dlh", NOW), after_break=dict(cliff.by_timer)),
+        "damkar": kpis.unit_snapshot("damkar", NOW),
+    }
+    registry = CollectorRegistry()
+    registry.register(SigapCollector(lambda: MetricsSnapshot(watermark=NOW, units=units)))
+    lines = set(generate_latest(registry).decode().splitlines())
+    assert f'{DEADLINES_AFTER_BREAK}{{timer="resolution",unit="dlh"}} 3.0' in lines
+    assert f'{DEADLINES_AFTER_BREAK}{{timer="response",unit="dlh"}} 1.0' in lines
+    assert f'{DEADLINES_AFTER_BREAK}{{timer="resolution",unit="damkar"}} 0.0' in lines
+    assert f'{DEADLINES_AFTER_BREAK}{{timer="response",unit="damkar"}} 0.0' in lines

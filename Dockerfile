@@ -4,12 +4,9 @@ WORKDIR /app
 COPY pyproject.toml constraints.txt README.md ./
 COPY sigap sigap
 COPY schemas schemas
-COPY core core
 COPY streams streams
 COPY consumers consumers
 COPY metrics metrics
-COPY storage storage
-COPY monitoring monitoring
 COPY deploy deploy
 RUN pip install --no-cache-dir -c constraints.txt .
 ENTRYPOINT []

@@ -26,8 +26,8 @@ from pyinstrument import Profiler
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.registry_file import load_registry  # noqa: E402
 from schemas.views import decode_envelope  # noqa: E402
+from sigap.core.registry_file import load_registry  # noqa: E402
 from sigap.simulator import TrafficModel  # noqa: E402
 from streams.complaint_stage import ComplaintStage  # noqa: E402
 from streams.unit_stage import UnitStage  # noqa: E402

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.profile_hot_path import Event, Message, Topic  # noqa: E402
 from bench.run import UNITS, created_event  # noqa: E402
-from core.registry_file import load_registry  # noqa: E402
+from sigap.core.registry_file import load_registry  # noqa: E402
 from streams.complaint_stage import ComplaintStage  # noqa: E402
 from streams.unit_stage import UnitStage  # noqa: E402
 

@@ -31,18 +31,6 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from core.period_close import (
-    LogFold,
-    PeriodId,
-    ScoreRevision,
-    official_revisions,
-    periods_between,
-    registry_close_instant,
-    restatements,
-    suspected_periods,
-)
-from core.periods import PeriodKind
-from core.registry import Registry
 from metrics.names import (
     CLOSE_OUTCOMES,
     CLOSE_RUNS,
@@ -52,8 +40,20 @@ from metrics.names import (
     RESTATEMENTS,
 )
 from schemas.events import EventRejected, admit_message
+from sigap.core.period_close import (
+    LogFold,
+    PeriodId,
+    ScoreRevision,
+    official_revisions,
+    periods_between,
+    registry_close_instant,
+    restatements,
+    suspected_periods,
+)
+from sigap.core.periods import PeriodKind
+from sigap.core.registry import Registry
 from sigap.settings import Settings
-from storage.official import (
+from sigap.storage.official import (
     insert_closes,
     insert_restatements,
     last_closed_ends,

@@ -34,9 +34,6 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from core.registry import Registry
-from core.unit_view import UnitView
-from core.watermarks import SourceWatermarks
 from metrics.names import (
     SCORE_WRITER_DEAD_LETTERED,
     SCORE_WRITER_LAG,
@@ -45,8 +42,11 @@ from metrics.names import (
 )
 from schemas.dead_letters import REASON_HEADER
 from schemas.views import decode_envelope
+from sigap.core.registry import Registry
+from sigap.core.unit_view import UnitView
+from sigap.core.watermarks import SourceWatermarks
 from sigap.settings import Settings
-from storage.scores import (
+from sigap.storage.scores import (
     create_tables,
     finalize_due,
     restored_partition_watermarks,

@@ -19,7 +19,8 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from core.unit_kpis import (
+from metrics import names
+from sigap.core.unit_kpis import (
     ALL_CATEGORIES,
     THRESHOLDS,
     Histogram,
@@ -27,7 +28,6 @@ from core.unit_kpis import (
     UnitSnapshot,
     threshold_text,
 )
-from metrics import names
 
 
 @dataclass
@@ -206,7 +206,7 @@ class SigapCollector(Collector):
             names.DEADLINES_AFTER_BREAK,
             "Open timers (clock running) whose deadline falls from the start of the next long "
             "break (>= 3 days off) to the close of the 3rd working day after it, while the "
-            "break is 5 working days away or less; 0 otherwise (core/holiday_cliff.py).",
+            "break is 5 working days away or less; 0 otherwise (sigap/core/holiday_cliff.py).",
             labels=["unit", "timer"],
         )
         transfers = CounterMetricFamily(

@@ -23,14 +23,14 @@ from __future__ import annotations
 
 from typing import Final
 
-from core.charging import TIMERS as TIMERS
-from core.registry import UNKNOWN_UNIT as UNKNOWN_UNIT
-from core.registry import Registry
-from core.unit_kpis import THRESHOLDS as THRESHOLD_FRACTIONS
-from core.unit_kpis import threshold_text
-from core.unit_view import target_bucket_bounds
-from core.windows import WINDOW_NAMES
-from core.worklist import LATENESS_BANDS
+from sigap.core.charging import TIMERS as TIMERS
+from sigap.core.registry import UNKNOWN_UNIT as UNKNOWN_UNIT
+from sigap.core.registry import Registry
+from sigap.core.unit_kpis import THRESHOLDS as THRESHOLD_FRACTIONS
+from sigap.core.unit_kpis import threshold_text
+from sigap.core.unit_view import target_bucket_bounds
+from sigap.core.windows import WINDOW_NAMES
+from sigap.core.worklist import LATENESS_BANDS
 
 PREFIX: Final = "sigap_"
 
@@ -51,7 +51,7 @@ ESCALATED: Final = "sigap_complaints_escalated"  # counter {unit, level}: `escal
 # the clock running, by how late (wall time), and how late the oldest one is.
 OVERDUE: Final = "sigap_complaints_overdue"  # gauge {unit, timer, late_by}
 OVERDUE_OLDEST: Final = "sigap_complaints_overdue_oldest_wall_seconds"  # gauge {unit, timer}
-# The holiday deadline cliff (core/holiday_cliff.py): open deadlines due from the start of the
+# The holiday deadline cliff (sigap/core/holiday_cliff.py): open deadlines due from the start of the
 # next long break to the close of the Nth working day after it, while it is M working days
 # away or less (0 otherwise).
 DEADLINES_AFTER_BREAK: Final = "sigap_deadlines_after_break"  # gauge {unit, timer}

@@ -19,11 +19,11 @@ from typing import Any
 from sqlalchemy import Engine
 
 from consumers.closing import Closer, CloseReport
-from core.registry import Registry
 from schemas.events import ComplaintEvent, EventRejected, check_event_time
+from sigap.core.registry import Registry
 from sigap.replay import replay
 from sigap.replay_sources import SourceReport, open_source
-from storage.scores import store_views_bulk
+from sigap.storage.scores import store_views_bulk
 
 
 def file_source(path: Path) -> str:

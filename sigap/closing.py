@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import Engine
 
 from consumers.closing import TopicFollower
-from core.period_close import LogFold, empty_score
-from core.periods import PeriodKind
-from core.registry import Registry
 from schemas.events import EventRejected, check_event_time
+from sigap.core.period_close import LogFold, empty_score
+from sigap.core.periods import PeriodKind
+from sigap.core.registry import Registry
 from sigap.settings import Settings
 
 # --------------------------------------------------------------------------------------
@@ -95,8 +95,8 @@ def check_official(
 ) -> OfficialCheck | None:
     """None when the period is not closed. The fold is advanced (to the close instant, then
     to each restatement's cut)."""
+    from sigap.storage.official import close_of, official_rows
     from sigap.verify import compare_scores
-    from storage.official import close_of, official_rows
 
     close = close_of(engine, kind, start)
     if close is None:

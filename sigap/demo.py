@@ -188,7 +188,7 @@ class Demo:
 def _prometheus_config(
     worker_port: int, prometheus_port: int, alertmanager_url: str | None
 ) -> dict[str, Any]:
-    from monitoring.rules import WORKER_JOB
+    from sigap.monitoring.rules import WORKER_JOB
 
     config: dict[str, Any] = {
         # Scraped more often than in production (15s): the simulator fast-forwards.

@@ -26,12 +26,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from core.iku import INDICATORS
-from core.officer_scores import OfficerScore, officer_inputs, officer_period_scores
-from core.periods import PeriodKind, format_period, period_end, period_start_epoch
-from core.registry import Registry
-from core.scoring import PeriodScore, ScoreInput, all_period_scores
-from core.unit_view import UnitView
+from sigap.core.iku import INDICATORS
+from sigap.core.officer_scores import OfficerScore, officer_inputs, officer_period_scores
+from sigap.core.periods import PeriodKind, format_period, period_end, period_start_epoch
+from sigap.core.registry import Registry
+from sigap.core.scoring import PeriodScore, ScoreInput, all_period_scores
+from sigap.core.unit_view import UnitView
 
 QUARTER: PeriodKind = "quarter"
 MANIFEST = "manifest.json"

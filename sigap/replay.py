@@ -16,16 +16,16 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.complaint_state import ComplaintState, current_views, record_event
-from core.officer_scores import OfficerScore, officer_period_scores
-from core.periods import period_kind
-from core.registry import Registry
-from core.scoring import PeriodScore, ScoreInput, all_period_scores, sort_key
-from core.unit_kpis import ALL_CATEGORIES, UnitKpis, UnitSnapshot
-from core.unit_view import UnitView
-from core.worklist import WorklistPage, open_timers_of_view, worklist
 from metrics.names import RESOLUTION_BUCKETS, histogram_bounds
 from schemas.events import ComplaintEvent, EventRejected, check_event_time
+from sigap.core.complaint_state import ComplaintState, current_views, record_event
+from sigap.core.officer_scores import OfficerScore, officer_period_scores
+from sigap.core.periods import period_kind
+from sigap.core.registry import Registry
+from sigap.core.scoring import PeriodScore, ScoreInput, all_period_scores, sort_key
+from sigap.core.unit_kpis import ALL_CATEGORIES, UnitKpis, UnitSnapshot
+from sigap.core.unit_view import UnitView
+from sigap.core.worklist import WorklistPage, open_timers_of_view, worklist
 
 
 @dataclass

@@ -15,6 +15,7 @@ import importlib.util
 import ipaddress
 import logging
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Final
 
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -39,6 +40,11 @@ def _port(value: int) -> int:
     return value
 
 
+# The shipped registry is package data, so the default does not depend on the current
+# directory (deploy/registry.yaml in the repository is a link to it).
+DEFAULT_REGISTRY: Final = Path(__file__).with_name("data") / "registry.yaml"
+
+
 class Settings(BaseSettings):
     """Field names are Python's; the aliases are the environment variables."""
 
@@ -49,7 +55,7 @@ class Settings(BaseSettings):
     kafka_bootstrap_servers: str = Field("127.0.0.1:9092", alias="KAFKA_BOOTSTRAP_SERVERS")
     events_topic: str = Field("complaint-events", alias="SIGAP_EVENTS_TOPIC", min_length=1)
     views_topic: str = Field("complaint-unit-views", alias="SIGAP_VIEWS_TOPIC", min_length=1)
-    registry_path: str = Field("deploy/registry.yaml", alias="SIGAP_REGISTRY")
+    registry_path: str = Field(str(DEFAULT_REGISTRY), alias="SIGAP_REGISTRY")
     grace_seconds: int = Field(600, alias="SIGAP_GRACE_SECONDS", ge=0)
     heartbeat_seconds: float = Field(5.0, alias="SIGAP_HEARTBEAT_SECONDS", ge=1)
     heartbeat_repeat_seconds: float = Field(60.0, alias="SIGAP_HEARTBEAT_REPEAT_SECONDS", ge=1)

@@ -46,9 +46,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any, Final
 
-from core.calendar import WorkingCalendar, indonesian_holidays
-from core.periods import JAKARTA
-from core.registry import Registry
+from sigap.core.calendar import WorkingCalendar, indonesian_holidays
+from sigap.core.periods import JAKARTA
+from sigap.core.registry import Registry
+from sigap.settings import DEFAULT_REGISTRY
 
 MINUTE: Final = 60.0
 HOUR: Final = 3600.0
@@ -218,11 +219,10 @@ def category_plans(registry: Registry, units: Sequence[UnitProfile]) -> dict[str
 
 
 def _default_registry() -> Registry:
-    from pathlib import Path
 
-    from core.registry_file import load_registry
+    from sigap.core.registry_file import load_registry
 
-    return load_registry(Path(__file__).resolve().parents[1] / "deploy" / "registry.yaml")
+    return load_registry(DEFAULT_REGISTRY)
 
 
 def rfc3339(epoch_seconds: float) -> str:

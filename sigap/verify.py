@@ -47,10 +47,11 @@ from typing import Any, Literal
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from core.causes import unit_figures
-from core.periods import PeriodKind, period_end, period_kind, period_start_epoch
-from core.registry import Registry
-from core.scoring import (
+from schemas.events import ComplaintEvent
+from sigap.core.causes import unit_figures
+from sigap.core.periods import PeriodKind, period_end, period_kind, period_start_epoch
+from sigap.core.registry import Registry
+from sigap.core.scoring import (
     ACTIVITY_COLUMNS,
     ALL,
     PeriodScore,
@@ -59,15 +60,14 @@ from core.scoring import (
     period_score,
     periods_touched,
 )
-from core.unit_view import UnitView
-from schemas.events import ComplaintEvent
+from sigap.core.unit_view import UnitView
 from sigap.event_log import TopicReport, read_topic_events
 from sigap.replay import replay
 from sigap.replay_sources import open_source
 from sigap.settings import Settings
-from storage.cause_figures import ROUTING_LOOKBACK_SECONDS
-from storage.models import UnitScore
-from storage.scores import score_rows, stored_views
+from sigap.storage.cause_figures import ROUTING_LOOKBACK_SECONDS
+from sigap.storage.models import UnitScore
+from sigap.storage.scores import score_rows, stored_views
 
 TOPIC_SOURCE = "topic"
 IDENTITY = ("unit", "category", "period", "period_start")

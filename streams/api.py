@@ -37,10 +37,12 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from core.charging import TIMERS
-from core.periods import SCORE_PERIOD_KINDS, PeriodKind, parse_period
-from core.registry import CODE_RE, UNKNOWN_UNIT
-from core.unit_kpis import (
+from metrics import names
+from metrics.collector import transfer_reason_label
+from sigap.core.charging import TIMERS
+from sigap.core.periods import SCORE_PERIOD_KINDS, PeriodKind, parse_period
+from sigap.core.registry import CODE_RE, UNKNOWN_UNIT
+from sigap.core.unit_kpis import (
     ALL_CATEGORIES,
     THRESHOLDS,
     ClockWindowStats,
@@ -49,11 +51,9 @@ from core.unit_kpis import (
     UnitSnapshot,
     threshold_text,
 )
-from core.worklist import LEVELS as WORKLIST_LEVELS
-from core.worklist import WorklistEntry, WorklistPage, worklist
-from core.worklist import level_text as level_text_of
-from metrics import names
-from metrics.collector import transfer_reason_label
+from sigap.core.worklist import LEVELS as WORKLIST_LEVELS
+from sigap.core.worklist import WorklistEntry, WorklistPage, worklist
+from sigap.core.worklist import level_text as level_text_of
 
 if TYPE_CHECKING:
     from streams.app import SigapApp
@@ -245,7 +245,7 @@ def _unavailable_detail(error: SQLAlchemyError) -> str:
 
 def _storage_score_rows(engine: Engine, **filters: Any) -> list[dict[str, Any]]:
     # Imported when first asked: only this endpoint needs storage, never the worker's start.
-    from storage.scores import score_rows
+    from sigap.storage.scores import score_rows
 
     return score_rows(engine, **filters)
 
@@ -287,7 +287,7 @@ class ScoreDatabase:
 
     def causes_blocking(self, unit: str, kind: PeriodKind, start: date) -> dict[str, Any]:
         # Imported when first asked, as score_rows.
-        from storage.cause_figures import cause_figures
+        from sigap.storage.cause_figures import cause_figures
 
         try:
             return cause_figures(self._get_engine(), unit, kind, start).as_json()

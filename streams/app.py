@@ -25,8 +25,8 @@ from prometheus_client import (
 )
 from prometheus_client.aiohttp import make_aiohttp_handler
 
-from core.registry import Registry
 from metrics.collector import MetricsSnapshot, SigapCollector
+from sigap.core.registry import Registry
 from sigap.settings import Settings
 from streams.api import register_api
 from streams.complaint_stage import ComplaintStage

@@ -24,18 +24,18 @@ from typing import Any
 import orjson
 from faust.streams import _current_event
 
-from core.complaint_state import (
+from metrics.names import UNKNOWN_UNIT
+from schemas.dead_letters import INTERNAL_ERROR, REASON_HEADER
+from schemas.events import EventRejected, admit_message
+from schemas.views import encode_envelope, encode_views_records, unit_partition
+from sigap.core.complaint_state import (
     DUPLICATE_EVENT_ID,
     ComplaintState,
     changed_encoded_views,
     is_redelivery,
     record_event,
 )
-from core.registry import Registry
-from metrics.names import UNKNOWN_UNIT
-from schemas.dead_letters import INTERNAL_ERROR, REASON_HEADER
-from schemas.events import EventRejected, admit_message
-from schemas.views import encode_envelope, encode_views_records, unit_partition
+from sigap.core.registry import Registry
 
 __all__ = ["INTERNAL_ERROR", "REASON_HEADER", "ComplaintStage", "PipelineCounts", "acting_for"]
 

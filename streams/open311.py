@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import orjson
 from faust import web
 
-from core.open311 import (
+from sigap.core.open311 import (
     Open311Error,
     one_request,
     parse_request_query,
     service_requests,
     services,
 )
-from core.unit_view import UnitView
+from sigap.core.unit_view import UnitView
 from streams.api import JSON, ApiView, _query
 
 if TYPE_CHECKING:

@@ -19,13 +19,13 @@ from typing import Any
 
 import orjson
 
-from core.holiday_cliff import deadlines_after_break
-from core.registry import Registry
-from core.unit_kpis import StoredView, UnitKpis, UnitSnapshot
-from core.unit_view import UnitView
-from core.watermarks import SourceWatermarks
 from metrics.names import RESOLUTION_BUCKETS, UNKNOWN_UNIT, histogram_bounds
 from schemas.views import decode_envelope, unit_partition
+from sigap.core.holiday_cliff import deadlines_after_break
+from sigap.core.registry import Registry
+from sigap.core.unit_kpis import StoredView, UnitKpis, UnitSnapshot
+from sigap.core.unit_view import UnitView
+from sigap.core.watermarks import SourceWatermarks
 
 __all__ = ["PROGRESS_STEP_SECONDS", "RESTORED_SOURCE", "WINDOW_STATS_SECONDS", "UnitStage"]
 

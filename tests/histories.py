@@ -9,10 +9,10 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from core.complaint_state import ComplaintState, current_views, record_event
-from core.registry import Registry
-from core.unit_view import UnitView
 from schemas.events import ComplaintEvent
+from sigap.core.complaint_state import ComplaintState, current_views, record_event
+from sigap.core.registry import Registry
+from sigap.core.unit_view import UnitView
 
 LATER_TYPES = ["assigned", "responded", "paused", "resumed", "resolved", "reopened", "rated"]
 MINUTES_PER_DAY = 60 * 24

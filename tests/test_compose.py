@@ -20,8 +20,8 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from monitoring.dashboards import render_datasource_provisioning
-from monitoring.rules import WORKER_JOB
+from sigap.monitoring.dashboards import render_datasource_provisioning
+from sigap.monitoring.rules import WORKER_JOB
 from tests.monitoring.helpers import require_tool, run
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,13 +16,13 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.complaint_state import ComplaintState, accept_event
-from core.registry_file import load_registry, parse_registry
-from core.scoring import ScoreInput, all_period_scores
-from core.unit_kpis import UnitKpis
-from core.unit_view import UnitView, target_bucket_bounds
 from metrics.names import RESOLUTION_BUCKETS
 from schemas.events import ComplaintEvent, EventRejected
+from sigap.core.complaint_state import ComplaintState, accept_event
+from sigap.core.registry_file import load_registry, parse_registry
+from sigap.core.scoring import ScoreInput, all_period_scores
+from sigap.core.unit_kpis import UnitKpis
+from sigap.core.unit_view import UnitView, target_bucket_bounds
 from sigap.replay import replay
 from sigap.replay_sources import load_csv_mapping, open_source, slugify_unit
 from tests.histories import complaint_events as history_of

@@ -12,9 +12,9 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from core.registry_file import load_registry, parse_registry
 from schemas.events import ComplaintEvent, parse_event
 from sigap.cli import main
+from sigap.core.registry_file import load_registry, parse_registry
 from sigap.replay import ReplayResult, replay, result_json
 from sigap.replay_sources import open_source
 from sigap.simulator import TrafficModel

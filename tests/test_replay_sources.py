@@ -22,8 +22,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.registry_file import load_registry
 from schemas.events import UNIT_PATTERN, ComplaintEvent
+from sigap.core.registry_file import load_registry
 from sigap.replay_sources import (
     SourceError,
     SourceProblem,

@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 import orjson
 import pytest
 
-from core.complaint_state import ComplaintState, accept_event
-from core.registry_file import load_registry
-from core.timeline import evaluate_complaint
 from schemas.events import ComplaintEvent, EventRejected, parse_event
+from sigap.core.complaint_state import ComplaintState, accept_event
+from sigap.core.registry_file import load_registry
+from sigap.core.timeline import evaluate_complaint
 from sigap.simulator import SURABAYA_UNITS, TrafficModel
 
 ROOT = Path(__file__).resolve().parents[1]

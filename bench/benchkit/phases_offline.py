@@ -33,7 +33,7 @@ def replay_phase(bench: Bench, workers: int = 1) -> None:
     """`sigap replay FILE [--workers N]` in process: the file read and parsed by
     sigap.replay_sources (schemas.events.parse_event per line), then sigap.replay.replay
     (with N > 1: sharded by complaint, then by unit, across N forked processes)."""
-    from core.registry_file import load_registry
+    from sigap.core.registry_file import load_registry
     from sigap.replay import replay
     from sigap.replay_sources import open_source
 

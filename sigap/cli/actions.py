@@ -16,8 +16,8 @@ from typing import Any
 
 import click
 
-from core.cause_settings import UNEXPLAINED
-from core.registry import CODE_RE
+from sigap.core.cause_settings import UNEXPLAINED
+from sigap.core.registry import CODE_RE
 from sigap.settings import Settings, SettingsError
 
 
@@ -29,14 +29,14 @@ def _settings() -> Settings:
 
 
 def _engine(settings: Settings) -> Any:
-    from storage.scores import make_engine
+    from sigap.storage.scores import make_engine
 
     return make_engine(settings.database_url)
 
 
 def _registry(settings: Settings) -> Any:
-    from core.registry import RegistryError
-    from core.registry_file import load_registry
+    from sigap.core.registry import RegistryError
+    from sigap.core.registry_file import load_registry
 
     try:
         return load_registry(Path(settings.registry_path))
@@ -69,7 +69,7 @@ def actions() -> None:
 @click.option("--due", required=True, help="due date, YYYY-MM-DD")
 def add(unit: str, cause: str, owner: str, due: str) -> None:
     """Register a new, open corrective action; prints its number."""
-    from storage.actions import add_action
+    from sigap.storage.actions import add_action
 
     settings = _settings()
     registry = _registry(settings)
@@ -101,7 +101,7 @@ def add(unit: str, cause: str, owner: str, due: str) -> None:
 @click.option("--history", is_flag=True, help="with each action's changes (JSON only)")
 def list_command(unit: str | None, status: str | None, output_format: str, history: bool) -> None:
     """The register, oldest first."""
-    from storage.actions import action_history, list_actions
+    from sigap.storage.actions import action_history, list_actions
 
     engine = _engine(_settings())
     found = list_actions(engine, unit=unit, status=status)
@@ -130,7 +130,7 @@ def list_command(unit: str | None, status: str | None, output_format: str, histo
 @click.option("--status", type=click.Choice(["done", "dropped"]), default="done")
 def close(action_id: int, status: str) -> None:
     """Close an open action as done (default) or dropped."""
-    from storage.actions import ActionError, close_action
+    from sigap.storage.actions import ActionError, close_action
 
     try:
         close_action(_engine(_settings()), action_id, status=status, now=time.time())

@@ -11,7 +11,7 @@ from typing import Any
 import click
 from sqlalchemy import Engine
 
-from core.registry import Registry
+from sigap.core.registry import Registry
 from sigap.settings import Settings, SettingsError
 
 __all__ = [
@@ -60,7 +60,7 @@ def database_when_reachable(settings: Settings) -> Engine:
     from sqlalchemy.exc import OperationalError
 
     from sigap.retry import Unreachable, with_backoff
-    from storage.scores import make_engine, migrate
+    from sigap.storage.scores import make_engine, migrate
 
     engine = make_engine(settings.database_url, create_schema=False)
     try:
@@ -77,8 +77,8 @@ def database_when_reachable(settings: Settings) -> Engine:
 
 def load_unit_registry(settings: Settings) -> Registry:
     """The unit and target registry (SIGAP_REGISTRY); a bad file stops with its message."""
-    from core.registry import RegistryError
-    from core.registry_file import load_registry
+    from sigap.core.registry import RegistryError
+    from sigap.core.registry_file import load_registry
 
     try:
         return load_registry(Path(settings.registry_path))

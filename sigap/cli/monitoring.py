@@ -14,12 +14,13 @@ from typing import Final
 
 import click
 
-from core.registry import Registry, RegistryError
-from core.registry_file import load_registry
+from sigap.core.registry import Registry, RegistryError
+from sigap.core.registry_file import load_registry
+from sigap.settings import DEFAULT_REGISTRY as SHIPPED_REGISTRY
 
 __all__ = ["alertmanager_config", "dashboards", "register", "rules"]
 
-DEFAULT_REGISTRY: Final = Path("deploy/registry.yaml")
+DEFAULT_REGISTRY: Final = SHIPPED_REGISTRY
 DEFAULT_RULES_OUT: Final = Path("deploy/prometheus/sigap-rules.yml")
 DEFAULT_ALERTMANAGER_OUT: Final = Path("deploy/alertmanager/alertmanager.yml")
 DEFAULT_GRAFANA_OUT: Final = Path("deploy/grafana")
@@ -74,8 +75,8 @@ def _write(path: Path, content: str) -> None:
     "$SIGAP_DOCS_URL, else the placeholder https://sigap.example/docs).",
 )
 def rules(registry_path: Path, out: Path, api_url: str | None, docs_url: str | None) -> None:
-    from monitoring import DEFAULT_API_URL, DEFAULT_DOCS_URL
-    from monitoring.rules import render_rules
+    from sigap.monitoring import DEFAULT_API_URL, DEFAULT_DOCS_URL
+    from sigap.monitoring.rules import render_rules
 
     text = render_rules(
         _load(registry_path),
@@ -102,7 +103,7 @@ def rules(registry_path: Path, out: Path, api_url: str | None, docs_url: str | N
     help="Base URL of the webhook receivers (placeholder default: http://127.0.0.1:9099/hooks).",
 )
 def alertmanager_config(registry_path: Path, out: Path, webhook_base: str | None) -> None:
-    from monitoring.alertmanager import DEFAULT_WEBHOOK_BASE, render_alertmanager_config
+    from sigap.monitoring.alertmanager import DEFAULT_WEBHOOK_BASE, render_alertmanager_config
 
     _write(
         out, render_alertmanager_config(_load(registry_path), webhook_base or DEFAULT_WEBHOOK_BASE)
@@ -132,7 +133,7 @@ def alertmanager_config(registry_path: Path, out: Path, webhook_base: str | None
 def dashboards(
     registry_path: Path, out: Path, prometheus_url: str | None, dashboards_path: str | None
 ) -> None:
-    from monitoring.dashboards import (
+    from sigap.monitoring.dashboards import (
         DEFAULT_DASHBOARDS_PATH,
         DEFAULT_PROMETHEUS_URL,
         write_grafana,

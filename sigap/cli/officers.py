@@ -18,7 +18,7 @@ PERIOD_HELP = "A quarter, e.g. 2026-Q4."
 
 
 def _quarter(text: str) -> Any:
-    from core.periods import parse_period
+    from sigap.core.periods import parse_period
 
     try:
         kind, start = parse_period(text)
@@ -38,11 +38,11 @@ def _quarter(text: str) -> Any:
 @click.option("--period", "period_text", required=True, help=PERIOD_HELP)
 @click.option("--format", "output_format", type=click.Choice(["json", "table"]), default="table")
 def evaluate(unit: str, period_text: str, output_format: str) -> None:
-    from core.predikat import evaluate as evaluate_grades
-    from core.predikat import version_on
     from sigap.cli.common import load_settings, load_unit_registry, read_only_database_url
-    from storage.officer_scores import officer_score_rows
-    from storage.scores import make_engine, score_rows
+    from sigap.core.predikat import evaluate as evaluate_grades
+    from sigap.core.predikat import version_on
+    from sigap.storage.officer_scores import officer_score_rows
+    from sigap.storage.scores import make_engine, score_rows
 
     start = _quarter(period_text)
     settings = load_settings()

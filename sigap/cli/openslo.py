@@ -30,7 +30,7 @@ __all__ = ["openslo", "register"]
     "<unit>.yaml per unit. Default: standard output.",
 )
 def openslo(registry_path: Path, output: str | None) -> None:
-    from monitoring.openslo import render_openslo, render_unit_files
+    from sigap.monitoring.openslo import render_openslo, render_unit_files
 
     registry = _load(registry_path)
     now = datetime.now(UTC)

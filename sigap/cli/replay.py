@@ -11,7 +11,6 @@ from typing import Any
 
 import click
 
-from core.registry import Registry
 from sigap.cli.common import (
     load_settings,
     load_unit_registry,
@@ -19,6 +18,7 @@ from sigap.cli.common import (
     read_only_database_url,
     safe_url,
 )
+from sigap.core.registry import Registry
 from sigap.settings import Settings
 
 
@@ -115,7 +115,7 @@ def _backfill(
 
     from sigap.backfill import backfill
     from sigap.replay_sources import SourceError
-    from storage.scores import make_engine
+    from sigap.storage.scores import make_engine
 
     engine = make_engine(settings.database_url)
     columns = (
@@ -256,9 +256,10 @@ def verify(
     from kafka.errors import KafkaError
     from sqlalchemy.exc import SQLAlchemyError
 
-    from core.periods import parse_period
+    from sigap.core.periods import parse_period
     from sigap.event_log import EventLogError
     from sigap.replay_sources import SourceError
+    from sigap.storage.scores import make_engine
     from sigap.verify import (
         TOPIC_SOURCE,
         StoredScoresChanging,
@@ -267,7 +268,6 @@ def verify(
         print_table,
         verify_period,
     )
-    from storage.scores import make_engine
 
     try:
         kind, start = parse_period(period_text)

@@ -60,8 +60,8 @@ def scores(
     officers: bool,
     officer_codes: tuple[str, ...],
 ) -> None:
-    from core.periods import last_day, parse_period
-    from storage.scores import make_engine, score_rows
+    from sigap.core.periods import last_day, parse_period
+    from sigap.storage.scores import make_engine, score_rows
 
     bounds = {}
     for name, value in (("--from", date_from), ("--to", date_to)):
@@ -77,7 +77,7 @@ def scores(
     if officers or officer_codes:
         if revision is not None or all_revisions:
             raise click.UsageError("officer scores have no revisions")
-        from storage.officer_scores import officer_score_rows
+        from sigap.storage.officer_scores import officer_score_rows
 
         officer_rows = officer_score_rows(
             make_engine(read_only_database_url(settings), create_schema=False),
@@ -146,9 +146,9 @@ def report(
     output: Path | None,
     trend_periods: int,
 ) -> None:
-    from core.periods import parse_period
-    from core.registry import UNKNOWN_UNIT
-    from reports.render import render_report
+    from sigap.core.periods import parse_period
+    from sigap.core.registry import UNKNOWN_UNIT
+    from sigap.reports.render import render_report
 
     if all_units == (unit is not None):
         raise click.UsageError("give either --unit UNIT or --all-units")

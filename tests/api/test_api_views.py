@@ -15,7 +15,7 @@ import yaml
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import generate_latest
 
-from core.registry_file import load_registry
+from sigap.core.registry_file import load_registry
 from sigap.settings import Settings
 from streams.app import SigapApp
 from tests.api.helpers import (
@@ -309,7 +309,7 @@ def test_scores_come_in_bounded_pages(loop: asyncio.AbstractEventLoop, tmp_path:
 
     from sqlalchemy.orm import Session
 
-    from storage.scores import make_engine, upsert_views
+    from sigap.storage.scores import make_engine, upsert_views
     from tests.storage.test_scores import views_of
 
     url = f"sqlite:///{tmp_path / 'scores.db'}"

@@ -22,8 +22,8 @@ from typing import Any
 import orjson
 import pytest
 
-from core.registry_file import load_registry
 from schemas.events import parse_event
+from sigap.core.registry_file import load_registry
 from sigap.replay import ReplayResult, replay, unit_summary
 from tests.api.helpers import ROOT, Reply, call, comparable, kpis_from_metrics, validate
 from tests.conftest import free_port
@@ -303,7 +303,7 @@ def write_scores(database_url: str, result: ReplayResult) -> None:
     """Store the replayed views with the score writer's own storage functions."""
     from sqlalchemy.orm import Session
 
-    from storage.scores import make_engine, upsert_views
+    from sigap.storage.scores import make_engine, upsert_views
 
     engine = make_engine(database_url)
     assert result.watermark is not None

@@ -15,9 +15,9 @@ import pytest
 import requests
 from georeport import GeoReport
 
-from core.open311 import parse_request_query, service_requests
-from core.registry_file import load_registry
 from schemas.events import parse_event
+from sigap.core.open311 import parse_request_query, service_requests
+from sigap.core.registry_file import load_registry
 from sigap.replay import replay
 from tests.api.helpers import ROOT, call
 from tests.api.open311_cases import EVENTS, EXPECTED, PERSONAL, RECEIPTS, close_of_working_day

@@ -14,7 +14,7 @@ from openapi_spec_validator import validate
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 from referencing.exceptions import Unresolvable
 
-from core.registry_file import load_registry
+from sigap.core.registry_file import load_registry
 from sigap.settings import Settings
 from streams.api import VIEWS
 from streams.app import SigapApp, create_app

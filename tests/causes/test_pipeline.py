@@ -19,14 +19,14 @@ from click.testing import CliRunner
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from core.causes import unit_figures
-from core.periods import period_end, period_start_epoch
-from core.registry_file import load_registry
 from schemas.events import parse_event
 from sigap.cli import main
+from sigap.core.causes import unit_figures
+from sigap.core.periods import period_end, period_start_epoch
+from sigap.core.registry_file import load_registry
 from sigap.replay import replay
-from storage.models import UnitComplaintRow
-from storage.scores import make_engine, score_rows, stored_views
+from sigap.storage.models import UnitComplaintRow
+from sigap.storage.scores import make_engine, score_rows, stored_views
 from tests.causes import dataset as ds
 from tests.integration.processes import Stack, run_sigap, running_stack, wait_for
 

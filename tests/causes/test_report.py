@@ -16,12 +16,12 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
-from core.calendar import JAKARTA
 from schemas.events import parse_event
 from sigap.cli import main
+from sigap.core.calendar import JAKARTA
 from sigap.replay import replay
-from storage.actions import add_action, close_action
-from storage.scores import make_engine, upsert_views
+from sigap.storage.actions import add_action, close_action
+from sigap.storage.scores import make_engine, upsert_views
 from streams.app import SigapApp
 from tests.api.test_api_views import get, make_sigap
 from tests.causes import dataset as ds
@@ -209,7 +209,7 @@ def test_the_api_serves_the_same_figures_without_complaint_ids_or_officer_codes(
 def test_the_report_says_when_a_city_declared_exclusion_moved_deadlines(tmp_path: Path) -> None:
     import yaml
 
-    from core.registry_file import load_registry
+    from sigap.core.registry_file import load_registry
 
     data = yaml.safe_load(REGISTRY_PATH.read_text(encoding="utf-8"))
     data["holiday_overrides"] = str(REGISTRY_PATH.parent / "holidays-override.yaml")

@@ -14,7 +14,7 @@ import pytest
 from sigap.pipeline_lag import wait_caught_up
 from sigap.replay_sources import open_source
 from sigap.settings import Settings
-from storage.scores import make_engine, score_rows
+from sigap.storage.scores import make_engine, score_rows
 from tests.integration.processes import run_sigap, running_stack, wait_for
 from tests.shared import shared_file
 

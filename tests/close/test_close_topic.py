@@ -13,14 +13,14 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from consumers.closing import PeriodicCloser
-from core.period_close import registry_close_instant
-from core.periods import JAKARTA
-from core.registry_file import load_registry
+from sigap.core.period_close import registry_close_instant
+from sigap.core.periods import JAKARTA
+from sigap.core.registry_file import load_registry
 from sigap.publisher import EventPublisher
 from sigap.settings import Settings
+from sigap.storage.official import official_rows
+from sigap.storage.scores import make_engine
 from sigap.topics import ensure_topics
-from storage.official import official_rows
-from storage.scores import make_engine
 from tests.integration.processes import run_sigap
 
 pytestmark = pytest.mark.kafka

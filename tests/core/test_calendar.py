@@ -1,4 +1,4 @@
-"""core.calendar: working time, SLA deadlines and the Indonesian holiday list.
+"""sigap.core.calendar: working time, SLA deadlines and the Indonesian holiday list.
 
 Hand-computed cases use the Surabaya office calendar (Monday-Friday 08:00-16:00, Asia/Jakarta)
 with the holidays the `holidays` package gives for 2024-2027; the dates they rely on are
@@ -21,7 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.calendar import (
+from sigap.core.calendar import (
     JAKARTA,
     HolidayOverrides,
     WorkingCalendar,

@@ -1,4 +1,4 @@
-"""core.calendar's epoch path: the `*_epoch` functions give the datetime functions' results.
+"""sigap.core.calendar's epoch path: the `*_epoch` functions give the datetime functions' results.
 
 The epoch path works on integer microseconds with the zone's fixed offset (no datetime built);
 the datetime path converts with `astimezone`. Random instants from 1960 (before Asia/Jakarta
@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.calendar import WorkingCalendar, epoch_micros, holiday_dates
+from sigap.core.calendar import WorkingCalendar, epoch_micros, holiday_dates
 from tests.properties import examples
 
 PROPERTY = settings(database=None, deadline=None, max_examples=examples(400))

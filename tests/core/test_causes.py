@@ -1,4 +1,4 @@
-"""core.causes: misses by cause, paused time by reason, and the routing ledger, checked
+"""sigap.core.causes: misses by cause, paused time by reason, and the routing ledger, checked
 against hand-computed cases and against the persisted score columns they must agree with."""
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.calendar import JAKARTA
-from core.causes import cause_analysis, routing_ledger
-from core.complaint_state import ComplaintState, current_views, record_event
-from core.periods import period_end, period_start_epoch
-from core.registry_file import load_registry
-from core.scoring import ALL, all_period_scores
-from core.unit_view import UnitView
 from schemas.events import ComplaintEvent, EventRejected
+from sigap.core.calendar import JAKARTA
+from sigap.core.causes import cause_analysis, routing_ledger
+from sigap.core.complaint_state import ComplaintState, current_views, record_event
+from sigap.core.periods import period_end, period_start_epoch
+from sigap.core.registry_file import load_registry
+from sigap.core.scoring import ALL, all_period_scores
+from sigap.core.unit_view import UnitView
 from tests.histories import complaint_events
 from tests.properties import examples
 

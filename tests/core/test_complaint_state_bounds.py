@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
-from core.complaint_state import (
+from schemas.events import ComplaintEvent, EventRejected
+from sigap.core.complaint_state import (
     COMPLAINT_TOO_LONG,
     DUPLICATE_EVENT_ID,
     MAX_EVENTS_PER_COMPLAINT,
@@ -16,7 +17,6 @@ from core.complaint_state import (
     is_redelivery,
     record_event,
 )
-from schemas.events import ComplaintEvent, EventRejected
 
 # Kafka's default max.message.bytes (1 MiB + the record overhead it allows).
 BROKER_MAX_MESSAGE_BYTES = 1_048_588

@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 import yaml
 
-from core.complaint_state import ComplaintState, accept_event
-from core.escalation import DEFAULT_ESCALATION, parse_escalation_settings
-from core.registry import RegistryError
-from core.registry_file import load_registry, parse_registry
-from core.unit_kpis import UnitKpis
-from core.unit_view import UnitView
 from metrics.names import RESOLUTION_BUCKETS
 from schemas.events import ComplaintEvent, EventRejected
+from sigap.core.complaint_state import ComplaintState, accept_event
+from sigap.core.escalation import DEFAULT_ESCALATION, parse_escalation_settings
+from sigap.core.registry import RegistryError
+from sigap.core.registry_file import load_registry, parse_registry
+from sigap.core.unit_kpis import UnitKpis
+from sigap.core.unit_view import UnitView
 
 REGISTRY_PATH = Path(__file__).resolve().parents[2] / "deploy" / "registry.yaml"
 REGISTRY = load_registry(REGISTRY_PATH)

@@ -16,15 +16,15 @@ from typing import Any
 import pytest
 import yaml
 
-from core.calendar import JAKARTA
-from core.charging import shift_working_days
-from core.complaint_state import ComplaintState, record_event
-from core.registry import Registry
-from core.registry_file import load_registry, parse_registry
-from core.scoring import all_period_scores
-from core.timeline import charges_for, evaluate_complaint
-from core.unit_view import UnitView, unit_views
 from schemas.events import ComplaintEvent, EventRejected
+from sigap.core.calendar import JAKARTA
+from sigap.core.charging import shift_working_days
+from sigap.core.complaint_state import ComplaintState, record_event
+from sigap.core.registry import Registry
+from sigap.core.registry_file import load_registry, parse_registry
+from sigap.core.scoring import all_period_scores
+from sigap.core.timeline import charges_for, evaluate_complaint
+from sigap.core.unit_view import UnitView, unit_views
 
 REPO = Path(__file__).resolve().parents[2]
 REGISTRY = load_registry(REPO / "deploy" / "registry.yaml")

@@ -1,4 +1,4 @@
-"""core.feedback against hand-computed cases: complaints run through the real timeline
+"""sigap.core.feedback against hand-computed cases: complaints run through the real timeline
 (core.complaint_state), the expected seconds worked out by hand from the event times."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from core.feedback import (
+from sigap.core.feedback import (
     BUCKETS,
     decisions_in,
     overdue_at,
@@ -17,9 +17,9 @@ from core.feedback import (
     transfers_in,
     unit_feedback,
 )
-from core.registry_file import load_registry
-from core.scoring import ScoreInput, period_score
-from core.unit_view import UnitView
+from sigap.core.registry_file import load_registry
+from sigap.core.scoring import ScoreInput, period_score
+from sigap.core.unit_view import UnitView
 from tests.histories import views_after
 
 REGISTRY = load_registry(Path(__file__).resolve().parents[2] / "deploy" / "registry.yaml")

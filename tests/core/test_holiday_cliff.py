@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from core.calendar import WorkingCalendar
-from core.holiday_cliff import deadlines_after_break, next_long_break
-from core.worklist import OpenTimer
+from sigap.core.calendar import WorkingCalendar
+from sigap.core.holiday_cliff import deadlines_after_break, next_long_break
+from sigap.core.worklist import OpenTimer
 
 WIB = ZoneInfo("Asia/Jakarta")
 # Idul Fitri 20-21 March 2026 with cuti bersama 18, 19, 23, 24 March; 21-22 are a weekend.
@@ -162,7 +162,7 @@ def test_the_window_matches_an_independent_day_walk() -> None:
 
 
 def test_the_worklist_flags_listed_entries_due_after_the_break_and_counts_them_all() -> None:
-    from core.worklist import worklist
+    from sigap.core.worklist import worklist
 
     # Allowed 20 days: half used on 6 March, 75% on 11 March, deadline 25 March 09:00.
     long_one = OpenTimer(
@@ -193,9 +193,9 @@ def test_the_gauge_exports_every_unit_and_timer_with_zero_when_nothing_is_due() 
 
     from prometheus_client import CollectorRegistry, generate_latest
 
-    from core.unit_kpis import UnitKpis
     from metrics.collector import MetricsSnapshot, SigapCollector
     from metrics.names import DEADLINES_AFTER_BREAK, RESOLUTION_BUCKETS
+    from sigap.core.unit_kpis import UnitKpis
 
     kpis = UnitKpis(RESOLUTION_BUCKETS, RESOLUTION_BUCKETS, resolution_bounds=RESOLUTION_BUCKETS)
     cliff = deadlines_after_break(ITEMS, OFFICE, NOW)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from core.iku import (
+from sigap.core.iku import (
     INDICATORS,
     Indicator,
     achievement_percent,
@@ -17,8 +17,8 @@ from core.iku import (
     indicator_scores,
     target_achieved,
 )
-from core.registry import DEFAULT_MAX_ACHIEVEMENT_PERCENT, IKU_INDICATORS, RegistryError
-from core.registry_file import load_registry, parse_registry
+from sigap.core.registry import DEFAULT_MAX_ACHIEVEMENT_PERCENT, IKU_INDICATORS, RegistryError
+from sigap.core.registry_file import load_registry, parse_registry
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "deploy" / "registry.yaml"

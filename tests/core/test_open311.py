@@ -1,4 +1,4 @@
-"""core.open311 on the views a replay computes: the GeoReport v2 fields equal the values
+"""sigap.core.open311 on the views a replay computes: the GeoReport v2 fields equal the values
 worked out by hand (tests/api/open311_cases.py), and the query rules of the specification."""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from typing import Any
 import orjson
 import pytest
 
-from core.open311 import (
+from schemas.events import parse_event
+from sigap.core.open311 import (
     MAX_PAGE_SIZE,
     Open311Error,
     one_request,
@@ -17,8 +18,7 @@ from core.open311 import (
     service_requests,
     services,
 )
-from core.registry_file import load_registry
-from schemas.events import parse_event
+from sigap.core.registry_file import load_registry
 from sigap.replay import replay
 from tests.api.helpers import ROOT
 from tests.api.open311_cases import (

@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.close_rules import CloseRule, CloseRules
-from core.period_close import (
+from schemas.events import ComplaintEvent
+from sigap.core.close_rules import CloseRule, CloseRules
+from sigap.core.period_close import (
     LogFold,
     close_instant,
     official_revisions,
@@ -21,11 +22,10 @@ from core.period_close import (
     score_columns,
     suspected_periods,
 )
-from core.periods import JAKARTA
-from core.registry import RegistryError
-from core.registry_file import load_registry, parse_registry
-from core.scoring import ScoreInput, all_period_scores
-from schemas.events import ComplaintEvent
+from sigap.core.periods import JAKARTA
+from sigap.core.registry import RegistryError
+from sigap.core.registry_file import load_registry, parse_registry
+from sigap.core.scoring import ScoreInput, all_period_scores
 from tests.histories import complaint_events
 from tests.properties import examples
 

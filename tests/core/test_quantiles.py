@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.quantiles import nearest_rank, quantiles
+from sigap.core.quantiles import nearest_rank, quantiles
 
 
 def independent_nearest_rank(values: list[float], q: float) -> float:

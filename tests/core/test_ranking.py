@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.ranking import Candidate, IndicatorOutcome, rank_units, wilson_interval
+from sigap.core.ranking import Candidate, IndicatorOutcome, rank_units, wilson_interval
 from tests.properties import examples
 
 CAP = 120.0

@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from core.calendar import WorkingCalendar
-from core.registry import Registry, RegistryError, Targets, TargetSpec
-from core.registry_file import load_registry, parse_registry
+from sigap.core.calendar import WorkingCalendar
+from sigap.core.registry import Registry, RegistryError, Targets, TargetSpec
+from sigap.core.registry_file import load_registry, parse_registry
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "deploy" / "registry.yaml"

@@ -16,8 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.complaint_state import ComplaintState, accept_event
-from core.periods import (
+from schemas.events import ComplaintEvent, EventRejected
+from sigap.core.complaint_state import ComplaintState, accept_event
+from sigap.core.periods import (
     PERIOD_KINDS,
     SCORE_PERIOD_KINDS,
     format_period,
@@ -28,16 +29,15 @@ from core.periods import (
     period_start_epoch,
     previous_periods,
 )
-from core.registry_file import load_registry
-from core.scoring import (
+from sigap.core.registry_file import load_registry
+from sigap.core.scoring import (
     ACTIVITY_COLUMNS,
     ALL,
     VALUE_COLUMNS,
     all_period_scores,
     period_score,
 )
-from core.unit_view import UnitView
-from schemas.events import ComplaintEvent, EventRejected
+from sigap.core.unit_view import UnitView
 from tests.histories import complaint_events as history_of
 from tests.properties import examples
 

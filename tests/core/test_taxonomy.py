@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from core.registry import Registry, RegistryError, TargetSpec
-from core.registry_file import load_registry, parse_registry
+from sigap.core.registry import Registry, RegistryError, TargetSpec
+from sigap.core.registry_file import load_registry, parse_registry
 
 SHIPPED = Path(__file__).resolve().parents[2] / "deploy" / "registry.yaml"
 AT = datetime(2026, 3, 2, 9, tzinfo=ZoneInfo("Asia/Jakarta"))

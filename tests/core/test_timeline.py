@@ -1,4 +1,4 @@
-"""core.timeline: per-unit response/resolution clocks of one complaint, from all its events.
+"""sigap.core.timeline: per-unit response/resolution clocks of one complaint, from all its events.
 
 Hand-computed cases use the shipped deploy/registry.yaml: office units (dlh, dsda, ...) work
 Monday-Friday 08:00-16:00 WIB with a 24h wall response target and a 5-working-day resolution
@@ -19,10 +19,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.calendar import JAKARTA
-from core.registry import UNKNOWN_UNIT
-from core.registry_file import load_registry, parse_registry
-from core.timeline import (
+from schemas.events import ComplaintEvent
+from sigap.core.calendar import JAKARTA
+from sigap.core.registry import UNKNOWN_UNIT
+from sigap.core.registry_file import load_registry, parse_registry
+from sigap.core.timeline import (
     ComplaintOutcome,
     TimerCharge,
     Transfer,
@@ -30,7 +31,6 @@ from core.timeline import (
     charges_for,
     evaluate_complaint,
 )
-from schemas.events import ComplaintEvent
 from tests.properties import examples
 
 REPO = Path(__file__).resolve().parents[2]

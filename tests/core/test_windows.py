@@ -1,4 +1,4 @@
-"""core.windows: event-time watermark, rolling windows, Jakarta periods and the period ledger.
+"""sigap.core.windows: event-time watermark, rolling windows, Jakarta periods and the period ledger.
 
 Quantiles are checked against an oracle written here from the definition (the smallest v with
 at least a fraction q of the sample <= v), using integer arithmetic so no rounding is involved.
@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.periods import period_end, period_start, period_start_epoch, periods_of
-from core.windows import DAY, HOUR, RollingWindows, WindowStats
+from sigap.core.periods import period_end, period_start, period_start_epoch, periods_of
+from sigap.core.windows import DAY, HOUR, RollingWindows, WindowStats
 from tests.properties import examples
 
 

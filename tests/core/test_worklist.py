@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from core.complaint_state import ComplaintState, accept_event
-from core.registry_file import load_registry
-from core.unit_kpis import UnitKpis
-from core.unit_view import UnitView
-from core.worklist import worklist
 from metrics.names import RESOLUTION_BUCKETS
 from schemas.events import ComplaintEvent
+from sigap.core.complaint_state import ComplaintState, accept_event
+from sigap.core.registry_file import load_registry
+from sigap.core.unit_kpis import UnitKpis
+from sigap.core.unit_view import UnitView
+from sigap.core.worklist import worklist
 
 REGISTRY = load_registry(Path(__file__).resolve().parents[2] / "deploy" / "registry.yaml")
 MONDAY_9 = datetime.fromisoformat("2026-11-02T09:00:00+07:00")

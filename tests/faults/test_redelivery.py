@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from core.registry_file import load_registry
+from sigap.core.registry_file import load_registry
 from streams.complaint_stage import ComplaintStage
 from streams.unit_stage import UnitStage
 from tests.streams.test_agents import RecordingTopic

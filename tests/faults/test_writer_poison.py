@@ -23,11 +23,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from consumers.score_writer import DATA_ERROR, INVALID_VIEW, ScoreWriter, build_consumer
-from core.unit_view import UnitView
+from sigap.core.unit_view import UnitView
 from sigap.settings import Settings
+from sigap.storage.models import UnitComplaintRow
+from sigap.storage.scores import make_engine
 from sigap.topics import ensure_topics
-from storage.models import UnitComplaintRow
-from storage.scores import make_engine
 from tests.storage.test_view_order import _versions
 
 

@@ -25,11 +25,11 @@ from kafka import KafkaConsumer, KafkaProducer
 from sqlalchemy import create_engine, text
 
 from consumers.score_writer import ScoreWriter, build_consumer
-from core.complaint_state import ComplaintState, accept_event
 from schemas.events import parse_event
+from sigap.core.complaint_state import ComplaintState, accept_event
 from sigap.settings import Settings
+from sigap.storage.scores import make_engine, score_rows, stored_views
 from sigap.topics import ensure_topics
-from storage.scores import make_engine, score_rows, stored_views
 from tests.faults.helpers import make_events
 from tests.storage.test_scores import REGISTRY
 

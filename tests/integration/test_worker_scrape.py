@@ -25,8 +25,8 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 import metrics.names as names
-from core.registry_file import load_registry
-from monitoring.rules import WORKER_JOB
+from sigap.core.registry_file import load_registry
+from sigap.monitoring.rules import WORKER_JOB
 from tests.integration.processes import Stack, http_get, run_sigap, running_stack, wait_for
 from tests.monitoring.helpers import (
     REGISTRY,

@@ -13,8 +13,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 import metrics.names as names
-from core.registry_file import load_registry
 from schemas.events import ComplaintEvent
+from sigap.core.registry_file import load_registry
 from sigap.replay import replay, replay_worklist
 from streams.api import worklist_entry_json
 from tests.integration.processes import Stack, http_get, run_sigap, running_stack, wait_for

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from core.registry import Registry
-from core.registry_file import load_registry
-from monitoring.rules import BUDGET_REMAINING_RECORD, render_rules
+from sigap.core.registry import Registry
+from sigap.core.registry_file import load_registry
+from sigap.monitoring.rules import BUDGET_REMAINING_RECORD, render_rules
 from tests.monitoring.helpers import (
     REGISTRY,
     free_port,

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from core.registry import Registry
-from monitoring.alertmanager import (
+from sigap.core.registry import Registry
+from sigap.monitoring.alertmanager import (
     DEFAULT_RECEIVER,
     DEFAULT_WEBHOOK_BASE,
     OPS_RECEIVER,
@@ -22,7 +22,7 @@ from monitoring.alertmanager import (
     expected_receiver,
     render_alertmanager_config,
 )
-from monitoring.rules import (
+from sigap.monitoring.rules import (
     ALERT_EVENTS_STALLED,
     ALERT_PAST_TARGET,
     ALERT_WORKER_DOWN,

@@ -17,8 +17,8 @@ import jsonschema
 import pytest
 
 import metrics.names as names
-from core.registry import Registry
-from monitoring.dashboards import DATASOURCE_UID, FAUST_SERIES, build_dashboards
+from sigap.core.registry import Registry
+from sigap.monitoring.dashboards import DATASOURCE_UID, FAUST_SERIES, build_dashboards
 from tests.monitoring.conftest import PrometheusServer
 from tests.monitoring.helpers import VENDOR_GRAFANA, http_json, query_url, unavailable
 from tests.monitoring.synthetic import faust_families
@@ -322,7 +322,7 @@ def test_dashboard_files_are_json_objects() -> None:
 def test_recorded_series_in_queries_are_recorded_by_the_rules(
     registry: Registry, dashboards: dict[str, dict[str, Any]]
 ) -> None:
-    from monitoring.rules import build_rules
+    from sigap.monitoring.rules import build_rules
 
     recorded = {
         rule["record"]

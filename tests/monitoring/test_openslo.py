@@ -21,10 +21,10 @@ from referencing import Registry as SchemaRegistry
 from referencing import Resource
 from referencing.jsonschema import DRAFT7
 
-from core.registry import Registry
 from metrics import names
-from monitoring.openslo import CLOCK_KEY, build_documents, openslo_name, render_openslo
 from sigap.cli.openslo import openslo, register
+from sigap.core.registry import Registry
+from sigap.monitoring.openslo import CLOCK_KEY, build_documents, openslo_name, render_openslo
 from tests.monitoring.conftest import PrometheusServer
 from tests.monitoring.helpers import REGISTRY, http_json, query_url
 from tests.monitoring.test_dashboards import _contract_names, check_query

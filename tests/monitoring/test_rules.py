@@ -12,10 +12,10 @@ import pytest
 import yaml
 
 import metrics.names as names
-from core.registry import Registry
-from core.registry_file import parse_registry
-from monitoring import DEFAULT_DOCS_URL, runbook_url
-from monitoring.rules import (
+from sigap.core.registry import Registry
+from sigap.core.registry_file import parse_registry
+from sigap.monitoring import DEFAULT_DOCS_URL, runbook_url
+from sigap.monitoring.rules import (
     BURN_POLICIES,
     SLI_WINDOWS,
     WORKER_JOB,

@@ -13,13 +13,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.complaint_state import ComplaintState, current_views, record_event
-from core.officer_view import UNASSIGNED
-from core.officers import has_officer_data
-from core.registry_file import load_registry
-from core.scoring import COUNT_COLUMNS
-from core.timeline import evaluate_complaint
 from schemas.events import ComplaintEvent, EventRejected
+from sigap.core.complaint_state import ComplaintState, current_views, record_event
+from sigap.core.officer_view import UNASSIGNED
+from sigap.core.officers import has_officer_data
+from sigap.core.registry_file import load_registry
+from sigap.core.scoring import COUNT_COLUMNS
+from sigap.core.timeline import evaluate_complaint
 from sigap.replay import replay
 from tests.histories import complaint_events as history_of
 from tests.officers.helpers import with_officers

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.complaint_state import ComplaintState, accept_event
-from core.registry_file import load_registry
 from schemas.events import EventRejected, parse_event
+from sigap.core.complaint_state import ComplaintState, accept_event
+from sigap.core.registry_file import load_registry
 from sigap.replay import replay, result_json
 from tests.histories import complaint_events as history_of
 from tests.officers.helpers import with_officers

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from core.predikat import (
+from sigap.core.predikat import (
     DEFAULT_PREDIKAT,
     NOT_ENOUGH_DATA,
     evaluate,
@@ -18,8 +18,8 @@ from core.predikat import (
     parse_predikat,
     version_on,
 )
-from core.registry import RegistryError
-from core.registry_file import load_registry
+from sigap.core.registry import RegistryError
+from sigap.core.registry_file import load_registry
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from core.calendar import JAKARTA
 from schemas.events import ComplaintEvent
+from sigap.core.calendar import JAKARTA
 from sigap.replay import replay
 from sigap.replay_sources import load_csv_mapping, open_source, slugify_unit
 from tests.shared import shared_file

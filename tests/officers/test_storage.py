@@ -13,14 +13,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.orm import Session
 
-from core.complaint_state import ComplaintState, accept_event
-from core.registry_file import load_registry
-from core.scoring import VALUE_COLUMNS
-from core.unit_view import UnitView
 from schemas.events import EventRejected
+from sigap.core.complaint_state import ComplaintState, accept_event
+from sigap.core.registry_file import load_registry
+from sigap.core.scoring import VALUE_COLUMNS
+from sigap.core.unit_view import UnitView
 from sigap.replay import replay
-from storage.officer_scores import officer_score_rows
-from storage.scores import finalize_due, make_engine, upsert_views
+from sigap.storage.officer_scores import officer_score_rows
+from sigap.storage.scores import finalize_due, make_engine, upsert_views
 from tests.officers.helpers import random_history
 
 REGISTRY = load_registry(Path(__file__).resolve().parents[2] / "deploy" / "registry.yaml")

@@ -26,9 +26,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from core.registry_file import load_registry
-from core.unit_view import UnitView
-from storage.scores import make_engine, upsert_views
+from sigap.core.registry_file import load_registry
+from sigap.core.unit_view import UnitView
+from sigap.storage.scores import make_engine, upsert_views
 from tests.histories import views_after
 
 REGISTRY_PATH = Path(__file__).resolve().parents[2] / "deploy" / "registry.yaml"

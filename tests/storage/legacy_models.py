@@ -1,4 +1,4 @@
-"""FROZEN copy of storage/models.py as it shipped before Alembic (created by create_all):
+"""FROZEN copy of sigap/storage/models.py as it shipped before Alembic (created by create_all):
 the schema migration 0001 must reproduce exactly. Do not change it."""
 
 from __future__ import annotations

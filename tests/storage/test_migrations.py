@@ -15,8 +15,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, MetaData, create_engine, inspect, text
 from sqlalchemy.orm import Session
 
-from storage.models import Base
-from storage.scores import (
+from sigap.storage.models import Base
+from sigap.storage.scores import (
     alembic_config,
     current_revision,
     finalize_due,

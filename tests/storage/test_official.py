@@ -13,13 +13,13 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DatabaseError
 
 from consumers.closing import Closer
-from core.period_close import official_revisions, registry_close_instant
-from core.periods import JAKARTA
-from core.registry_file import load_registry
 from schemas.events import ComplaintEvent
 from sigap.cli import main
-from storage.official import insert_close, official_rows, stored_closes
-from storage.scores import make_engine
+from sigap.core.period_close import official_revisions, registry_close_instant
+from sigap.core.periods import JAKARTA
+from sigap.core.registry_file import load_registry
+from sigap.storage.official import insert_close, official_rows, stored_closes
+from sigap.storage.scores import make_engine
 
 REGISTRY_PATH = Path(__file__).resolve().parents[2] / "deploy" / "registry.yaml"
 REGISTRY = load_registry(REGISTRY_PATH)

@@ -9,12 +9,12 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from core.complaint_state import ComplaintState, accept_event
-from core.registry_file import load_registry
-from core.scoring import VALUE_COLUMNS, all_period_scores, is_empty
-from core.unit_view import UnitView
 from schemas.events import ComplaintEvent
-from storage.scores import finalize_due, make_engine, score_rows, stored_views, upsert_views
+from sigap.core.complaint_state import ComplaintState, accept_event
+from sigap.core.registry_file import load_registry
+from sigap.core.scoring import VALUE_COLUMNS, all_period_scores, is_empty
+from sigap.core.unit_view import UnitView
+from sigap.storage.scores import finalize_due, make_engine, score_rows, stored_views, upsert_views
 
 REGISTRY = load_registry(Path(__file__).resolve().parents[2] / "deploy" / "registry.yaml")
 

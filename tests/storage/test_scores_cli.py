@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
 from sigap.cli import main
-from storage.scores import make_engine, score_rows, upsert_views
+from sigap.storage.scores import make_engine, score_rows, upsert_views
 from tests.storage.test_scores import REGISTRY, views_of
 
 

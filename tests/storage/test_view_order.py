@@ -11,11 +11,11 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.complaint_state import ComplaintState, accept_event
-from core.unit_view import UnitView
 from schemas.events import ComplaintEvent
-from storage.models import UnitComplaintRow
-from storage.scores import (
+from sigap.core.complaint_state import ComplaintState, accept_event
+from sigap.core.unit_view import UnitView
+from sigap.storage.models import UnitComplaintRow
+from sigap.storage.scores import (
     make_engine,
     restored_partition_watermarks,
     score_rows,

@@ -10,8 +10,8 @@ from typing import Any
 
 import orjson
 
-from core.complaint_state import ComplaintState
 from schemas.views import MAX_VIEWS_RECORD_BYTES, encode_views_records
+from sigap.core.complaint_state import ComplaintState
 from streams.complaint_stage import LOG_APPEND_TIME, ComplaintStage
 from tests.faults.test_redelivery import CREATED, CREATED_AT, REGISTRY, Event
 from tests.streams.test_agents import RecordingTopic
@@ -120,8 +120,8 @@ def test_views_records_are_split_to_stay_under_the_record_limit() -> None:
 def test_the_unit_stage_ignores_a_view_older_than_the_one_it_holds() -> None:
     """A zombie complaint-stage worker (or a replay) sends an old view after the new owner
     sent a newer one: the unit does not go back (its open complaint count, its stored view)."""
-    from core.complaint_state import accept_event
     from schemas.events import parse_event
+    from sigap.core.complaint_state import accept_event
     from streams.unit_stage import UnitStage
 
     state = ComplaintState()

@@ -16,7 +16,7 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from core.registry_file import load_registry
+from sigap.core.registry_file import load_registry
 from sigap.settings import Settings
 from streams.app import SigapApp, create_app
 

@@ -18,11 +18,11 @@ import orjson
 import pytest
 
 import streams.complaint_stage as complaint_stage_module
-from core.complaint_state import ComplaintState, changed_encoded_views
-from core.registry import Registry
-from core.unit_kpis import UnitKpis
-from core.unit_view import UnitView
 from metrics.collector import MetricsSnapshot, SigapCollector
+from sigap.core.complaint_state import ComplaintState, changed_encoded_views
+from sigap.core.registry import Registry
+from sigap.core.unit_kpis import UnitKpis
+from sigap.core.unit_view import UnitView
 from streams.complaint_stage import INTERNAL_ERROR, REASON_HEADER, ComplaintStage
 from streams.unit_stage import UnitStage
 from tests.faults.test_redelivery import REGISTRY, Event, complaint_stage

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from pathlib import Path
 
-from core.complaint_state import ComplaintState, accept_event
-from core.registry_file import load_registry
-from core.unit_view import UnitView
 from schemas.events import parse_event
+from sigap.core.complaint_state import ComplaintState, accept_event
+from sigap.core.registry_file import load_registry
+from sigap.core.unit_view import UnitView
 from sigap.verify import recompute_scores
 
 REGISTRY = load_registry(Path(__file__).resolve().parents[2] / "deploy" / "registry.yaml")

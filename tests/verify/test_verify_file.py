@@ -17,16 +17,16 @@ from click.testing import CliRunner, Result
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from core.complaint_state import ComplaintState, accept_event
-from core.registry_file import load_registry
-from core.unit_view import UnitView
 from schemas.events import parse_event
 from sigap.cli import main
+from sigap.core.complaint_state import ComplaintState, accept_event
+from sigap.core.registry_file import load_registry
+from sigap.core.unit_view import UnitView
 from sigap.replay import replay
 from sigap.replay_sources import open_source
 from sigap.simulator import TrafficModel
+from sigap.storage.scores import finalize_due, make_engine, score_rows, upsert_views
 from sigap.verify import recompute_scores
-from storage.scores import finalize_due, make_engine, score_rows, upsert_views
 
 ROOT = Path(__file__).resolve().parents[2]
 REGISTRY_PATH = ROOT / "deploy" / "registry.yaml"

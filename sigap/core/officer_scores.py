@@ -1,0 +1,191 @@
+"""Per (unit, officer, category, period) scores: the same columns and IKU indicators as the
+unit scores (core.scoring), from the officer split of the unit views (core.officers).
+
+Each officer's share of a view becomes a `ScoreInput` of the unit (its `received`,
+responses, resolutions, decided timers, open deadlines, transfers and rating), so the
+officer's score is computed like `core.scoring.all_period_scores` over that officer's
+inputs (`period_values`), with the unit's IKU targets. An officer held a unit's open
+complaint over one or more pieces of the unit's open span: the first piece rides on the
+officer's input, every further piece on an input without activity (it only counts in `open_at_end`).
+
+A view without an officer split (no officer code in the complaint) is entirely the unit's
+`unassigned` officer's. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sigap.core.iku import indicator_scores
+from sigap.core.officer_view import UNASSIGNED, OfficerView
+from sigap.core.periods import SCORE_PERIOD_KINDS, PeriodKind, period_end, period_start
+from sigap.core.registry import Registry
+from sigap.core.scoring import (
+    ALL,
+    PeriodScore,
+    ScoreInput,
+    ScoreKey,
+    TimerFacts,
+    is_empty,
+    period_values,
+    sort_key,
+)
+from sigap.core.unit_view import UnitView
+
+__all__ = ["OfficerScore", "held_seconds", "officer_inputs", "officer_period_scores"]
+
+
+@dataclass(frozen=True)
+class OfficerScore:
+    officer: str
+    score: PeriodScore
+
+    @property
+    def unit(self) -> str:
+        return self.score.unit
+
+    def as_json(self) -> dict[str, Any]:
+        """The unit score's JSON with `officer` after `unit` (the same column names)."""
+        encoded = self.score.as_json()
+        return {"unit": encoded.pop("unit"), "officer": self.officer, **encoded}
+
+
+def _span_input(view: UnitView, since: float, until: float | None) -> ScoreInput:
+    """An input without activity that is open in (since, until] only."""
+    return ScoreInput(
+        unit=view.unit,
+        created_here=False,
+        created_at=view.created_at,
+        resolved_at=None,
+        resolution_seconds=None,
+        category=view.category,
+        channel=view.channel,
+        received_at=since,
+        holder=True,
+        open=until is None,
+        closed_at=until,
+    )
+
+
+def _officer_input(view: UnitView, officer: OfficerView) -> list[ScoreInput]:
+    timers = {}
+    for timer, (kind, instant) in officer.timers.items():
+        if kind == "open":
+            timers[timer] = TimerFacts(decided_at=None, outcome=None, open_deadline=instant)
+        else:
+            timers[timer] = TimerFacts(decided_at=instant, outcome=kind, open_deadline=None)
+    response = view.timers.get("response")
+    first_span = officer.spans[0] if officer.spans else None
+    since = first_span[0] if first_span is not None else view.created_at
+    until: float | None = first_span[1] if first_span is not None else view.created_at
+    main = ScoreInput(
+        unit=view.unit,
+        created_here=officer.received,
+        created_at=view.created_at,
+        resolved_at=view.resolved_at if officer.resolved else None,
+        resolution_seconds=view.resolution_seconds if officer.resolved else None,
+        timers=timers,
+        category=view.category,
+        channel=view.channel,
+        # The open span of this input is exactly its first piece (ScoreInput.open_span).
+        received_at=max(since, view.created_at),
+        responded_at=(response.stopped_at if officer.responded and response is not None else None),
+        response_seconds=view.response_seconds if officer.responded else None,
+        response_working_seconds=view.response_working_seconds if officer.responded else None,
+        resolution_working_seconds=(view.resolution_working_seconds if officer.resolved else None),
+        transfers_away=officer.transfers_away,
+        reopens=view.reopens if officer.resolved else 0,
+        rating=view.rating if officer.rated else None,
+        holder=True,
+        open=first_span is not None and until is None,
+        closed_at=until,
+    )
+    extra = [_span_input(view, lo, hi) for lo, hi in officer.spans[1:]]
+    return [main, *extra]
+
+
+def officer_inputs(view: UnitView) -> Iterator[tuple[str, ScoreInput]]:
+    """(officer, input) for every officer's share of the view (deleted views: none)."""
+    if view.deleted:
+        return
+    if view.officers is None:
+        yield UNASSIGNED, ScoreInput.from_view(view)
+        return
+    for officer in view.officers:
+        for entry in _officer_input(view, officer):
+            yield officer.officer, entry
+
+
+def officer_period_scores(
+    views: Iterable[UnitView],
+    watermark: float,
+    kinds: Iterable[PeriodKind] = SCORE_PERIOD_KINDS,
+    registry: Registry | None = None,
+    *,
+    unit_keys: Iterable[ScoreKey] = (),
+) -> list[OfficerScore]:
+    """Every (unit, officer, category, period) with activity, as core.scoring
+    all_period_scores does for units; and, for each (unit, category, period) of `unit_keys`
+    (the unit scores' keys), every officer who held some of the unit's open complaints at
+    its end, so that the officers' rows add up to the unit's row, `open_at_end` included.
+    Sorted like the unit scores, then by officer."""
+    kinds = tuple(kinds)
+    unit_starts: dict[tuple[str, str, PeriodKind], set[date]] = defaultdict(set)
+    for unit, category, kind, start in unit_keys:
+        unit_starts[(unit, category, kind)].add(start)
+    groups: dict[tuple[str, str, str], list[ScoreInput]] = defaultdict(list)
+    for view in views:
+        for officer, entry in officer_inputs(view):
+            groups[(view.unit, officer, ALL)].append(entry)
+            groups[(view.unit, officer, entry.category)].append(entry)
+    scores = []
+    for (unit, officer, category), entries in groups.items():
+        spans = [span for span in map(ScoreInput.open_span, entries) if span is not None]
+        since = sorted(s for s, _ in spans)
+        until = sorted(u for _, u in spans)
+        for kind in kinds:
+            active: dict[date, list[ScoreInput]] = defaultdict(list)
+            for entry in entries:
+                for start in {period_start(kind, instant) for instant in entry.instants()}:
+                    active[start].append(entry)
+            for start in unit_starts.get((unit, category, kind), ()):
+                active.setdefault(start, [])
+            for start, inside in active.items():
+                end = period_end(kind, start)
+                open_count = bisect_left(since, end) - bisect_left(until, end)
+                values = period_values(kind, start, inside, watermark, open_at_end=open_count)
+                if is_empty(values) and not (
+                    open_count and start in unit_starts.get((unit, category, kind), ())
+                ):
+                    continue
+                scores.append(
+                    OfficerScore(
+                        officer,
+                        PeriodScore(
+                            unit=unit,
+                            category=category,
+                            period=kind,
+                            period_start=start,
+                            **values,
+                            indicators=indicator_scores(unit, category, values, registry),
+                        ),
+                    )
+                )
+    return sorted(scores, key=lambda item: (*sort_key(item.score), item.officer))
+
+
+def held_seconds(views: Iterable[UnitView]) -> dict[tuple[str, str], dict[str, float]]:
+    """(unit, officer) -> phase -> wall seconds held (views with an officer split only)."""
+    totals: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for view in views:
+        if view.deleted or view.officers is None:
+            continue
+        for officer in view.officers:
+            for phase, seconds in officer.held_seconds.items():
+                totals[(view.unit, officer.officer)][phase] += seconds
+    return {key: dict(value) for key, value in totals.items()}

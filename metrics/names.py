@@ -89,6 +89,18 @@ CLOSE_RUNS: Final = "sigap_period_close_runs"  # counter {outcome}
 CLOSE_OUTCOMES: Final = ("ok", "error")
 RESTATEMENTS: Final = "sigap_score_restatements"  # counter {period}: restatement rows written
 PERIOD_KINDS: Final = ("day", "week", "month", "quarter")
+# The families the score writer process exports on its own page (not the worker's /metrics).
+SCORE_WRITER_FAMILIES: Final = frozenset(
+    {
+        SCORE_WRITER_DEAD_LETTERED,
+        SCORE_WRITER_LAG,
+        SCORE_WRITER_WATERMARK,
+        PERIOD_LAST_CLOSED_END,
+        PERIODS_CLOSED,
+        CLOSE_RUNS,
+        RESTATEMENTS,
+    }
+)
 
 # Label values. The timers (core.charging), the unknown unit (core.registry), the past-target
 # thresholds (core.unit_kpis) and the windows (core.windows) are defined where the KPIs are

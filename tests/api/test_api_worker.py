@@ -308,7 +308,7 @@ def write_scores(database_url: str, result: ReplayResult) -> None:
     engine = make_engine(database_url)
     assert result.watermark is not None
     with Session(engine) as session, session.begin():
-        upsert_views(session, result.views, result.watermark, 600.0)
+        upsert_views(session, result.views, result.watermark, 600.0, registry=REGISTRY)
     engine.dispose()
 
 

@@ -166,7 +166,11 @@ def samples(text: str) -> dict[Sample, float]:
 # complaint_period_*) are left out: they are quantiles over the last hour/day/... before
 # the watermark, which advances with the wall clock once the events are read, so two runs
 # of the same events never share it (a restart keeps it: test_state_recovery.py).
-WINDOW_GAUGES = ("complaint_window_", "complaint_category_window_", "complaint_period_")
+WINDOW_GAUGES = (
+    "sigap_complaint_window_",
+    "sigap_complaint_category_window_",
+    "sigap_complaint_period_",
+)
 
 
 # complaint_events_* are pipeline health, not KPIs: processed/rejected are per worker and
@@ -177,8 +181,8 @@ def kpi_samples(text: str) -> dict[Sample, float]:
     return {
         key: value
         for key, value in samples(text).items()
-        if key[0].startswith(("complaint_", "complaints_"))
-        and not key[0].startswith(("complaint_events_", *WINDOW_GAUGES))
+        if key[0].startswith(("sigap_complaint_", "sigap_complaints_"))
+        and not key[0].startswith(WINDOW_GAUGES)
     }
 
 

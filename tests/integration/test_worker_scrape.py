@@ -49,8 +49,8 @@ SIGAP_FAMILIES = frozenset(
     if key.isupper()
     and isinstance(value, str)
     and value not in (names.UNKNOWN_UNIT, names.OTHER_REASON, names.PREFIX)
-    # The score writer's own metric: that process exports it, not the worker.
-    and value != names.SCORE_WRITER_DEAD_LETTERED
+    # The score writer's own metrics: that process exports them, not the worker.
+    and value not in names.SCORE_WRITER_FAMILIES
 )
 SAMPLE_SUFFIXES = ("", "_total", "_created", "_bucket", "_sum", "_count")
 

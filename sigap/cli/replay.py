@@ -233,10 +233,13 @@ class VerifyError(click.ClickException):
     "--wait",
     "wait_seconds",
     type=click.FloatRange(min=0),
-    default=0.0,
+    # The worker commits its offsets every few seconds (Faust's broker_commit_interval,
+    # 2.8 s), so a pipeline that has processed everything can look behind for that long.
+    default=30.0,
     show_default=True,
     help="With the topic: wait up to this many seconds for the worker and the score writer to "
-    "consume what the topics hold now; still behind then: exit 3, live scores not compared.",
+    "consume what the topics hold now; still behind then: exit 3, live scores not compared. "
+    "0: do not wait.",
 )
 def verify(
     period_text: str | None,

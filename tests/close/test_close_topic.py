@@ -108,7 +108,9 @@ def test_backdated_events_appended_now_are_a_restatement_not_official(
     # verify reproduces the official revision (empty) and the restatements from the topic;
     # no worker nor score writer consumed the topic: exit 3, not false differences.
     iso = week.isocalendar()
-    result = run_sigap(["verify", "--period", f"{iso[0]}-W{iso[1]:02d}", "--format", "json"], env)
+    result = run_sigap(
+        ["verify", "--period", f"{iso[0]}-W{iso[1]:02d}", "--format", "json", "--wait", "0"], env
+    )
     assert result.returncode == 3, result.stdout + result.stderr
     document = json.loads(result.stdout)
     assert document["pipeline"]["caught_up"] is False

@@ -78,7 +78,7 @@ class ScoreWriter:
         retry_seconds: float = 2.0,
         finalize_every_seconds: float = 10.0,
         wall_clock: Callable[[], float] = time.time,
-        registry: Registry | None = None,
+        registry: Registry,
         dead_letter: DeadLetterSink = _log_only,
         partition_of: Callable[[str], int] | None = None,
         metrics_registry: CollectorRegistry | None = None,
@@ -110,7 +110,7 @@ class ScoreWriter:
         )
         for reason in SCORE_WRITER_REASONS:  # the series exist from the start, at 0
             self._dead_lettered_metric.labels(reason)
-        self.registry = registry  # the IKU targets of the scores (defaults without one)
+        self.registry = registry  # the IKU targets of the scores: always the deployed ones
         self.consumer = consumer
         self.grace_seconds = grace_seconds
         self.max_records = max_records

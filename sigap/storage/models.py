@@ -26,6 +26,52 @@ class Base(DeclarativeBase):
     pass
 
 
+class MeasuredValues:
+    """The value columns (core.scoring.VALUE_COLUMNS) that every score table (unit_scores,
+    official_scores, officer_scores) stores the same way, declared once. The other five,
+    the counts that migration 0002 added, are in MeasuredCounts: nullable in unit_scores
+    only, whose rows from before that migration did not measure them."""
+
+    received: Mapped[int] = mapped_column(Integer)
+    resolved: Mapped[int] = mapped_column(Integer)
+    response_p50_wall_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    response_p90_wall_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    response_p50_working_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    response_p90_working_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    resolution_p50_wall_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    resolution_p90_wall_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    resolution_p50_working_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    resolution_p90_working_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    response_met: Mapped[int] = mapped_column(Integer)
+    response_missed: Mapped[int] = mapped_column(Integer)
+    resolution_met: Mapped[int] = mapped_column(Integer)
+    resolution_missed: Mapped[int] = mapped_column(Integer)
+    response_within_target_share: Mapped[float | None] = mapped_column(Float, nullable=True)
+    resolution_within_target_share: Mapped[float | None] = mapped_column(Float, nullable=True)
+    reopen_rate: Mapped[float | None] = mapped_column(Float, nullable=True)
+    rating_mean: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class MeasuredCounts:
+    """The five value columns added by migration 0002, where every row has them."""
+
+    responded: Mapped[int] = mapped_column(Integer)
+    open_at_end: Mapped[int] = mapped_column(Integer)
+    transfers_away: Mapped[int] = mapped_column(Integer)
+    reopened: Mapped[int] = mapped_column(Integer)
+    rating_count: Mapped[int] = mapped_column(Integer)
+
+
+class LegacyMeasuredCounts:
+    """MeasuredCounts as unit_scores has them: NULL in rows written before migration 0002."""
+
+    responded: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    open_at_end: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    transfers_away: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reopened: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rating_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
 class UnitComplaintRow(Base):
     """The latest view of one (unit, complaint): the exact input of every score."""
 
@@ -50,7 +96,7 @@ class UnitComplaintRow(Base):
     open_until_epoch: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
-class UnitScore(Base):
+class UnitScore(MeasuredValues, LegacyMeasuredCounts, Base):
     """A unit's score for one category ("*": all), period and revision.
 
     Revision 0 is provisional (the period is still open) and is updated in place. Once the
@@ -75,29 +121,6 @@ class UnitScore(Base):
     final: Mapped[bool] = mapped_column(Boolean)
     watermark_epoch: Mapped[float] = mapped_column(Float)
     computed_at_epoch: Mapped[float | None] = mapped_column(Float, nullable=True)
-    received: Mapped[int] = mapped_column(Integer)
-    responded: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    resolved: Mapped[int] = mapped_column(Integer)
-    open_at_end: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    response_p50_wall_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
-    response_p90_wall_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
-    response_p50_working_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
-    response_p90_working_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
-    resolution_p50_wall_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
-    resolution_p90_wall_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
-    resolution_p50_working_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
-    resolution_p90_working_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
-    response_met: Mapped[int] = mapped_column(Integer)
-    response_missed: Mapped[int] = mapped_column(Integer)
-    resolution_met: Mapped[int] = mapped_column(Integer)
-    resolution_missed: Mapped[int] = mapped_column(Integer)
-    response_within_target_share: Mapped[float | None] = mapped_column(Float, nullable=True)
-    resolution_within_target_share: Mapped[float | None] = mapped_column(Float, nullable=True)
-    transfers_away: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    reopened: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    reopen_rate: Mapped[float | None] = mapped_column(Float, nullable=True)
-    rating_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    rating_mean: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class UnitScoreIndicator(Base):
@@ -199,7 +222,7 @@ class PeriodCloseRow(Base):
     rows: Mapped[int] = mapped_column(Integer)
 
 
-class OfficialScore(Base):
+class OfficialScore(MeasuredValues, MeasuredCounts, Base):
     """An official score (restatement false: the revision at the close) or a restatement of
     it (true: a later change, with the columns that changed and why). Insert-only: never
     updated or deleted (database triggers refuse it). `revision` counts per (unit,
@@ -228,32 +251,9 @@ class OfficialScore(Base):
     changed_json: Mapped[str] = mapped_column(Text)  # the changed columns (a restatement)
     reason_json: Mapped[str] = mapped_column(Text)  # why: events appended after, registry
     indicators_json: Mapped[str] = mapped_column(Text)
-    received: Mapped[int] = mapped_column(Integer)
-    responded: Mapped[int] = mapped_column(Integer)
-    resolved: Mapped[int] = mapped_column(Integer)
-    open_at_end: Mapped[int] = mapped_column(Integer)
-    response_p50_wall_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
-    response_p90_wall_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
-    response_p50_working_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
-    response_p90_working_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
-    resolution_p50_wall_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
-    resolution_p90_wall_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
-    resolution_p50_working_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
-    resolution_p90_working_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
-    response_met: Mapped[int] = mapped_column(Integer)
-    response_missed: Mapped[int] = mapped_column(Integer)
-    resolution_met: Mapped[int] = mapped_column(Integer)
-    resolution_missed: Mapped[int] = mapped_column(Integer)
-    response_within_target_share: Mapped[float | None] = mapped_column(Float, nullable=True)
-    resolution_within_target_share: Mapped[float | None] = mapped_column(Float, nullable=True)
-    transfers_away: Mapped[int] = mapped_column(Integer)
-    reopened: Mapped[int] = mapped_column(Integer)
-    reopen_rate: Mapped[float | None] = mapped_column(Float, nullable=True)
-    rating_count: Mapped[int] = mapped_column(Integer)
-    rating_mean: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
-class OfficerScore(Base):
+class OfficerScore(MeasuredValues, MeasuredCounts, Base):
     """An officer's score for one unit, category ("*": all) and period (core.officer_scores).
 
     The same value columns as `unit_scores` (core.scoring.VALUE_COLUMNS) and its IKU
@@ -277,27 +277,4 @@ class OfficerScore(Base):
     final: Mapped[bool] = mapped_column(Boolean)
     watermark_epoch: Mapped[float] = mapped_column(Float)
     computed_at_epoch: Mapped[float] = mapped_column(Float)
-    received: Mapped[int] = mapped_column(Integer)
-    responded: Mapped[int] = mapped_column(Integer)
-    resolved: Mapped[int] = mapped_column(Integer)
-    open_at_end: Mapped[int] = mapped_column(Integer)
-    response_p50_wall_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
-    response_p90_wall_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
-    response_p50_working_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
-    response_p90_working_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
-    resolution_p50_wall_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
-    resolution_p90_wall_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
-    resolution_p50_working_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
-    resolution_p90_working_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
-    response_met: Mapped[int] = mapped_column(Integer)
-    response_missed: Mapped[int] = mapped_column(Integer)
-    resolution_met: Mapped[int] = mapped_column(Integer)
-    resolution_missed: Mapped[int] = mapped_column(Integer)
-    response_within_target_share: Mapped[float | None] = mapped_column(Float, nullable=True)
-    resolution_within_target_share: Mapped[float | None] = mapped_column(Float, nullable=True)
-    transfers_away: Mapped[int] = mapped_column(Integer)
-    reopened: Mapped[int] = mapped_column(Integer)
-    reopen_rate: Mapped[float | None] = mapped_column(Float, nullable=True)
-    rating_count: Mapped[int] = mapped_column(Integer)
-    rating_mean: Mapped[float | None] = mapped_column(Float, nullable=True)
     indicators_json: Mapped[str] = mapped_column(Text)

@@ -162,7 +162,7 @@ def upsert_views(
     watermark: float,
     grace_seconds: float,
     *,
-    registry: Registry | None = None,
+    registry: Registry,
     wall_clock: Callable[[], float] = time.time,
 ) -> None:
     """Store the latest views and rewrite the scores of the periods they touch: those where
@@ -250,7 +250,7 @@ def _write_periods(
     keys: Iterable[ScoreKey],
     watermark: float,
     grace_seconds: float,
-    registry: Registry | None,
+    registry: Registry,
     wall_clock: Callable[[], float],
 ) -> None:
     # A period's views are read and decoded once, for all the categories written of it (the
@@ -375,7 +375,7 @@ def write_period(
     grace_seconds: float,
     *,
     category: str = ALL,
-    registry: Registry | None = None,
+    registry: Registry,
     wall_clock: Callable[[], float] = time.time,
     inputs: list[ScoreInput] | None = None,
 ) -> None:
@@ -424,7 +424,7 @@ def finalize_due(
     watermark: float,
     grace_seconds: float,
     *,
-    registry: Registry | None = None,
+    registry: Registry,
     wall_clock: Callable[[], float] = time.time,
 ) -> int:
     """Turn every provisional period that is now final into its revision 1."""
@@ -655,7 +655,7 @@ def store_views_bulk(
     watermark: float,
     grace_seconds: float,
     *,
-    registry: Registry | None = None,
+    registry: Registry,
     wall_clock: Callable[[], float] = time.time,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[int, int]:

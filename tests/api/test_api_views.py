@@ -319,7 +319,7 @@ def test_scores_come_in_bounded_pages(loop: asyncio.AbstractEventLoop, tmp_path:
         for day in range(12):
             for unit in ("dlh", "dsda"):
                 views = views_of(f"{unit}{day}", unit, start + timedelta(days=day), 600)
-                upsert_views(session, views, -math.inf, 0.0)
+                upsert_views(session, views, -math.inf, 0.0, registry=REGISTRY)
     engine.dispose()
     app = make_sigap(tmp_path, url)
     whole = get(loop, app, "/api/scores").json()

@@ -23,6 +23,7 @@ from kafka.errors import GroupAuthorizationFailedError, KafkaTimeoutError
 
 from consumers.score_writer import ScoreWriter
 from sigap.storage.scores import make_engine
+from tests.storage.test_scores import REGISTRY
 
 STAMP = orjson.dumps({"src": 0, "wm": 1_793_581_200.0, "cu": True})
 
@@ -61,6 +62,7 @@ def run_writer(tmp_path: Path, failure: Exception) -> FlakyCommitConsumer:
         engine=make_engine(f"sqlite:///{tmp_path / 'scores.db'}"),
         consumer=consumer,  # type: ignore[arg-type]
         grace_seconds=600,
+        registry=REGISTRY,
     )
     holder.append(writer)
     done = threading.Event()

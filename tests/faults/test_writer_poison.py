@@ -28,6 +28,7 @@ from sigap.settings import Settings
 from sigap.storage.models import UnitComplaintRow
 from sigap.storage.scores import make_engine
 from sigap.topics import ensure_topics
+from tests.storage.test_scores import REGISTRY
 from tests.storage.test_view_order import _versions
 
 
@@ -79,6 +80,7 @@ def test_a_view_postgres_refuses_is_dead_lettered_and_the_rest_written(
         engine=engine,
         consumer=build_consumer(settings),
         grace_seconds=600,
+        registry=REGISTRY,
         dead_letter=lambda value, reason: set_aside.append((value, reason)),
     )
     errors: list[BaseException] = []

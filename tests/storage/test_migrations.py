@@ -183,8 +183,10 @@ def test_downgrade_to_the_baseline_and_up_again(database_url: str) -> None:
     migrate(engine)
     created = datetime.fromisoformat("2026-11-02T09:00:00+07:00")
     with Session(engine) as session, session.begin():
-        upsert_views(session, views_of("a", "dlh", created, 3600), -math.inf, 0.0)
-        finalize_due(session, FAR_FUTURE, 0.0)
+        upsert_views(
+            session, views_of("a", "dlh", created, 3600), -math.inf, 0.0, registry=REGISTRY
+        )
+        finalize_due(session, FAR_FUTURE, 0.0, registry=REGISTRY)
     with engine.begin() as connection:
         command.downgrade(alembic_config(connection), "0001")
     assert schema_differences(engine, legacy_models.Base.metadata) == []

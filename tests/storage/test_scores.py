@@ -74,10 +74,14 @@ def test_upserts_are_idempotent_and_quantiles_exact(database_url: str) -> None:
         while start < len(views):  # batches of any size; per-complaint order is kept
             size = rng.randrange(1, 80)
             with Session(engine) as session, session.begin():
-                upsert_views(session, views[start : start + size], -math.inf, 0.0)
+                upsert_views(
+                    session, views[start : start + size], -math.inf, 0.0, registry=REGISTRY
+                )
             start += size
     with Session(engine) as session, session.begin():
-        finalize_due(session, FAR_FUTURE, 0.0)  # all delivered: every period is final
+        finalize_due(
+            session, FAR_FUTURE, 0.0, registry=REGISTRY
+        )  # all delivered: every period is final
     rows = [{k: row[k] for k in V1_KEYS} for row in score_rows(engine)]
     assert rows == [
         {
@@ -103,16 +107,24 @@ def test_a_final_period_is_kept_and_a_late_change_adds_a_revision(database_url: 
     end_of_day = datetime.fromisoformat("2026-11-03T00:00:00+07:00").timestamp()
     first = views_of("a", "dlh", created, 3600)
     with Session(engine) as session, session.begin():
-        upsert_views(session, first, end_of_day - 1, 600.0)  # the day is still open
+        upsert_views(
+            session, first, end_of_day - 1, 600.0, registry=REGISTRY
+        )  # the day is still open
     (provisional,) = score_rows(engine)
     assert (provisional["revision"], provisional["final"], provisional["resolved"]) == (0, False, 1)
     with Session(engine) as session, session.begin():
-        assert finalize_due(session, end_of_day + 600, 600.0) >= 1
+        assert finalize_due(session, end_of_day + 600, 600.0, registry=REGISTRY) >= 1
     (final,) = score_rows(engine)
     assert (final["revision"], final["final"], final["resolved"]) == (1, True, 1)
     # A late event: another complaint resolved on that day arrives after it was final.
     with Session(engine) as session, session.begin():
-        upsert_views(session, views_of("b", "dlh", created, 7200), end_of_day + 3600, 600.0)
+        upsert_views(
+            session,
+            views_of("b", "dlh", created, 7200),
+            end_of_day + 3600,
+            600.0,
+            registry=REGISTRY,
+        )
     revisions = score_rows(engine, all_revisions=True)
     assert [
         (r["revision"], r["resolved"], r["resolution_p90_wall_seconds"]) for r in revisions
@@ -123,7 +135,7 @@ def test_a_final_period_is_kept_and_a_late_change_adds_a_revision(database_url: 
     assert score_rows(engine)[0]["revision"] == 2  # the latest by default
     # Redelivering the same views changes nothing: no third revision.
     with Session(engine) as session, session.begin():
-        upsert_views(session, first, end_of_day + 7200, 600.0)
+        upsert_views(session, first, end_of_day + 7200, 600.0, registry=REGISTRY)
     assert len(score_rows(engine, all_revisions=True)) == 2
     weeks = score_rows(engine, period="week")
     assert [(w["period_start"], w["resolved"]) for w in weeks] == [("2026-11-02", 2)]
@@ -284,7 +296,7 @@ def test_stored_views_round_trip(database_url: str) -> None:
     created = datetime.fromisoformat("2026-11-02T09:00:00+07:00")
     views = views_of("a", "dlh", created, 3600)[-1:] + views_of("b", "dsda", created, 60)[-1:]
     with Session(engine) as session, session.begin():
-        upsert_views(session, views, -math.inf, 0.0)
+        upsert_views(session, views, -math.inf, 0.0, registry=REGISTRY)
     assert stored_views(engine) == sorted(views, key=lambda v: (v.unit, v.complaint_id))
     assert stored_views(engine, unit="dsda") == views[1:]
     assert stored_views(engine, created_before=created.timestamp()) == []

@@ -31,7 +31,13 @@ def filled(database_url: str) -> str:
     december = datetime.fromisoformat("2026-12-03T09:00:00+07:00")
     end_of_day = datetime.fromisoformat("2026-11-03T00:00:00+07:00").timestamp()
     with Session(engine) as session, session.begin():
-        upsert_views(session, views_of("a", "dlh", november, 3600), end_of_day + 600, 600.0)
+        upsert_views(
+            session,
+            views_of("a", "dlh", november, 3600),
+            end_of_day + 600,
+            600.0,
+            registry=REGISTRY,
+        )
     with Session(engine) as session, session.begin():
         late = views_of("b", "dlh", november, 7200) + views_of("c", "dlh", december, 60)
         upsert_views(session, late, end_of_day + 3600, 600.0, registry=REGISTRY)

@@ -66,17 +66,17 @@ def test_an_older_view_written_after_a_newer_one_changes_nothing(database_url: s
     opened, resolved = _versions("c1")
     assert opened.as_of < resolved.as_of
     with Session(engine) as session, session.begin():
-        upsert_views(session, [resolved], -math.inf, 0.0)
+        upsert_views(session, [resolved], -math.inf, 0.0, registry=REGISTRY)
     assert _day_resolved(database_url) == 1
     # A zombie writer (or a replay) lands the older batch afterwards: resolved stays 1.
     with Session(engine) as session, session.begin():
-        upsert_views(session, [opened], -math.inf, 0.0)
+        upsert_views(session, [opened], -math.inf, 0.0, registry=REGISTRY)
     assert _day_resolved(database_url) == 1
     # Within one batch, out of order: the newest wins too.
     _, other_resolved = _versions("c2")
     other_opened, _ = _versions("c2")
     with Session(engine) as session, session.begin():
-        upsert_views(session, [other_resolved, other_opened], -math.inf, 0.0)
+        upsert_views(session, [other_resolved, other_opened], -math.inf, 0.0, registry=REGISTRY)
     assert _day_resolved(database_url) == 2
     engine.dispose()
 
@@ -104,7 +104,7 @@ def test_a_restarted_writer_resumes_from_each_partitions_latest_view(database_ur
     _, ahead = _versions("a", unit="dlh")
     behind, _ = _versions("b", unit="dsda")
     with Session(engine) as session, session.begin():
-        upsert_views(session, [ahead, behind], -math.inf, 0.0)
+        upsert_views(session, [ahead, behind], -math.inf, 0.0, registry=REGISTRY)
     partition = {"dlh": 0, "dsda": 1}
     with Session(engine) as session:
         marks = restored_partition_watermarks(session, partition.__getitem__)

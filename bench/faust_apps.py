@@ -4,7 +4,9 @@
 
 Configuration from the environment (set by bench/run.py):
   BENCH_BOOTSTRAP, BENCH_TOPIC, BENCH_PARTITIONS, BENCH_APP_ID, BENCH_STATE_DIR,
-  BENCH_WEB_PORT, BENCH_TARGET (events to consume), BENCH_RESULT (JSON file written at the end).
+  BENCH_WEB_PORT, BENCH_TARGET (events to consume), BENCH_RESULT (JSON file written at the end),
+  BENCH_GUARANTEE (Faust's processing_guarantee: at_least_once, the default and the worker's,
+  or exactly_once: Kafka transactions; bench/guarantees.py compares the two).
 
 `empty`: one agent that does nothing with its events: the ceiling of Faust itself on this
 machine and topic. VARIANT says with which settings (the settings sweep of bench/RESULTS.md):
@@ -78,6 +80,10 @@ settings = faust_settings(
 )
 if not TUNED:
     settings = {name: value for name, value in settings.items() if name not in FAUST_TUNING}
+GUARANTEE = ENV.get("BENCH_GUARANTEE", "at_least_once")
+if GUARANTEE not in ("at_least_once", "exactly_once"):
+    raise SystemExit(f"BENCH_GUARANTEE: unknown processing guarantee {GUARANTEE!r}")
+settings["processing_guarantee"] = GUARANTEE
 app = faust.App(ENV["BENCH_APP_ID"], **settings)
 if VARIANT == "worker":
     from prometheus_client import CollectorRegistry
@@ -91,6 +97,7 @@ state: dict[str, Any] = {"n": 0, "t_first": None, "t_target": None, "n2": 0, "fo
 def finish(extra: dict[str, Any]) -> None:
     result = {
         "mode": MODE,
+        "processing_guarantee": GUARANTEE,
         "events": state["n"],
         "t_first": state["t_first"],
         "t_target": state["t_target"],

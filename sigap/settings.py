@@ -14,11 +14,12 @@ from __future__ import annotations
 import importlib.util
 import ipaddress
 import logging
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,10 @@ SASL_MECHANISMS: Final = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 STORES: Final = ("rocksdb://", "memory://")
 # The database dialects SIGAP writes to, and the driver module each needs.
 DATABASE_DRIVERS: Final = {"sqlite": "sqlite3", "postgresql": "psycopg"}
+# SIGAP_OFFICER_TOKEN: an RFC 6750 bearer token (b64token characters), long enough not to be
+# guessed (e.g. `openssl rand -hex 32`).
+OFFICER_TOKEN_MIN_LENGTH: Final = 32
+OFFICER_TOKEN_RE: Final = re.compile(r"^[A-Za-z0-9._~+/-]+=*$")
 
 
 class SettingsError(ValueError):
@@ -68,6 +73,9 @@ class Settings(BaseSettings):
     # says that the network in front of it is trusted (a private network, a proxy that
     # authenticates).
     web_allow_unauthenticated: bool = Field(False, alias="SIGAP_WEB_ALLOW_UNAUTHENTICATED")
+    # The bearer token of the API's officer endpoints (/api/officers/...); None: they are
+    # disabled and the API serves no officer data. A secret: never logged nor repeated.
+    officer_token: SecretStr | None = Field(None, alias="SIGAP_OFFICER_TOKEN", repr=False)
     state_dir: str = Field(".local/state", alias="SIGAP_STATE_DIR")
     store_url: str = Field("rocksdb://", alias="SIGAP_STORE")
     score_writer_group: str = Field("sigap-score-writer", alias="SIGAP_SCORE_WRITER_GROUP")
@@ -158,6 +166,24 @@ class Settings(BaseSettings):
         # rocksdb:// in production; memory:// loses all state at every restart.
         if value not in STORES:
             raise ValueError("expected rocksdb:// or memory://")
+        return value
+
+    @field_validator("officer_token")
+    @classmethod
+    def _officer_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        token = value.get_secret_value()
+        # Never the value: it is a secret.
+        if len(token) < OFFICER_TOKEN_MIN_LENGTH:
+            raise ValueError(
+                f"too short: at least {OFFICER_TOKEN_MIN_LENGTH} characters "
+                "(e.g. `openssl rand -hex 32`)"
+            )
+        if not OFFICER_TOKEN_RE.match(token):
+            raise ValueError(
+                "not a bearer token: letters, digits and - . _ ~ + / only, optionally ending in ="
+            )
         return value
 
     @field_validator("database_url")

@@ -9,16 +9,20 @@
 - `GET /api/scores`: persisted period scores (storage.scores.score_rows), queried in a
   thread so that a slow database never stalls the event loop; a missing or unreachable
   database is a 503 for this endpoint only, never a reason for the worker not to start.
+- `GET /api/officers/scores`: persisted officer scores (storage.officer_scores), only with
+  the bearer token `SIGAP_OFFICER_TOKEN` (OfficerAccess); disabled (404) when it is unset.
 - `GET /api/openapi.yaml`, `GET /api/openapi.json`: the OpenAPI document (streams/openapi.yaml).
 
 Only GET and HEAD are served; every error is a JSON object (schema `Error` in the document)
 that names the offending parameter when there is one. No personal data is ever served:
-only unit codes and names, categories and numbers.
+only unit codes and names, categories and numbers; pseudonymous officer codes only on the
+officer endpoints, to a caller holding the token, and never in a log line.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import re
 import threading
@@ -79,16 +83,28 @@ DEFAULT_WORKLIST_LIMIT = 50
 MAX_WORKLIST_LIMIT = 500
 MAX_WORKLIST_OFFSET = 10_000_000
 COUNT_RE = re.compile(r"^[0-9]{1,9}$")
+# Said in every officer reply: who the data is about (docs/officers.md).
+OFFICER_DATA_ABOUT = (
+    "Officers of the city's work units, identified by pseudonymous codes only: the mapping "
+    "to people is held by the city's HR system, not by SIGAP."
+)
 
 
 class ApiError(Exception):
-    """An error response: status and the JSON body of schema `Error`."""
+    """An error response: status and the JSON body of schema `Error` (and extra headers)."""
 
     def __init__(
-        self, status: int, error: str, *, parameter: str | None = None, detail: str | None = None
+        self,
+        status: int,
+        error: str,
+        *,
+        parameter: str | None = None,
+        detail: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(error)
         self.status = status
+        self.headers = dict(headers or {})
         self.body: dict[str, Any] = {"error": error}
         if parameter is not None:
             self.body["parameter"] = parameter
@@ -207,6 +223,118 @@ def _bounded_int(
     return int(text)
 
 
+# -- /api/officers/scores parameters and access ---------------------------------------------
+
+OFFICER_SCORE_PARAMETERS = (
+    "unit",
+    "officer",
+    "period",
+    "from",
+    "to",
+    "category",
+    "limit",
+    "offset",
+)
+OFFICER_REPEATABLE = frozenset({"unit", "officer", "category"})
+BEARER_REALM = "sigap-officers"
+
+
+@dataclass(frozen=True)
+class OfficerScoreQuery:
+    units: tuple[str, ...] = ()
+    officers: tuple[str, ...] = ()
+    period: str = "day"
+    date_from: date | None = None
+    date_to: date | None = None
+    categories: tuple[str, ...] = (ALL,)
+    limit: int = MAX_PAGE_ROWS
+    offset: int = 0
+
+    def as_filters(self) -> dict[str, Any]:
+        """Keyword arguments of storage.officer_scores.officer_score_rows."""
+        return {
+            "units": self.units,
+            "officers": self.officers,
+            "period": self.period,
+            "category": self.categories[0] if len(self.categories) == 1 else None,
+            "date_from": self.date_from,
+            "date_to": self.date_to,
+        }
+
+    def keep(self, row: Mapping[str, Any]) -> bool:
+        return row.get("category") in self.categories
+
+
+def parse_officer_score_query(query: Mapping[str, Sequence[str]]) -> OfficerScoreQuery:
+    """The filters of `GET /api/officers/scores`: those of /api/scores without `revision`
+    (officer scores have none), plus `officer` (repeatable). ApiError (400) names the first
+    parameter that cannot be used."""
+    for name, values in query.items():
+        if name not in OFFICER_SCORE_PARAMETERS:
+            raise ApiError(
+                400,
+                "unknown parameter",
+                parameter=name,
+                detail=f"accepted parameters: {', '.join(OFFICER_SCORE_PARAMETERS)}",
+            )
+        if name not in OFFICER_REPEATABLE:
+            _single(values, name)
+    officers = tuple(dict.fromkeys(query.get("officer", ())))
+    for officer in officers:
+        if not CODE_RE.match(officer):
+            raise bad_parameter("officer", f"not an officer code ({CODE_RE.pattern})")
+    common = parse_score_query({k: v for k, v in query.items() if k != "officer"})
+    return OfficerScoreQuery(
+        units=common.units,
+        officers=officers,
+        period=common.period,
+        date_from=common.date_from,
+        date_to=common.date_to,
+        categories=common.categories,
+        limit=common.limit,
+        offset=common.offset,
+    )
+
+
+class OfficerAccess:
+    """Who may read officer data: a caller presenting `Authorization: Bearer <token>` with
+    the configured token (SIGAP_OFFICER_TOKEN), compared in constant time. No token
+    configured: the officer endpoints are disabled (404). The token is never logged."""
+
+    def __init__(self, token: str | None) -> None:
+        self._token = None if token is None else token.encode()
+
+    @property
+    def enabled(self) -> bool:
+        return self._token is not None
+
+    def check(self, authorization: str | None) -> None:
+        """Raise ApiError (404 disabled, 401 no or wrong token) unless the header holds it."""
+        if self._token is None:
+            raise ApiError(
+                404,
+                "officer data not enabled",
+                detail="officer data is not enabled on this worker (SIGAP_OFFICER_TOKEN is unset)",
+            )
+        scheme, _, given = (authorization or "").strip().partition(" ")
+        if scheme.lower() != "bearer" or not given.strip():
+            raise ApiError(
+                401,
+                "unauthorized",
+                detail="officer data needs a bearer token: Authorization: Bearer <token>",
+                headers={"WWW-Authenticate": f'Bearer realm="{BEARER_REALM}"'},
+            )
+        if not hmac.compare_digest(given.strip().encode(), self._token):
+            raise ApiError(
+                401,
+                "unauthorized",
+                detail="the bearer token is not the one configured for officer data",
+                headers={
+                    "WWW-Authenticate": f'Bearer realm="{BEARER_REALM}", error="invalid_token"'
+                },
+            )
+
+
 # -- the score database ----------------------------------------------------------------------
 
 
@@ -250,6 +378,12 @@ def _storage_score_rows(engine: Engine, **filters: Any) -> list[dict[str, Any]]:
     return score_rows(engine, **filters)
 
 
+def _storage_officer_score_rows(engine: Engine, **filters: Any) -> list[dict[str, Any]]:
+    from sigap.storage.officer_scores import officer_score_rows
+
+    return officer_score_rows(engine, **filters)
+
+
 class ScoreDatabase:
     """Reads scores in worker threads, with one lazily created engine."""
 
@@ -284,6 +418,25 @@ class ScoreDatabase:
             log.warning("score query failed: %s: %s", type(error).__name__, first_line)
             raise DatabaseUnavailable(_unavailable_detail(error)) from None
         return [row for row in rows if query.keep(row)]
+
+    def officer_rows_blocking(self, query: OfficerScoreQuery) -> list[dict[str, Any]]:
+        try:
+            rows = _storage_officer_score_rows(self._get_engine(), **query.as_filters())
+        except SQLAlchemyError as error:
+            # The type only: the statement's parameters may hold officer codes.
+            log.warning("officer score query failed: %s", type(error).__name__)
+            raise DatabaseUnavailable(_unavailable_detail(error)) from None
+        return [row for row in rows if query.keep(row)]
+
+    async def officer_rows(self, query: OfficerScoreQuery) -> list[dict[str, Any]]:
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._executor, partial(self.officer_rows_blocking, query))
+        try:
+            return await asyncio.wait_for(future, self._timeout_seconds)
+        except TimeoutError:
+            raise DatabaseUnavailable(
+                f"the score database did not answer within {self._timeout_seconds:g} s"
+            ) from None
 
     def causes_blocking(self, unit: str, kind: PeriodKind, start: date) -> dict[str, Any]:
         # Imported when first asked, as score_rows.
@@ -512,9 +665,15 @@ def worklist_json(
 class Api:
     """What the views serve, from the worker's state and the score database."""
 
-    def __init__(self, sigap: SigapApp, database: ScoreDatabase) -> None:
+    def __init__(
+        self,
+        sigap: SigapApp,
+        database: ScoreDatabase,
+        officer_access: OfficerAccess | None = None,
+    ) -> None:
         self.sigap = sigap
         self.database = database
+        self.officer_access = officer_access or OfficerAccess(None)
         self._document: dict[str, Any] | None = None
 
     def _owned_units(self) -> set[str]:
@@ -598,6 +757,29 @@ class Api:
             "next_offset": after if after < len(rows) else None,
         }
 
+    async def officer_scores(
+        self, authorization: str | None, query: Mapping[str, Sequence[str]]
+    ) -> dict[str, Any]:
+        """Stored officer scores, to a caller with the officer token only (checked before
+        anything else, so that no other reply tells anything to a caller without it)."""
+        self.officer_access.check(authorization)
+        parsed = parse_officer_score_query(query)
+        try:
+            rows = await self.database.officer_rows(parsed)
+        except DatabaseUnavailable as error:
+            raise ApiError(503, "score database unavailable", detail=str(error)) from None
+        page = rows[parsed.offset : parsed.offset + parsed.limit]
+        after = parsed.offset + len(page)
+        return {
+            "period": parsed.period,
+            "about": OFFICER_DATA_ABOUT,
+            "scores": page,
+            "offset": parsed.offset,
+            "limit": parsed.limit,
+            "total": len(rows),
+            "next_offset": after if after < len(rows) else None,
+        }
+
     async def unit_causes(self, unit: str, query: Mapping[str, Sequence[str]]) -> dict[str, Any]:
         """Misses by cause, paused/excluded time and the routing ledger (docs/causes.md)."""
         if not CODE_RE.match(unit):
@@ -634,9 +816,11 @@ class RawBody:
     content_type: str
 
 
-def _json_response(view: web.View, body: Any, status: int = 200) -> web.Response:
-    headers = {"Allow": ALLOWED} if status == 405 else None
-    return view.bytes(orjson.dumps(body), content_type=JSON, status=status, headers=headers)
+def _json_response(
+    view: web.View, body: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    sent = {**(headers or {}), **({"Allow": ALLOWED} if status == 405 else {})}
+    return view.bytes(orjson.dumps(body), content_type=JSON, status=status, headers=sent or None)
 
 
 def _query(request: web.Request) -> dict[str, list[str]]:
@@ -671,7 +855,7 @@ class ApiView(web.View):
         try:
             body = await self.serve(request, **match)
         except ApiError as error:
-            return _json_response(self, error.body, error.status)
+            return _json_response(self, error.body, error.status, error.headers)
         except Exception:
             log.exception("API request %s failed", self.path)
             return _json_response(self, {"error": "internal error"}, 500)
@@ -720,6 +904,16 @@ class ScoresView(ApiView):
         return await self.api.scores(parse_score_query(_query(request)))
 
 
+class OfficerScoresView(ApiView):
+    path = "/api/officers/scores"
+
+    async def serve(self, request: web.Request, **match: Any) -> Any:
+        # aiohttp's request (Faust types it without headers).
+        raw: Any = request
+        authorization = raw.headers.get("Authorization")
+        return await self.api.officer_scores(authorization, _query(request))
+
+
 class OpenApiJsonView(ApiView):
     path = "/api/openapi.json"
 
@@ -748,6 +942,7 @@ VIEWS: tuple[type[ApiView], ...] = (
     UnitCausesView,
     UnitOverdueView,
     ScoresView,
+    OfficerScoresView,
     OpenApiJsonView,
     OpenApiYamlView,
 )
@@ -755,7 +950,15 @@ VIEWS: tuple[type[ApiView], ...] = (
 
 def register_api(sigap: SigapApp) -> Api:
     """Add the API's views to the worker's web server."""
-    api = Api(sigap, ScoreDatabase(sigap.settings.database_url))
+    token = sigap.settings.officer_token
+    access = OfficerAccess(None if token is None else token.get_secret_value())
+    api = Api(sigap, ScoreDatabase(sigap.settings.database_url), access)
+    log.info(
+        "officer endpoints (/api/officers/...): %s",
+        "enabled, bearer token required"
+        if access.enabled
+        else "disabled (SIGAP_OFFICER_TOKEN unset)",
+    )
     for view in VIEWS:
         bound = type(view.__name__, (view,), {"api": api, "__module__": __name__})
         sigap.faust_app.page(view.path, name=f"sigap-api-{view.__name__}")(bound)

@@ -92,3 +92,40 @@ def test_the_cli_stops_with_one_line_and_exit_2(name: str, value: str) -> None:
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and name in lines[0], done.stderr
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "short-secret-hunter2",
+        "hunter2 " + "x" * 40,
+        "hunter2" + "\u00e9" * 40,
+        "=hunter2" + "x" * 40,
+    ],
+)
+def test_an_unusable_officer_token_names_the_variable_and_never_the_token(token: str) -> None:
+    with pytest.raises(SettingsError, match=r"^SIGAP_OFFICER_TOKEN: ") as error:
+        Settings.from_environ({"SIGAP_OFFICER_TOKEN": token})
+    assert "hunter2" not in str(error.value)
+
+
+def test_the_officer_token_is_optional_and_never_shown() -> None:
+    assert Settings.from_environ({}).officer_token is None
+    token = "hunter2-" + "0123456789abcdef" * 2
+    settings = Settings.from_environ({"SIGAP_OFFICER_TOKEN": token})
+    assert settings.officer_token is not None
+    assert settings.officer_token.get_secret_value() == token
+    assert "hunter2" not in repr(settings) and "hunter2" not in str(settings)
+    assert "hunter2" not in str(settings.as_dict())
+
+
+def test_every_variable_is_in_a_settings_table_of_the_docs() -> None:
+    # The first cell of a table row in docs/configuration.md or docs/settings.md.
+    documented: set[str] = set()
+    for page in ("configuration.md", "settings.md"):
+        for line in (ROOT / "docs" / page).read_text(encoding="utf-8").splitlines():
+            if line.startswith("| `"):
+                first = line.split("|")[1]
+                documented.update(part.strip(" `") for part in first.split(","))
+    variables = {field.alias for field in Settings.model_fields.values() if field.alias}
+    assert variables - documented == set()

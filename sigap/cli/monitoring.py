@@ -130,9 +130,20 @@ def alertmanager_config(registry_path: Path, out: Path, webhook_base: str | None
     help="Where Grafana reads the dashboard JSON files "
     "(default /var/lib/grafana/dashboards/sigap).",
 )
+@click.option(
+    "--api-url",
+    default=None,
+    help="URL of the worker's API, the default of the dashboards' `sigap_api` variable that "
+    "the worklist links use (default http://127.0.0.1:6066).",
+)
 def dashboards(
-    registry_path: Path, out: Path, prometheus_url: str | None, dashboards_path: str | None
+    registry_path: Path,
+    out: Path,
+    prometheus_url: str | None,
+    dashboards_path: str | None,
+    api_url: str | None,
 ) -> None:
+    from sigap.monitoring import DEFAULT_API_URL
     from sigap.monitoring.dashboards import (
         DEFAULT_DASHBOARDS_PATH,
         DEFAULT_PROMETHEUS_URL,
@@ -144,6 +155,7 @@ def dashboards(
         out,
         prometheus_url or DEFAULT_PROMETHEUS_URL,
         dashboards_path or DEFAULT_DASHBOARDS_PATH,
+        api_url or DEFAULT_API_URL,
     )
     for path in written:
         click.echo(f"wrote {path}", err=True)

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 # The SDK warns on import that the v2 dashboard model exists. SIGAP deliberately writes the
 # v1 model: it is what Grafana's file provisioning reads and what the vendored schema checks.
@@ -66,7 +67,7 @@ from metrics.names import (
     WINDOW_SECONDS,
     WINDOW_WITHIN_TARGET_RATIO,
 )
-from sigap.core.registry import Registry
+from sigap.core.registry import UNKNOWN_UNIT, Registry
 from sigap.monitoring import DEFAULT_API_URL, dump_yaml, generated_header, worklist_url
 from sigap.monitoring.rules import (
     BUDGET_REMAINING_RECORD,
@@ -151,7 +152,8 @@ _UNIT: Final = 'unit="$unit"'
 
 _Target = cog_builder.Builder[cog_variants.Dataquery]
 
-# Within-target colours: red below 90%, amber below 95%, green from 95%.
+# Within-target colours where no unit is involved (city-wide figures, categories) or no
+# per-unit override matches: those of the default 95% objective (see _objective_steps).
 _RATIO_STEPS: Final = ((None, "red"), (0.9, "orange"), (0.95, "green"))
 _COUNT_STEPS: Final = ((None, "green"), (1.0, "red"))
 
@@ -159,6 +161,9 @@ _COUNT_STEPS: Final = ((None, "green"), (1.0, "red"))
 # --------------------------------------------------------------------------------------
 # Small builders
 # --------------------------------------------------------------------------------------
+
+_Steps = Sequence[tuple[float | None, str]]
+_Link = cog_builder.Builder[dash_models.DashboardLink]
 
 
 def _query(
@@ -192,7 +197,7 @@ def _queries(
     ]
 
 
-def _thresholds(steps: Sequence[tuple[float | None, str]]) -> dash.ThresholdsConfig:
+def _thresholds(steps: _Steps) -> dash.ThresholdsConfig:
     return (
         dash.ThresholdsConfig()
         .mode(dash_models.ThresholdsMode.ABSOLUTE)
@@ -200,8 +205,85 @@ def _thresholds(steps: Sequence[tuple[float | None, str]]) -> dash.ThresholdsCon
     )
 
 
+def _threshold_value(steps: _Steps) -> dict[str, Any]:
+    """Thresholds as the value of a field override (``id: thresholds``)."""
+    return {
+        "mode": dash_models.ThresholdsMode.ABSOLUTE.value,
+        "steps": [{"value": value, "color": color} for value, color in steps],
+    }
+
+
 def _reduce_last() -> common_builders.ReduceDataOptions:
     return common_builders.ReduceDataOptions().calcs(["lastNotNull"]).values(False)
+
+
+@dataclass(frozen=True)
+class _Override:
+    """Field config for the fields named ``names`` (Grafana's ``byNames`` matcher: its
+    options are an object, the form the vendored schema accepts)."""
+
+    names: tuple[str, ...]
+    steps: _Steps | None = None
+    cell_options: dict[str, Any] | None = None
+
+    def apply(self, panel: _FieldPanel) -> None:
+        properties = []
+        if self.steps is not None:
+            properties.append(
+                dash_models.DynamicConfigValue(
+                    id_val="thresholds", value=_threshold_value(self.steps)
+                )
+            )
+        if self.cell_options is not None:
+            properties.append(
+                dash_models.DynamicConfigValue(id_val="custom.cellOptions", value=self.cell_options)
+            )
+        panel.with_override(
+            dash_models.MatcherConfig(
+                id_val="byNames",
+                options={"mode": "include", "names": list(self.names), "readOnly": True},
+            ),
+            properties,
+        )
+
+
+_FieldPanel = timeseries.Panel | stat.Panel | bargauge.Panel | table.Panel
+_P = TypeVar("_P", timeseries.Panel, stat.Panel, bargauge.Panel, table.Panel)
+
+
+def _panel(
+    panel: _P,
+    title: str,
+    description: str,
+    targets: Sequence[_Target],
+    unit: str,
+    *,
+    width: int,
+    height: int,
+    steps: _Steps | None = None,
+    min_value: float | None = None,
+    max_value: float | None = None,
+    links: Sequence[_Link] = (),
+    data_links: Sequence[_Link] = (),
+    overrides: Sequence[_Override] = (),
+) -> _P:
+    """What every data panel shares: title, description, datasource, queries, unit, size,
+    thresholds, range, panel links, data links (per value) and field overrides."""
+    panel.title(title).description(description).datasource(_DS).targets(list(targets))
+    panel.unit(unit).span(width).height(height)
+    if steps is not None:
+        panel.thresholds(_thresholds(steps))
+    if min_value is not None:
+        panel.min(min_value)
+    if max_value is not None:
+        panel.max(max_value)
+    if links:
+        panel.links(list(links))
+    if data_links:
+        panel.data_links(list(data_links))
+    for override in overrides:
+        override.apply(panel)
+    return panel
 
 
 def _timeseries(
@@ -212,32 +294,18 @@ def _timeseries(
     *,
     width: int = 12,
     height: int = 8,
-    min_value: float | None = None,
-    max_value: float | None = None,
     threshold_lines: Sequence[float] = (),
+    **extra: Any,
 ) -> timeseries.Panel:
-    panel = (
-        timeseries.Panel()
-        .title(title)
-        .description(description)
-        .datasource(_DS)
-        .targets(list(targets))
-        .unit(unit)
-        .span(width)
-        .height(height)
-        .line_width(1)
-        .fill_opacity(10)
-        .legend(
-            common_builders.VizLegendOptions()
-            .display_mode(common.LegendDisplayMode.LIST)
-            .placement(common.LegendPlacement.BOTTOM)
-            .show_legend(True)
-        )
+    panel = _panel(
+        timeseries.Panel(), title, description, targets, unit, width=width, height=height, **extra
     )
-    if min_value is not None:
-        panel.min(min_value)
-    if max_value is not None:
-        panel.max(max_value)
+    panel.line_width(1).fill_opacity(10).legend(
+        common_builders.VizLegendOptions()
+        .display_mode(common.LegendDisplayMode.LIST)
+        .placement(common.LegendPlacement.BOTTOM)
+        .show_legend(True)
+    )
     if threshold_lines:
         panel.thresholds(
             _thresholds([(None, "transparent"), *((v, "red") for v in threshold_lines)])
@@ -255,25 +323,26 @@ def _stat(
     targets: Sequence[_Target],
     unit: str,
     *,
-    steps: Sequence[tuple[float | None, str]] = ((None, "blue"),),
+    steps: _Steps = ((None, "blue"),),
     width: int = 6,
     height: int = 4,
     mappings: Sequence[dash_models.ValueMapping] = (),
+    **extra: Any,
 ) -> stat.Panel:
-    panel = (
-        stat.Panel()
-        .title(title)
-        .description(description)
-        .datasource(_DS)
-        .targets(list(targets))
-        .unit(unit)
-        .span(width)
-        .height(height)
-        .thresholds(_thresholds(steps))
-        .color_mode(common.BigValueColorMode.VALUE)
-        .graph_mode(common.BigValueGraphMode.NONE)
-        .reduce_options(_reduce_last())
+    panel = _panel(
+        stat.Panel(),
+        title,
+        description,
+        targets,
+        unit,
+        width=width,
+        height=height,
+        steps=steps,
+        **extra,
     )
+    panel.color_mode(common.BigValueColorMode.VALUE).graph_mode(
+        common.BigValueGraphMode.NONE
+    ).reduce_options(_reduce_last())
     if mappings:
         panel.mappings(list(mappings))
     return panel
@@ -285,30 +354,25 @@ def _bargauge(
     targets: Sequence[_Target],
     unit: str,
     *,
-    steps: Sequence[tuple[float | None, str]],
+    steps: _Steps,
     width: int = 12,
     height: int = 8,
-    min_value: float | None = None,
-    max_value: float | None = None,
+    **extra: Any,
 ) -> bargauge.Panel:
-    panel = (
-        bargauge.Panel()
-        .title(title)
-        .description(description)
-        .datasource(_DS)
-        .targets(list(targets))
-        .unit(unit)
-        .span(width)
-        .height(height)
-        .thresholds(_thresholds(steps))
-        .orientation(common.VizOrientation.HORIZONTAL)
-        .display_mode(common.BarGaugeDisplayMode.GRADIENT)
-        .reduce_options(_reduce_last())
+    panel = _panel(
+        bargauge.Panel(),
+        title,
+        description,
+        targets,
+        unit,
+        width=width,
+        height=height,
+        steps=steps,
+        **extra,
     )
-    if min_value is not None:
-        panel.min(min_value)
-    if max_value is not None:
-        panel.max(max_value)
+    panel.orientation(common.VizOrientation.HORIZONTAL).display_mode(
+        common.BarGaugeDisplayMode.GRADIENT
+    ).reduce_options(_reduce_last())
     return panel
 
 
@@ -381,15 +445,13 @@ def _unit_variable(registry: Registry) -> dash.QueryVariable:
 API_VARIABLE: Final = "sigap_api"
 
 
-def _api_variable() -> dash.TextBoxVariable:
+def _api_variable(api_url: str) -> dash.TextBoxVariable:
     return (
         dash.TextBoxVariable(API_VARIABLE)
         .label("SIGAP API")
         .description("Base URL of the worker's read-only API (the overdue worklist links)")
-        .default_value(DEFAULT_API_URL)
-        .current(
-            dash_models.VariableOption(selected=True, text=DEFAULT_API_URL, value=DEFAULT_API_URL)
-        )
+        .default_value(api_url)
+        .current(dash_models.VariableOption(selected=True, text=api_url, value=api_url))
     )
 
 
@@ -403,14 +465,52 @@ def _worklist_link(title: str, unit: str, level: str | None) -> dash.DashboardLi
     )
 
 
-def _unit_names(registry: Registry) -> dash_models.ValueMap:
-    """Unit codes shown as names in tables (from the registry)."""
-    return dash_models.ValueMap(
-        options={
-            code: dash_models.ValueMappingResult(text=f"{unit.name} ({code})", index=i)
-            for i, (code, unit) in enumerate(registry.units.items())
-        }
+UNIT_DASHBOARD_UID: Final = "sigap-unit-detail"
+# Where a value's unit comes from in a data link: the series' unit label (stat, bar gauge)
+# or, in a table, the raw `unit` column of the clicked row (not renamed, not value-mapped:
+# Grafana would put the mapped text into the URL).
+SERIES_UNIT: Final = "${__field.labels.unit}"
+ROW_UNIT: Final = "${__data.fields.unit}"
+
+
+def _unit_dashboard_link(unit: str) -> dash.DashboardLink:
+    """A data link to the unit dashboard with its ``unit`` variable set to ``unit``,
+    keeping the datasource, the API base URL and the time range."""
+    return (
+        dash.DashboardLink(f"Unit dashboard: {unit}")
+        .type(dash_models.DashboardLinkType.LINK)
+        .url(
+            f"/d/{UNIT_DASHBOARD_UID}/sigap-unit-detail?var-unit={unit}"
+            f"&${{{DATASOURCE_VARIABLE}:queryparam}}&${{{API_VARIABLE}:queryparam}}"
+            "&${__url_time_range}"
+        )
     )
+
+
+def _drilldown(unit: str) -> list[_Link]:
+    """The data links of a per-unit value: its unit dashboard and its overdue worklist."""
+    return [_unit_dashboard_link(unit), _worklist_link(f"Overdue worklist: {unit}", unit, None)]
+
+
+def _objective_steps(objective: float) -> _Steps:
+    """Within-target colours against one unit's own objective: green from the objective,
+    amber down to twice the error budget below it (2 x objective - 1), red under that. For
+    the default 95% objective that is the old fixed 90/95% band."""
+    return ((None, "red"), (round(2 * objective - 1, 9), "orange"), (objective, "green"))
+
+
+def _objective_overrides(
+    registry: Registry, names: Callable[[str], Sequence[str]]
+) -> list[_Override]:
+    """One override per unit: its fields (``names(code)``, the series' display names) get
+    thresholds at that unit's objective from the registry; events of unregistered units
+    (unit="unknown") are judged on the default objective, as the rules do."""
+    objectives = {code: unit.objective for code, unit in registry.units.items()}
+    objectives.setdefault(UNKNOWN_UNIT, registry.default_objective)
+    return [
+        _Override(names=tuple(names(code)), steps=_objective_steps(objective))
+        for code, objective in objectives.items()
+    ]
 
 
 # --------------------------------------------------------------------------------------
@@ -423,7 +523,7 @@ def _within_target_by_unit(timer: str, window: str) -> str:
     return f'min by (unit) ({WINDOW_WITHIN_TARGET_RATIO}{{timer="{timer}", window="{window}"}})'
 
 
-def city_overview(registry: Registry) -> dash_models.Dashboard:
+def city_overview(registry: Registry, api_url: str = DEFAULT_API_URL) -> dash_models.Dashboard:
     board = _Board(
         "sigap-city-overview",
         "SIGAP: city overview",
@@ -473,48 +573,84 @@ def city_overview(registry: Registry) -> dash_models.Dashboard:
             steps=_RATIO_STEPS,
         ),
     )
+    board.builder.with_variable(_api_variable(api_url))
     board.row("Compliance per unit")
-    # Ratios only: per-column units need field overrides, which the vendored dashboard
-    # schema does not accept in the form Grafana uses; counts have their own panels below.
+    # A table cell's colour can only depend on its column, not on its row (its unit), so
+    # the table colours one column computed against each unit's own objective: the share
+    # of the 30-day error budget used (100% = exactly on the objective). Ratios, the unit
+    # tiles and the bars below carry per-unit thresholds instead (field overrides).
     columns = [
         (_within_target_by_unit(timer, window), f"{timer.capitalize()} within target ({window})")
         for window in ("24h", SLO_PERIOD)
         for timer in TIMERS
     ]
     columns.append((f"max by (unit) ({OBJECTIVE_RECORD})", "Objective"))
-    compliance = (
-        table.Panel()
-        .title("Compliance per unit")
-        .description(
-            "Share of complaints within target over the last 24 hours and 30 days per unit "
-            "and timer, against the unit's objective from the registry."
+    budget_used = f"Error budget used ({SLO_PERIOD}, worst timer)"
+    columns.append(
+        (
+            f"max by (unit) (\n  (1 - min by (unit, timer) ({WINDOW_WITHIN_TARGET_RATIO}"
+            f'{{window="{SLO_PERIOD}"}}))\n  / on (unit, timer) (1 - {OBJECTIVE_RECORD})\n)',
+            budget_used,
         )
-        .datasource(_DS)
-        .targets(_queries(columns, instant=True, table_format=True))
-        .unit("percentunit")
-        .mappings([_unit_names(registry)])
-        .thresholds(_thresholds(_RATIO_STEPS))
-        .span(24)
-        .height(10)
-        .with_transformation(dash_models.DataTransformerConfig(id_val="merge", options={}))
-        .with_transformation(
-            dash_models.DataTransformerConfig(
-                id_val="organize",
-                options={
-                    "excludeByName": {"Time": True},
-                    "renameByName": {
-                        "unit": "Unit",
-                        **{f"Value #{chr(ord('A') + i)}": c[1] for i, c in enumerate(columns)},
-                    },
-                },
+    )
+    compliance = _panel(
+        table.Panel(),
+        "Compliance per unit",
+        "Share of complaints within target over the last 24 hours and 30 days per unit "
+        "and timer, the unit's objective from the registry, and how much of its 30-day "
+        "error budget the worse timer used (amber from 100%: objective missed; red from "
+        "200%). Click a row: the unit's dashboard or its overdue worklist.",
+        _queries(columns, instant=True, table_format=True),
+        "percentunit",
+        width=24,
+        height=10,
+        data_links=_drilldown(ROW_UNIT),
+        overrides=[
+            _Override(
+                names=(budget_used,),
+                steps=((None, "green"), (1.0, "orange"), (2.0, "red")),
+                cell_options={"type": "color-background"},
             )
+        ],
+    )
+    compliance.with_transformation(
+        dash_models.DataTransformerConfig(id_val="merge", options={})
+    ).with_transformation(
+        dash_models.DataTransformerConfig(
+            id_val="organize",
+            options={
+                "excludeByName": {"Time": True},
+                "renameByName": {
+                    f"Value #{chr(ord('A') + i)}": c[1] for i, c in enumerate(columns)
+                },
+            },
         )
     )
     board.add(compliance)
     board.add(
+        *(
+            _stat(
+                f"{timer.capitalize()} within target ({SLO_PERIOD}) per unit",
+                f"Share of each unit's {timer} timers decided in the last 30 days that met "
+                "their target, coloured against that unit's own objective (green from it, "
+                "amber within twice its error budget, red below). Click a unit: its "
+                "dashboard or its overdue worklist.",
+                [_query(_within_target_by_unit(timer, SLO_PERIOD), "{{unit}}", instant=True)],
+                "percentunit",
+                steps=_RATIO_STEPS,
+                width=12,
+                height=6,
+                data_links=_drilldown(SERIES_UNIT),
+                overrides=_objective_overrides(registry, lambda code: (code,)),
+            )
+            for timer in TIMERS
+        )
+    )
+    board.add(
         _bargauge(
             "Worst units (within target, 30d)",
-            "The ten lowest within-target ratios over 30 days, any timer.",
+            "The ten lowest within-target ratios over 30 days, any timer, each coloured "
+            "against its unit's own objective.",
             [
                 _query(
                     f"bottomk(10, min by (unit, timer) ({WINDOW_WITHIN_TARGET_RATIO}"
@@ -527,6 +663,10 @@ def city_overview(registry: Registry) -> dash_models.Dashboard:
             steps=_RATIO_STEPS,
             min_value=0,
             max_value=1,
+            data_links=_drilldown(SERIES_UNIT),
+            overrides=_objective_overrides(
+                registry, lambda code: tuple(f"{code} {timer}" for timer in TIMERS)
+            ),
         ),
         _bargauge(
             "Open past target by unit",
@@ -535,6 +675,7 @@ def city_overview(registry: Registry) -> dash_models.Dashboard:
             "none",
             steps=_COUNT_STEPS,
             min_value=0,
+            data_links=_drilldown(SERIES_UNIT),
         ),
     )
     board.row("Volume")
@@ -580,6 +721,7 @@ def city_overview(registry: Registry) -> dash_models.Dashboard:
             steps=((None, "green"), (0.05, "orange"), (0.1, "red")),
             width=8,
             min_value=0,
+            data_links=_drilldown(SERIES_UNIT),
         ),
         _bargauge(
             "Overdue now",
@@ -590,6 +732,7 @@ def city_overview(registry: Registry) -> dash_models.Dashboard:
             steps=_COUNT_STEPS,
             width=8,
             min_value=0,
+            data_links=_drilldown(SERIES_UNIT),
         ),
         _bargauge(
             "Oldest overdue",
@@ -599,6 +742,7 @@ def city_overview(registry: Registry) -> dash_models.Dashboard:
             steps=((None, "green"), (1.0, "orange"), (86400.0, "red")),
             width=8,
             min_value=0,
+            data_links=_drilldown(SERIES_UNIT),
         ),
     )
     board.add(
@@ -622,7 +766,7 @@ def _percentile_queries(metric: str, label: str) -> list[tuple[str, str]]:
     ]
 
 
-def unit_detail(registry: Registry) -> dash_models.Dashboard:
+def unit_detail(registry: Registry, api_url: str = DEFAULT_API_URL) -> dash_models.Dashboard:
     board = _Board(
         "sigap-unit-detail",
         "SIGAP: unit detail",
@@ -631,7 +775,7 @@ def unit_detail(registry: Registry) -> dash_models.Dashboard:
         "now-7d",
     )
     board.builder.with_variable(_unit_variable(registry))
-    board.builder.with_variable(_api_variable())
+    board.builder.with_variable(_api_variable(api_url))
     board.row("Now")
     board.add(
         _stat(
@@ -746,7 +890,30 @@ def unit_detail(registry: Registry) -> dash_models.Dashboard:
         ),
     )
     board.row("Within target")
+    windows = ("24h", SLO_PERIOD)
     board.add(
+        _stat(
+            "Within target against the objective",
+            "Share of the unit's timers decided over 24 hours and 30 days that met their "
+            "target, coloured against this unit's own objective from the registry (green from "
+            "it, amber within twice its error budget, red below).",
+            [
+                _query(
+                    f"min by (unit, timer, window) ({WINDOW_WITHIN_TARGET_RATIO}"
+                    f'{{{_UNIT}, window=~"{"|".join(windows)}"}})',
+                    "{{unit}} {{timer}} {{window}}",
+                    instant=True,
+                )
+            ],
+            "percentunit",
+            steps=_RATIO_STEPS,
+            width=24,
+            overrides=_objective_overrides(
+                registry,
+                lambda code: tuple(f"{code} {t} {w}" for t in TIMERS for w in windows),
+            ),
+            data_links=_drilldown(SERIES_UNIT),
+        ),
         _timeseries(
             "Within target per window",
             "Share of complaints within target per timer and window, and the objective.",
@@ -865,7 +1032,7 @@ def _burn_rate(window: str, timer: str) -> str:
     )
 
 
-def slo_budget(registry: Registry) -> dash_models.Dashboard:
+def slo_budget(registry: Registry, api_url: str = DEFAULT_API_URL) -> dash_models.Dashboard:
     board = _Board(
         "sigap-slo",
         "SIGAP: SLOs and error budgets",
@@ -874,17 +1041,21 @@ def slo_budget(registry: Registry) -> dash_models.Dashboard:
         "now-7d",
     )
     board.builder.with_variable(_unit_variable(registry))
+    board.builder.with_variable(_api_variable(api_url))
     board.row("All units")
     board.add(
         _bargauge(
             f"Error budget remaining ({SLO_PERIOD})",
-            "1 - error ratio / (1 - objective) over 30 days; below zero the objective is missed.",
+            "1 - error ratio / (1 - objective) over 30 days, each unit against its own "
+            "objective; below zero the objective is missed. Click a bar: the unit's dashboard "
+            "or its overdue worklist.",
             [_query(f"sort({BUDGET_REMAINING_RECORD})", "{{unit}} {{timer}}", instant=True)],
             "percentunit",
             steps=((None, "red"), (0.0, "orange"), (0.25, "green")),
             width=24,
             height=10,
             max_value=1,
+            data_links=_drilldown(SERIES_UNIT),
         )
     )
     board.row("Unit $unit")
@@ -1133,12 +1304,15 @@ def pipeline_health() -> dash_models.Dashboard:
 # --------------------------------------------------------------------------------------
 
 
-def build_dashboards(registry: Registry) -> dict[str, dict[str, Any]]:
-    """Dashboard JSON models by file name."""
+def build_dashboards(
+    registry: Registry, api_url: str = DEFAULT_API_URL
+) -> dict[str, dict[str, Any]]:
+    """Dashboard JSON models by file name; ``api_url`` is the default of the `sigap_api`
+    variable (where the worklist links point)."""
     boards = (
-        city_overview(registry),
-        unit_detail(registry),
-        slo_budget(registry),
+        city_overview(registry, api_url),
+        unit_detail(registry, api_url),
+        slo_budget(registry, api_url),
         pipeline_health(),
     )
     result: dict[str, dict[str, Any]] = {}
@@ -1198,11 +1372,12 @@ def grafana_files(
     registry: Registry,
     prometheus_url: str = DEFAULT_PROMETHEUS_URL,
     dashboards_path: str = DEFAULT_DASHBOARDS_PATH,
+    api_url: str = DEFAULT_API_URL,
 ) -> dict[str, str]:
     """Every generated Grafana file, by path relative to deploy/grafana."""
     files = {
         f"dashboards/{name}": render_dashboard(model)
-        for name, model in build_dashboards(registry).items()
+        for name, model in build_dashboards(registry, api_url).items()
     }
     files["provisioning/datasources/sigap.yml"] = render_datasource_provisioning(prometheus_url)
     files["provisioning/dashboards/sigap.yml"] = render_dashboard_provisioning(dashboards_path)
@@ -1214,10 +1389,13 @@ def write_grafana(
     out_dir: Path,
     prometheus_url: str = DEFAULT_PROMETHEUS_URL,
     dashboards_path: str = DEFAULT_DASHBOARDS_PATH,
+    api_url: str = DEFAULT_API_URL,
 ) -> list[Path]:
     """Write the Grafana files under ``out_dir``; returns the paths written."""
     written = []
-    for relative, content in grafana_files(registry, prometheus_url, dashboards_path).items():
+    for relative, content in grafana_files(
+        registry, prometheus_url, dashboards_path, api_url
+    ).items():
         path = out_dir / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content, encoding="utf-8")

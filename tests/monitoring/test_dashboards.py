@@ -338,3 +338,218 @@ def test_recorded_series_in_queries_are_recorded_by_the_rules(
     }
     assert used, "the SLO dashboard should read recorded series"
     assert used <= recorded, used - recorded
+
+
+# --------------------------------------------------------------------------------------
+# Drill-down links and per-unit thresholds
+# --------------------------------------------------------------------------------------
+
+UNIT_LINK = re.compile(r"^/d/sigap-unit-detail/[\w-]+\?var-unit=(?P<unit>\$\{[^}]+\})&")
+WORKLIST_LINK = re.compile(r"^\$\{sigap_api\}/api/units/(?P<unit>\$\{[^}]+\})/overdue$")
+
+
+def _per_unit(panel: dict[str, Any]) -> str | None:
+    """How a per-unit panel names a value's unit in a data link: a table grouped by unit
+    (its `unit` column), or a stat / bar gauge with one series per unit (its label)."""
+    targets = panel.get("targets", [])
+    if panel["type"] == "table" and any("by (unit" in t["expr"] for t in targets):
+        return "${__data.fields.unit}"
+    if panel["type"] in ("stat", "bargauge") and any(
+        "{{unit}}" in t.get("legendFormat", "") for t in targets
+    ):
+        return "${__field.labels.unit}"
+    return None
+
+
+def link_problems(dashboard: dict[str, Any]) -> list[str]:
+    """Per-unit panels without a data link to the unit dashboard (unit variable set to the
+    value's unit) and one to that unit's overdue worklist."""
+    problems = []
+    variables = {v["name"] for v in dashboard["templating"]["list"]}
+    for panel in panels(dashboard):
+        unit = _per_unit(panel)
+        if unit is None:
+            continue
+        defaults = panel["fieldConfig"]["defaults"]
+        links = defaults.get("links", [])
+        units = [m["unit"] for m in (UNIT_LINK.match(link.get("url", "")) for link in links) if m]
+        worklists = [
+            m["unit"] for m in (WORKLIST_LINK.match(link.get("url", "")) for link in links) if m
+        ]
+        if units != [unit] or worklists != [unit]:
+            problems.append(f"{panel['title']}: links {[link.get('url') for link in links]}")
+        if "sigap_api" not in variables:
+            problems.append(f"{panel['title']}: no sigap_api variable for the worklist link")
+        if panel["type"] == "table":
+            # The link takes the row's raw `unit` column: renaming it or mapping its values
+            # (e.g. to unit names) would break the URL.
+            renamed = [
+                t["options"].get("renameByName", {}).get("unit")
+                for t in panel.get("transformations", [])
+            ]
+            if any(renamed) or defaults.get("mappings"):
+                problems.append(f"{panel['title']}: the unit column is renamed or mapped")
+    return problems
+
+
+@pytest.mark.parametrize("uid", sorted(EXPECTED_UIDS))
+def test_every_per_unit_panel_links_to_unit_dashboard_and_worklist(
+    dashboards: dict[str, dict[str, Any]], uid: str
+) -> None:
+    assert link_problems(dashboards[f"{uid}.json"]) == []
+
+
+def test_every_per_unit_table_has_the_drilldown_links(
+    dashboards: dict[str, dict[str, Any]],
+) -> None:
+    tables = [
+        (d, p)
+        for d in dashboards.values()
+        for p in panels(d)
+        if p["type"] == "table" and _per_unit(p)
+    ]
+    assert tables, "the city overview has a per-unit table"
+    target_uids = {d["uid"] for d in dashboards.values()}
+    for dashboard, table in tables:
+        urls = [link["url"] for link in table["fieldConfig"]["defaults"]["links"]]
+        assert any(UNIT_LINK.match(u) for u in urls), (table["title"], urls)
+        assert any(WORKLIST_LINK.match(u) for u in urls), (table["title"], urls)
+        # The link's dashboard exists and has the variable it sets.
+        assert "sigap-unit-detail" in target_uids
+        unit_detail = dashboards["sigap-unit-detail.json"]
+        assert "unit" in {v["name"] for v in unit_detail["templating"]["list"]}
+        assert "sigap_api" in {v["name"] for v in dashboard["templating"]["list"]}
+    # The check can fail: strip the links of one table.
+    dashboard, table = tables[0]
+    broken = copy.deepcopy(dashboard)
+    for panel in panels(broken):
+        if panel["id"] == table["id"]:
+            panel["fieldConfig"]["defaults"]["links"] = panel["fieldConfig"]["defaults"]["links"][
+                :1
+            ]
+    assert link_problems(broken)
+
+
+def _registry_with_objectives(tmp_path: Path) -> tuple[Path, dict[str, float]]:
+    """The shipped registry with three units on other objectives; the objectives read
+    straight from the written YAML (a unit's `objective`, else `default_objective`)."""
+    import shutil
+
+    import yaml
+
+    from tests.monitoring.helpers import REGISTRY
+
+    data = yaml.safe_load(REGISTRY.read_text())
+    units = data["units"]
+    units[0]["objective"] = 0.99
+    units[1]["objective"] = 0.9
+    units[-1]["objective"] = 0.975
+    shutil.copy(REGISTRY.parent / data["holiday_overrides"], tmp_path / data["holiday_overrides"])
+    path = tmp_path / "registry.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    reread = yaml.safe_load(path.read_text())
+    objectives = {
+        u["code"]: float(u.get("objective", reread["default_objective"])) for u in reread["units"]
+    }
+    # Events of units the registry does not list count as "unknown", on the default.
+    objectives["unknown"] = float(reread["default_objective"])
+    return path, objectives
+
+
+def _legend_names(legend: str, code: str, expr: str) -> set[str]:
+    """Every display name a legend gives the series of unit ``code`` (timers, windows)."""
+    windows = re.findall(r'window=~?"([^"]+)"', expr)
+    result = {legend.replace("{{unit}}", code)}
+    for label, values in (
+        ("timer", list(names.TIMERS)),
+        ("window", [w for spec in windows for w in spec.split("|")] or [""]),
+    ):
+        result = {n.replace(f"{{{{{label}}}}}", v) for n in result for v in values}
+    return result
+
+
+def threshold_problems(
+    dashboards: dict[str, dict[str, Any]], objectives: dict[str, float]
+) -> list[str]:
+    """Per-unit within-target panels whose thresholds for a unit's series are not that
+    unit's objective (green from it, amber from 2 x objective - 1)."""
+    problems = []
+    checked = 0
+    for dashboard in dashboards.values():
+        for panel in panels(dashboard):
+            targets = panel.get("targets", [])
+            if not any(
+                names.WINDOW_WITHIN_TARGET_RATIO in t["expr"]
+                and "{{unit}}" in t.get("legendFormat", "")
+                for t in targets
+            ):
+                continue
+            overrides = panel["fieldConfig"].get("overrides", [])
+            for target in targets:
+                for code, objective in objectives.items():
+                    expected = [(None, "red"), (round(2 * objective - 1, 9), "orange")]
+                    expected.append((objective, "green"))
+                    for name in _legend_names(target["legendFormat"], code, target["expr"]):
+                        checked += 1
+                        found = [
+                            [(s["value"], s["color"]) for s in p["value"]["steps"]]
+                            for o in overrides
+                            if o["matcher"]["id"] == "byNames"
+                            and name in o["matcher"]["options"]["names"]
+                            for p in o["properties"]
+                            if p["id"] == "thresholds"
+                        ]
+                        if found != [expected]:
+                            problems.append(f"{panel['title']} / {name}: {found} != {expected}")
+    assert checked, "no per-unit within-target panel found"
+    return problems
+
+
+def test_each_units_thresholds_equal_its_registry_objective(tmp_path: Path) -> None:
+    from sigap.core.registry_file import load_registry
+
+    path, objectives = _registry_with_objectives(tmp_path)
+    assert len(set(objectives.values())) == 4  # 0.99, 0.9, 0.975 and the 0.95 default
+    built = build_dashboards(load_registry(path))
+    assert threshold_problems(built, objectives) == []
+    # One global number instead of each unit's objective is caught.
+    assert threshold_problems(built, {code: 0.95 for code in objectives})
+
+
+def test_override_names_are_the_series_names_prometheus_returns(
+    prometheus: PrometheusServer, registry: Registry, dashboards: dict[str, dict[str, Any]]
+) -> None:
+    # The overrides match by display name: every series a per-unit ratio panel shows must
+    # be named in its unit's override, or it silently keeps the fallback colours.
+    unmatched = []
+    checked = 0
+    for dashboard in dashboards.values():
+        for panel in panels(dashboard):
+            overrides = panel.get("fieldConfig", {}).get("overrides", [])
+            by_name = {
+                n: o
+                for o in overrides
+                if o["matcher"]["id"] == "byNames"
+                for n in o["matcher"]["options"]["names"]
+            }
+            for target in panel.get("targets", []):
+                legend = target.get("legendFormat", "")
+                if (
+                    names.WINDOW_WITHIN_TARGET_RATIO not in target["expr"]
+                    or "{{unit}}" not in legend
+                ):
+                    continue
+                for unit in registry.units:
+                    expr = substitute(target["expr"], unit, _range_of(dashboard))
+                    status, body = http_json(query_url(prometheus.url, "/api/v1/query", query=expr))
+                    assert status == 200, body
+                    for series in body["data"]["result"]:
+                        labels = series["metric"]
+                        name = re.sub(
+                            r"\{\{(\w+)\}\}", lambda m, labels=labels: labels.get(m[1], ""), legend
+                        )
+                        checked += 1
+                        if name not in by_name:
+                            unmatched.append(f"{panel['title']}: {name}")
+    assert checked > 0
+    assert unmatched == []

@@ -61,6 +61,14 @@ def publish(file: Path, no_validate: bool) -> None:
     default=None,
     help="Write the events to this JSONL file up to now instead of publishing them.",
 )
+@click.option(
+    "--state",
+    "state_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Remember in this file how far the simulated clock has published, and continue "
+    "from there when started again with the same seed (no event is published twice).",
+)
 def simulate(
     seed: int,
     speed: float,
@@ -68,20 +76,31 @@ def simulate(
     rate_scale: float,
     seconds: float | None,
     out: Path | None,
+    state_file: Path | None,
 ) -> None:
     import orjson
 
     from sigap.publisher import EventPublisher
     from sigap.simulator import TrafficModel
+    from sigap.simulator_mark import PublishedMark, load_mark, save_mark, starting_point
 
     start_real = time.time()
     settings = load_settings()
+    mark = load_mark(state_file) if state_file is not None and out is None else None
+    start, published_until = starting_point(mark, seed, start_real - days_back * 86400)
     model = TrafficModel(
-        start=start_real - days_back * 86400,
+        start=start,
         seed=seed,
         rate_scale=rate_scale,
         registry=load_unit_registry(settings),  # the categories come from the registry
     )
+    if published_until is not None:
+        skipped = len(model.advance(published_until))
+        click.echo(
+            f"simulator: continuing from {time.ctime(published_until)}; the {skipped} "
+            f"event(s) before it were published by an earlier run ({state_file})",
+            err=True,
+        )
     if out is not None:
         events = model.advance(start_real)
         out.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
@@ -102,6 +121,8 @@ def simulate(
                 publisher.publish(event)
                 published += 1
             publisher.flush()
+            if state_file is not None:
+                save_mark(state_file, PublishedMark(seed=seed, start=start, until=model.now))
             time.sleep(0.5)
     click.echo(f"simulator published {published} event(s)", err=True)
 

@@ -60,6 +60,7 @@ from sigap.core.worklist import WorklistEntry, WorklistPage, worklist
 from sigap.core.worklist import level_text as level_text_of
 
 if TYPE_CHECKING:
+    from sigap.settings import Settings
     from streams.app import SigapApp
 
 log = logging.getLogger(__name__)
@@ -948,17 +949,18 @@ VIEWS: tuple[type[ApiView], ...] = (
 )
 
 
+def officer_endpoints_text(settings: Settings) -> str:
+    """Whether the officer endpoints are served (said at start-up; never the token)."""
+    if settings.officer_token is None:
+        return "officer endpoints (/api/officers/...) disabled: SIGAP_OFFICER_TOKEN is unset"
+    return "officer endpoints (/api/officers/...) enabled: bearer token required"
+
+
 def register_api(sigap: SigapApp) -> Api:
     """Add the API's views to the worker's web server."""
     token = sigap.settings.officer_token
     access = OfficerAccess(None if token is None else token.get_secret_value())
     api = Api(sigap, ScoreDatabase(sigap.settings.database_url), access)
-    log.info(
-        "officer endpoints (/api/officers/...): %s",
-        "enabled, bearer token required"
-        if access.enabled
-        else "disabled (SIGAP_OFFICER_TOKEN unset)",
-    )
     for view in VIEWS:
         bound = type(view.__name__, (view,), {"api": api, "__module__": __name__})
         sigap.faust_app.page(view.path, name=f"sigap-api-{view.__name__}")(bound)

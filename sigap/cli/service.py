@@ -21,6 +21,7 @@ from sigap.cli.common import (
 def worker(loglevel: str) -> None:
     from faust import Worker
 
+    from streams.api import officer_endpoints_text
     from streams.app import create_app, install_event_loop, quiet_debug_logging
 
     install_event_loop()
@@ -32,6 +33,8 @@ def worker(loglevel: str) -> None:
         f"sigap worker: metrics at http://{settings.web_host}:{settings.web_port}/metrics",
         err=True,
     )
+    # Whether officer data is served; never the token.
+    click.echo(f"sigap worker: {officer_endpoints_text(settings)}", err=True)
     faust_worker = Worker(sigap_app.faust_app, loglevel=loglevel)
     quiet_debug_logging(faust_worker)
     faust_worker.execute_from_commandline()

@@ -67,5 +67,8 @@ $(QUIX_VENV)/.installed: bench/quix-constraints.txt
 
 bench-quix-venv: $(QUIX_VENV)/.installed
 
+# Also the demo's state: its broker (stopped first), worker state, simulator mark, logs,
+# Prometheus and Alertmanager data (all under .local/) and its score database sigap.db.
 clean:
-	rm -rf $(VENV) $(QUIX_VENV) .local .mypy_cache .ruff_cache .pytest_cache
+	-bash $(KAFKA) stop
+	rm -rf $(VENV) $(QUIX_VENV) .local .mypy_cache .ruff_cache .pytest_cache sigap.db

@@ -25,9 +25,13 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL_KAFKA = ROOT / "deploy" / "kafka" / "local-kafka.sh"
 RULES = ROOT / "deploy" / "prometheus" / "sigap-rules.yml"
-ALERTMANAGER_CONFIG = ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
 PROMETHEUS_DIR = ROOT / ".local" / "demo-prometheus"
 ALERTMANAGER_DIR = ROOT / ".local" / "demo-alertmanager"
+# Where the demo's simulator records how far it has published (sigap/simulator_mark.py):
+# a second `make demo` continues the simulated history; `make clean` starts afresh.
+SIMULATOR_STATE = "simulator.json"
+# The generated receivers' placeholder port: the demo's webhook sink listens there when free.
+DEFAULT_WEBHOOK_SINK_PORT = 9099
 DEFAULT_PROMETHEUS_PORT = 9090
 # Not Alertmanager's usual 9093: the local Kafka broker's controller listens on KAFKA_PORT+1.
 DEFAULT_ALERTMANAGER_PORT = 9094
@@ -45,6 +49,7 @@ class Demo:
     # Prometheus and Alertmanager: the demo goes on without them if they stop.
     optional: set[str] = field(default_factory=set)
     started_broker: bool = False
+    sink: Any = None  # the WebhookSink, when Alertmanager runs
 
     def say(self, text: str) -> None:
         print(f"[demo] {text}", flush=True)
@@ -91,6 +96,8 @@ class Demo:
                 except subprocess.TimeoutExpired:
                     process.kill()
             self.say(f"stopped {name}")
+        if self.sink is not None:
+            self.sink.stop()
         if self.started_broker:
             subprocess.run(["bash", str(LOCAL_KAFKA), "stop"])
 
@@ -153,6 +160,9 @@ class Demo:
         )
         if alertmanager_url is not None:
             lines.append(f"  alertmanager: {alertmanager_url}")
+            lines.append(
+                f"  notifications: {self.log_dir / 'alerts.log'}   (the local webhook sink)"
+            )
         return lines
 
     def start_alertmanager(self, port: int) -> str | None:
@@ -167,12 +177,13 @@ class Demo:
             )
             return None
         ALERTMANAGER_DIR.mkdir(parents=True, exist_ok=True)
+        config = self.alertmanager_config()
         url = f"http://127.0.0.1:{port}"
         process = self.spawn_command(
             "alertmanager",
             [
                 binary,
-                f"--config.file={ALERTMANAGER_CONFIG}",
+                f"--config.file={config}",
                 f"--storage.path={ALERTMANAGER_DIR / 'data'}",
                 f"--web.listen-address=127.0.0.1:{port}",
                 "--cluster.listen-address=",  # one instance: no gossip port
@@ -183,6 +194,49 @@ class Demo:
             self.say(f"Alertmanager did not start; see {self.log_dir}/alertmanager.log")
             return None
         return url
+
+    def alertmanager_config(self) -> Path:
+        """The generated routes with their webhooks pointed at a local sink the demo runs
+        (127.0.0.1, the placeholder port 9099 when free), so notifications are delivered
+        and logged to alerts.log instead of failing in Alertmanager's log."""
+        from sigap.core.registry_file import load_registry
+        from sigap.monitoring.alertmanager import render_alertmanager_config
+        from sigap.webhook_sink import WebhookSink
+
+        port = DEFAULT_WEBHOOK_SINK_PORT if _port_free(DEFAULT_WEBHOOK_SINK_PORT) else 0
+        self.sink = WebhookSink(self.log_dir / "alerts.log", port).start()
+        registry_path = self.env.get("SIGAP_REGISTRY")
+        registry = load_registry(Path(registry_path) if registry_path else _default_registry())
+        config = ALERTMANAGER_DIR / "alertmanager.yml"
+        config.write_text(render_alertmanager_config(registry, f"{self.sink.url}/hooks"))
+        self.say(f"webhook sink on {self.sink.url} (alerts in {self.log_dir}/alerts.log)")
+        return config
+
+
+def _default_registry() -> Path:
+    from sigap.settings import DEFAULT_REGISTRY
+
+    return Path(DEFAULT_REGISTRY)
+
+
+def _events_topic_is_empty(env: dict[str, str]) -> bool | None:
+    """Whether the events topic holds no message (a new or wiped broker); None when the
+    broker cannot tell."""
+    try:
+        from kafka import KafkaConsumer, TopicPartition
+
+        topic = env.get("SIGAP_EVENTS_TOPIC", "complaint-events")
+        consumer = KafkaConsumer(
+            bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"], request_timeout_ms=15000
+        )
+        try:
+            partitions = consumer.partitions_for_topic(topic) or set()
+            ends = consumer.end_offsets([TopicPartition(topic, p) for p in partitions])
+            return bool(sum(ends.values()) == 0)
+        finally:
+            consumer.close()
+    except Exception:
+        return None
 
 
 def _prometheus_config(
@@ -282,10 +336,19 @@ def run_demo(seconds: float | None) -> int:
             demo.say(f"the worker did not serve {metrics_url}; see {log_dir}/worker.log")
             return 1
         monitoring = demo.start_prometheus(worker_port, prometheus_port, alertmanager_port)
-        demo.spawn("simulator", "simulate")
+        # Continue the simulated history of an earlier run (no event published twice),
+        # unless the broker's events topic is empty (a new broker): then start afresh.
+        state = Path(env["SIGAP_STATE_DIR"]) / SIMULATOR_STATE
+        if state.exists() and _events_topic_is_empty(env):
+            state.unlink()
+        if state.exists():
+            demo.say(
+                f"continuing the simulated history of the last run ({state}; make clean resets)"
+            )
+        demo.spawn("simulator", "simulate", "--state", str(state))
         database = env.get("DATABASE_URL", "sqlite:///sigap.db")
         demo.say("SIGAP is running.")
-        demo.say(f"  metrics:  {metrics_url}   (try: curl -s {metrics_url} | grep ^complaint)")
+        demo.say(f"  metrics:  {metrics_url}   (try: curl -s {metrics_url} | grep ^sigap_)")
         demo.say(f"  scores:   {database}   (try: .venv/bin/sigap scores)")
         demo.say(f"  logs:     {log_dir}/")
         for line in monitoring:

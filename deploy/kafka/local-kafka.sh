@@ -29,14 +29,39 @@ timeout=${KAFKA_START_TIMEOUT:-90}
 
 say() { printf 'local-kafka: %s\n' "$*" >&2; }
 
+# Reads Maven's output, keeps it in $1, and prints a progress line at most every 5 s.
+progress() {
+  local log=$1 line files=0 last=$SECONDS started=$SECONDS
+  while IFS= read -r line; do
+    printf '%s\n' "$line" >>"$log"
+    case $line in *"Downloaded from"*) files=$((files + 1)) ;; esac
+    if [ $((SECONDS - last)) -ge 5 ]; then
+      say "fetching: $files file(s) downloaded, $((SECONDS - started))s"
+      last=$SECONDS
+    fi
+  done
+  say "fetched: $files file(s) downloaded in $((SECONDS - started))s"
+}
+
 fetch() {
   if [ -f "$libs_dir/.complete" ]; then return 0; fi
   command -v mvn >/dev/null || { say "Maven (mvn) is required to fetch the broker"; exit 1; }
   command -v java >/dev/null || { say "a JDK 17+ (java) is required to run the broker"; exit 1; }
   say "resolving org.apache.kafka:kafka_2.13:$kafka_version from Maven Central into $libs_dir"
+  say "(first time only: Maven downloads its plugins and the broker's jars, a few minutes)"
   rm -rf "$libs_dir.tmp"
-  mvn -q -B -Dstyle.color=never -f "$here/pom.xml" dependency:copy-dependencies \
-    -DincludeScope=runtime -DoutputDirectory="$libs_dir.tmp"
+  local mvn_log
+  mvn_log=$(mktemp)
+  # Maven's own output is one line per file; print a count every few seconds instead, and
+  # the whole output only when it fails.
+  if ! mvn -B -Dstyle.color=never -f "$here/pom.xml" dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$libs_dir.tmp" 2>&1 | progress "$mvn_log"; then
+    say "Maven failed; its output:"
+    cat "$mvn_log" >&2
+    rm -f "$mvn_log"
+    exit 1
+  fi
+  rm -f "$mvn_log"
   rm -rf "$libs_dir"
   mv "$libs_dir.tmp" "$libs_dir"
   touch "$libs_dir/.complete"

@@ -1,7 +1,7 @@
 # SIGAP: the two commands of the README's quick start, and the checks.
 #   make demo   run the whole service locally (Ctrl-C stops it; DEMO_SECONDS=N stops after N s)
 #   make test   run all the tests (starts its own Kafka broker on a free port)
-#   make test-fast  the tests without the broker, PostgreSQL or external tools (under a minute)
+#   make test-fast  the tests without the broker, PostgreSQL, external tools or `slow` marks (under a minute)
 #   make check  lint, type-check, audit and test: everything CI runs
 PYTHON ?= python3
 VENV := .venv
@@ -31,10 +31,13 @@ demo: install kafka system-packages
 test: install kafka system-packages
 	$(BIN)/python -m pytest
 
-# The fast subset: no Kafka broker, no PostgreSQL, no Prometheus/Chromium, the quick Hypothesis
-# profile (tests/properties.py). `make test` still runs everything.
+# The fast subset: no Kafka broker, no PostgreSQL, no Prometheus/Chromium, no test marked `slow`,
+# and the quick Hypothesis profile `dev` (tests/properties.py) even under CI=true
+# (HYPOTHESIS_PROFILE=ci make test-fast runs the thorough counts). `make test` runs everything.
+HYPOTHESIS_PROFILE ?= dev
 test-fast: install
-	$(BIN)/python -m pytest -q -m "not broker and not external and not kafka"
+	HYPOTHESIS_PROFILE=$(HYPOTHESIS_PROFILE) $(BIN)/python -m pytest -q \
+		-m "not broker and not external and not kafka and not slow"
 
 lint: install
 	$(BIN)/ruff check .

@@ -1,5 +1,6 @@
 """Shared fixtures: a real Kafka broker for the integration tests; the Hypothesis profile
-(tests/properties.py); the `broker` and `external` markers of the slow tests.
+(tests/properties.py); the `broker` and `external` markers of the tests that need services
+(the `slow` marker, of tests that need none but take seconds, is set in the test files).
 
 The broker is the project's own (deploy/kafka/local-kafka.sh) on a free port, unless
 KAFKA_BOOTSTRAP_SERVERS names a cluster to use. Under CI=true a broker that cannot be

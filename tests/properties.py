@@ -1,9 +1,9 @@
 """The shared Hypothesis profile (registered and loaded in tests/conftest.py).
 
 `ci` (when CI=true) runs every property test with the example counts it names; `dev` (a
-developer's machine) runs a tenth of them, so `make test-fast` stays quick. A test states
-its thorough count through `examples(n)`; `HYPOTHESIS_PROFILE=ci` runs the full counts
-locally.
+developer's machine, and always `make test-fast`, which sets HYPOTHESIS_PROFILE=dev) runs a
+tenth of them. A test states its thorough count through `examples(n)`;
+`HYPOTHESIS_PROFILE=ci` runs the full counts locally.
 """
 
 from __future__ import annotations

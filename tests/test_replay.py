@@ -220,7 +220,7 @@ def independent(
                 "formats": ["%m/%d/%Y %I:%M:%S %p"],
             },
         ),
-        (
+        pytest.param(
             "stlouis_csb_service_requests_2009_2012.csv",
             "stlouis-csb.yaml",
             {
@@ -232,6 +232,7 @@ def independent(
                 "zone": "America/Chicago",
                 "formats": ["%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S"],
             },
+            marks=pytest.mark.slow,  # four years of requests
         ),
     ],
 )

@@ -64,6 +64,7 @@ def simulated(seed: int) -> list[ComplaintEvent]:
     return [parse_event(orjson.dumps(event)) for event in raw]
 
 
+@pytest.mark.slow  # process pools on two weeks of simulated traffic
 @pytest.mark.parametrize("workers", [2, 3])
 def test_parallel_replay_equals_the_sequential_replay_on_simulated_traffic(workers: int) -> None:
     events = simulated(seed=7)
@@ -74,6 +75,7 @@ def test_parallel_replay_equals_the_sequential_replay_on_simulated_traffic(worke
     assert_same(sequential, parallel)
 
 
+@pytest.mark.slow  # a process pool
 def test_parallel_replay_equals_the_sequential_replay_with_an_as_of() -> None:
     events = simulated(seed=3)
     as_of = START + 6 * 86400  # later events pending, open timers evaluated then
@@ -85,6 +87,7 @@ def test_parallel_replay_of_no_events_is_empty() -> None:
     assert_same(replay([], REGISTRY), replay([], REGISTRY, workers=2))
 
 
+@pytest.mark.slow  # a process pool
 def test_parallel_replay_equals_the_sequential_replay_on_a_real_data_set() -> None:
     path = shared_file("data", "baltimore_311_customer_service_requests_2019-10.csv")
     mapping = ROOT / "deploy" / "csv-mappings" / "baltimore-311.yaml"
@@ -114,6 +117,7 @@ def test_parallel_replay_equals_the_sequential_replay_on_a_real_data_set() -> No
     assert_same(sequential, replay(events, registry, workers=3))
 
 
+@pytest.mark.slow  # a process pool
 def test_sigap_replay_workers_prints_the_same_json(tmp_path: Path) -> None:
     file = tmp_path / "events.jsonl"
     raw = TrafficModel(START, seed=5, rate_scale=1.0).advance(START + 10 * 86400)

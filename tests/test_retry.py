@@ -62,6 +62,7 @@ def test_it_returns_as_soon_as_the_service_answers() -> None:
     )
 
 
+@pytest.mark.slow  # a worker process that retries the broker until it gives up (~30 s)
 def test_the_worker_against_no_broker_stops_with_one_clear_line() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "sigap", "worker"],

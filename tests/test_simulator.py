@@ -166,6 +166,7 @@ def test_per_complaint_lifecycle_order(parsed: dict[str, list[ComplaintEvent]]) 
 # -- the core accepts it all -------------------------------------------------------------
 
 
+@pytest.mark.slow  # a month of traffic through the core
 def test_replay_through_the_core_without_rejections_or_anomalies(
     parsed: dict[str, list[ComplaintEvent]],
 ) -> None:

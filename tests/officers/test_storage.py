@@ -35,6 +35,7 @@ def comparable(row: dict[str, Any]) -> tuple[Any, ...]:
     return (row["unit"], row["officer"], row["category"], row["period_start"], *values)
 
 
+@pytest.mark.slow  # every view upserted twice in small batches
 def test_stored_officer_scores_equal_replay(database_url: str) -> None:
     rng = random.Random(7)
     events = [e for n in range(40) for e in random_history(rng, f"c{n}", START)]

@@ -7,6 +7,7 @@ import random
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy.orm import Session
 
 from schemas.events import ComplaintEvent
@@ -181,6 +182,7 @@ def random_history(rng: random.Random, complaints: int) -> list[ComplaintEvent]:
     return events
 
 
+@pytest.mark.slow  # four rounds of shuffled histories in small batches
 def test_stored_scores_equal_a_recomputation_whatever_the_batches(database_url: str) -> None:
     """Views stream in (events in a shuffled order, so views are restated), in random
     batches, while the watermark moves and periods become final. In the end the latest

@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
+import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
@@ -89,6 +90,7 @@ def verify_json(database_url: str, *args: str) -> tuple[int, dict[str, Any]]:
     return result.exit_code, json.loads(result.stdout)
 
 
+@pytest.mark.slow  # simulated traffic, recomputed by nine `sigap verify` runs
 def test_identical_scores_pass_and_each_injected_discrepancy_is_named(
     database_url: str, tmp_path: Path
 ) -> None:

@@ -156,6 +156,9 @@ _Target = cog_builder.Builder[cog_variants.Dataquery]
 # per-unit override matches: those of the default 95% objective (see _objective_steps).
 _RATIO_STEPS: Final = ((None, "red"), (0.9, "orange"), (0.95, "green"))
 _COUNT_STEPS: Final = ((None, "green"), (1.0, "red"))
+# Share of an error budget used: relative to the unit's own objective already, so one set
+# of steps fits every unit (100%: exactly on the objective; 200%: twice the budget).
+_BUDGET_USED_STEPS: Final = ((None, "green"), (1.0, "orange"), (2.0, "red"))
 
 
 # --------------------------------------------------------------------------------------
@@ -608,7 +611,7 @@ def city_overview(registry: Registry, api_url: str = DEFAULT_API_URL) -> dash_mo
         overrides=[
             _Override(
                 names=(budget_used,),
-                steps=((None, "green"), (1.0, "orange"), (2.0, "red")),
+                steps=_BUDGET_USED_STEPS,
                 cell_options={"type": "color-background"},
             )
         ],
@@ -943,6 +946,26 @@ def unit_detail(registry: Registry, api_url: str = DEFAULT_API_URL) -> dash_mode
     )
     board.row("By category (7d)")
     board.add(
+        _bargauge(
+            "Error budget used by category",
+            "Per complaint category and timer, the share of the unit's error budget its "
+            "misses in the last 7 days used: (1 - within target) / (1 - the unit's objective "
+            "from the registry). Amber from 100% (the category alone misses the unit's "
+            "objective), red from 200%: the categories to look at first.",
+            [
+                _query(
+                    f"(1 - min by (category, timer) ({CATEGORY_WINDOW_WITHIN_TARGET_RATIO}"
+                    f'{{{_UNIT}, window="7d"}}))\n'
+                    f"/ on (timer) group_left () (1 - max by (timer) ({OBJECTIVE_RECORD}"
+                    f"{{{_UNIT}}}))",
+                    "{{category}} {{timer}}",
+                    instant=True,
+                )
+            ],
+            "percentunit",
+            steps=_BUDGET_USED_STEPS,
+            min_value=0,
+        ),
         _bargauge(
             "Within target by category",
             "Share of the unit's timers decided in the last 7 days that met their target, per "

@@ -553,3 +553,41 @@ def test_override_names_are_the_series_names_prometheus_returns(
                             unmatched.append(f"{panel['title']}: {name}")
     assert checked > 0
     assert unmatched == []
+
+
+def _instant(prometheus: PrometheusServer, expr: str) -> dict[tuple[str, str], float]:
+    status, body = http_json(
+        query_url(prometheus.url, "/api/v1/query", query=expr, time=f"{time.time():.3f}")
+    )
+    assert status == 200, body
+    return {
+        (row["metric"].get("category", ""), row["metric"].get("timer", "")): float(row["value"][1])
+        for row in body["data"]["result"]
+    }
+
+
+def test_the_category_budget_panel_divides_each_miss_share_by_the_units_own_objective(
+    prometheus: PrometheusServer, dashboards: dict[str, dict[str, Any]], registry: Registry
+) -> None:
+    board = dashboards["sigap-unit-detail.json"]
+    (panel,) = [p for p in panels(board) if p.get("title") == "Error budget used by category"]
+    steps = panel["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    assert [(s["value"], s["color"]) for s in steps] == [
+        (None, "green"),
+        (1.0, "orange"),
+        (2.0, "red"),
+    ]
+    (target,) = panel["targets"]
+    for unit in registry.units:
+        shown = _instant(prometheus, substitute(target["expr"], unit, _range_of(board)))
+        # Independently: the raw category ratios and the objective read from the registry.
+        ratios = _instant(
+            prometheus,
+            f"min by (category, timer) ({names.CATEGORY_WINDOW_WITHIN_TARGET_RATIO}"
+            f'{{unit="{unit}", window="7d"}})',
+        )
+        objective = registry.units[unit].objective
+        expected = {key: (1 - ratio) / (1 - objective) for key, ratio in ratios.items()}
+        assert shown.keys() == expected.keys() and shown, unit
+        for key, value in expected.items():
+            assert math.isclose(shown[key], value, rel_tol=1e-9, abs_tol=1e-12), (unit, key)

@@ -316,3 +316,106 @@ class Worker:
 
 def total(found: dict[Sample, float], name: str) -> float:
     return sum(value for (sample, _), value in found.items() if sample == name)
+
+
+# --- An event set where deadlines pass ------------------------------------------------------
+#
+# Ten working days (Mon 2 - Fri 13 Nov 2026, no public holiday, office calendar 08:00-16:00
+# WIB) and a Saturday. Each working day has one slot, 09:00-11:30 WIB, holding every event
+# of that day: six complaints are created (09:00 + 12 min per unit) and earlier ones are
+# answered, transferred or resolved, some in time and some late. Response targets are 24 h
+# wall, resolution targets 5 working days (close of the 5th working day, day 1 the day after
+# a receipt after 08:00). The last events are on Saturday 14 Nov: a late response at 13:30
+# and a complaint created at 14:00 (DEADLINE_LAST).
+#
+# Why the final numbers cannot depend on the pace at which partitions are read, if the
+# worker is right:
+# - a timer that stops or is transferred in time does so in the slot of its receipt day
+#   (or the next working day's slot for resolutions), hours before its deadline; every
+#   deadline lies outside the slots (response deadlines 09:00-10:50 the next day are inside
+#   a slot, but no timer with such a deadline stops in that slot before it), so reading the
+#   events of one slot in any order gives the same outcomes;
+# - the instants that decide the final gauges at watermark DEADLINE_LAST (+ minutes of
+#   wall-clock drift): deadlines, stops and 50/75/100 % thresholds are all at least 30 min
+#   away from DEADLINE_LAST - 0 / 10 min (the worker's grace) - 1 h / 24 h / 7 d / 30 d.
+DEADLINE_DAYS = [
+    datetime.fromisoformat(f"2026-11-{day:02d}T00:00:00+07:00")
+    for day in (2, 3, 4, 5, 6, 9, 10, 11, 12, 13)
+]
+DEADLINE_LAST = datetime.fromisoformat("2026-11-14T14:00:00+07:00")
+
+
+def make_deadline_events(prefix: str = "s") -> list[dict[str, Any]]:
+    """Every event of the deadline set, in event-time order. Patterns by (day + unit) % 6:
+    0 answered and resolved in time, rated; 1 answered late (next working day 11:00),
+    resolved two working days later; 2 answered in time, resolved the working day after its
+    resolution deadline (late) or left open; 3 transferred after 40 min, answered by the new
+    unit, resolved two working days later; 4 never answered, transferred the next working
+    day at 10:50 (after its response deadline), then left open by the new unit; 5 left open
+    without any answer."""
+    events: list[tuple[datetime, int, dict[str, Any]]] = []
+
+    def add(moment: datetime, type_: str, complaint: str, **extra: Any) -> None:
+        event = {
+            "event_id": f"{complaint}-{len(events)}",
+            "type": type_,
+            "complaint_id": complaint,
+            "occurred_at": moment.isoformat(),
+            **extra,
+        }
+        events.append((moment, len(events), event))
+
+    def day_at(index: int, hour: int, minute: int = 0) -> datetime | None:
+        if index >= len(DEADLINE_DAYS):
+            return None
+        return DEADLINE_DAYS[index] + timedelta(hours=hour, minutes=minute)
+
+    for k in range(len(DEADLINE_DAYS)):
+        for u, unit in enumerate(UNITS):
+            complaint = f"{prefix}{k:02d}{u}"
+            created = DEADLINE_DAYS[k] + timedelta(hours=9, minutes=12 * u)
+            add(created, "created", complaint, unit=unit, category="waste")
+            pattern = (k + u) % 6
+            if pattern == 0:
+                add(created + timedelta(minutes=30), "responded", complaint)
+                add(created + timedelta(minutes=60), "resolved", complaint)
+                add(created + timedelta(minutes=70), "rated", complaint, rating=(k + u) % 5 + 1)
+            elif pattern == 1:
+                late = day_at(k + 1, 11)
+                if late is None:  # Friday 13: answered on Saturday afternoon
+                    late = DEADLINE_LAST - timedelta(minutes=30)
+                add(late, "responded", complaint)
+                resolved = day_at(k + 3, 9, 30)
+                if resolved is not None:
+                    add(resolved, "resolved", complaint)
+            elif pattern == 2:
+                add(created + timedelta(minutes=20), "responded", complaint)
+                # The 5th working day after the receipt day is k + 5; resolved on k + 6.
+                resolved = day_at(k + 6, 9, 30)
+                if resolved is not None:
+                    add(resolved, "resolved", complaint)
+            elif pattern == 3:
+                other = UNITS[(u + 1) % len(UNITS)]
+                add(
+                    created + timedelta(minutes=40),
+                    "assigned",
+                    complaint,
+                    unit=other,
+                    reason="not_our_authority",
+                )
+                add(created + timedelta(minutes=80), "responded", complaint)
+                resolved = day_at(k + 2, 10, 45)
+                if resolved is not None:
+                    add(resolved, "resolved", complaint)
+            elif pattern == 4:
+                moved = day_at(k + 1, 10, 50)
+                if moved is not None:
+                    other = UNITS[(u + 2) % len(UNITS)]
+                    add(moved, "assigned", complaint, unit=other, reason="not_our_authority")
+    add(DEADLINE_LAST, "created", f"{prefix}last", unit="dlh", category="waste")
+    return [event for _, _, event in sorted(events, key=lambda item: (item[0], item[1]))]
+
+
+def local_day(event: dict[str, Any]) -> str:
+    """The event's date in WIB (the slot it belongs to)."""
+    return datetime.fromisoformat(event["occurred_at"]).date().isoformat()

@@ -20,6 +20,23 @@ from its own random stream:
 - `reopened` by the citizen, then `resolved` again; `rated` 1-5 (good ratings are the
   rule, worse when slow or reopened); `closed` some days after the last resolution.
 
+Then causes, fairness controls and escalations (docs/causes.md, docs/operations.md), timed
+against the deadlines and misses the core computes for that lifecycle with the simulator's
+registry (its targets, calendars, extension limits, causes vocabulary and escalation ladder):
+
+- `escalated`: a complaint not answered (`responded`, or a `resolved` that answers it) within
+  an escalation level's `after_hours` goes to that level a few minutes later (WargaKu: to
+  `walikota` after 1x24 hours; about one complaint in ten);
+- `extension_granted`: SHARE_EXTENDED of the holders whose timer takes long (at least
+  LONG_WORK_FRACTION of the allowed time) get one extension, mostly on the resolution timer,
+  of 1 to the registry's maximum working days, in their working time while the clock runs
+  and well before the deadline;
+- `miss_explained`: SHARE_EXPLAINED of the misses get a cause from the vocabulary, in the
+  unit's working hours after the deadline (a paused complaint's resolution miss often by its
+  pause reason);
+- `objection_filed` then `objection_decided` (upheld or rejected): SHARE_OBJECTED of the
+  explained misses, after the explanation.
+
 Categories come from the registry's taxonomy (`categories:` in deploy/registry.yaml): a unit
 draws from the categories listing it (`units:`), rarely from those listing no unit (education,
 permits, staff conduct, ...), ordinary categories more often than complex ones; a
@@ -32,7 +49,10 @@ never reads the clock itself: the caller decides how simulated time maps to real
 
 Determinism: arrivals are handled in global time order whatever the `advance` steps, and
 each unit's arrivals and each complaint's lifecycle have their own seeded random stream,
-so one seed and start give the same events however `advance` is called.
+so one seed and start give the same events however `advance` is called. Officer codes, pause
+reasons and each kind of the events above have streams of their own, and those events are
+numbered after the lifecycle's: the lifecycle events of a seed (ids, times, fields) are the
+same with or without them.
 """
 
 from __future__ import annotations
@@ -46,9 +66,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any, Final
 
+from schemas.events import ComplaintEvent
 from sigap.core.calendar import WorkingCalendar, indonesian_holidays
+from sigap.core.charging import Timer
 from sigap.core.periods import JAKARTA
 from sigap.core.registry import Registry
+from sigap.core.timeline import ComplaintOutcome, evaluate_complaint
 from sigap.settings import DEFAULT_REGISTRY
 
 MINUTE: Final = 60.0
@@ -189,6 +212,58 @@ PAUSE_REASONS: Final = (
     ("other", 0.05),
 )
 
+# Causes, fairness controls and escalations (docs/causes.md, docs/operations.md), each drawn
+# from a random stream of its own (so the lifecycle events above stay those of the same seed
+# without them) and timed with the registry's targets and calendars, as the worker does.
+# A unit foresees a long job: of the holders whose timer takes at least LONG_WORK_FRACTION of
+# its allowed time (misses included), SHARE_EXTENDED get an extension, granted in their
+# working time well before the deadline; SHARE_RESPONSE_EXTENSION of them on the response timer
+# when it still runs, the rest on the resolution timer.
+LONG_WORK_FRACTION: Final = 0.8
+SHARE_EXTENDED: Final = 0.05
+SHARE_RESPONSE_EXTENSION: Final = 0.1
+MIN_EXTENSION_WINDOW_HOURS: Final = 2.0  # working hours between receipt and the last moment
+SHARE_EXPLAINED: Final = 0.6  # misses the unit explains (`miss_explained`), after the deadline
+EXPLAIN_MEDIAN_HOURS: Final = 6.0  # the unit's working hours after the deadline
+SHARE_PAUSE_CAUSE: Final = 0.5  # a paused complaint's resolution miss: the pause's reason
+SHARE_OBJECTED: Final = 0.15  # explained misses the unit objects to
+OBJECTION_MEDIAN_HOURS: Final = 4.0  # working hours after the explanation
+DECISION_MEDIAN_HOURS: Final = 16.0  # working hours after the objection (about 2 days)
+SHARE_UPHELD: Final = 0.35
+# The complaint app checks for unanswered complaints every few minutes.
+ESCALATION_DELAY_MINUTES: Final = (1.0, 15.0)
+# Preferred codes of the registry's causes vocabulary, by weight; a vocabulary code not listed
+# gets OTHER_CODE_WEIGHT, a listed code the registry lacks is left out.
+EXTENSION_REASONS: Final = (
+    ("joint_site_survey", 0.35),
+    ("procurement", 0.25),
+    ("awaiting_other_agency", 0.25),
+    ("citizen_unreachable", 0.05),
+    ("other", 0.1),
+)
+MISS_CAUSES: Final = {
+    "response": (
+        ("awaiting_other_agency", 0.35),
+        ("other", 0.25),
+        ("joint_site_survey", 0.2),
+        ("citizen_unreachable", 0.1),
+        ("procurement", 0.05),
+        ("force_majeure", 0.05),
+    ),
+    "resolution": (
+        ("joint_site_survey", 0.3),
+        ("awaiting_other_agency", 0.25),
+        ("procurement", 0.2),
+        ("citizen_unreachable", 0.15),
+        ("other", 0.07),
+        ("force_majeure", 0.03),
+    ),
+}
+OTHER_CODE_WEIGHT: Final = 0.02
+# Objections to misses whose cause was outside the unit's hands are upheld more often.
+_OUTSIDE_CAUSES: Final = frozenset({"force_majeure", "awaiting_other_agency"})
+_EVALUATION_HORIZON: Final = timedelta(days=3 * 366)  # past every deadline of the lifecycle
+
 
 @dataclass(frozen=True)
 class CategoryPlan:
@@ -238,6 +313,13 @@ def _lognormal(rng: random.Random, median: float, sigma: float) -> float:
     return rng.lognormvariate(math.log(median), sigma)
 
 
+def _contract_event(occurred: float, event: dict[str, Any]) -> ComplaintEvent:
+    """A simulated event as the core sees it (already valid: no parsing needed)."""
+    return ComplaintEvent.model_validate(
+        {**event, "occurred_at": datetime.fromtimestamp(occurred, JAKARTA)}
+    )
+
+
 class TrafficModel:
     def __init__(
         self,
@@ -255,9 +337,11 @@ class TrafficModel:
         self.sequence = 0
         self.pending: list[tuple[float, int, int, dict[str, Any]]] = []
         self._by_code = {unit.code: unit for unit in self.units}
-        self._plans = category_plans(
-            registry if registry is not None else _default_registry(), self.units
-        )
+        self.registry = registry if registry is not None else _default_registry()
+        self._plans = category_plans(self.registry, self.units)
+        # Events of the fairness controls the simulator's own check had to leave out (none
+        # expected: the tests assert it stays 0).
+        self.withdrawn = 0
         # Holidays around the start: enough for any demo; later years just have none.
         year = datetime.fromtimestamp(start, JAKARTA).year
         self._holidays = _holidays(year - 1, year + 5)
@@ -321,6 +405,7 @@ class TrafficModel:
         complaint_id = f"SBY-{self.seed}-{number:07d}"
         previous = -math.inf
         steps = self._with_officers(number, self._lifecycle(number, unit, at))
+        timed: list[tuple[float, dict[str, Any]]] = []
         for step, (moment, fields) in enumerate(steps):
             # Strictly increasing whole seconds: no same-instant ties inside a complaint.
             occurred = max(float(math.ceil(moment.timestamp())), previous + MINUTE)
@@ -331,6 +416,10 @@ class TrafficModel:
                 "occurred_at": rfc3339(occurred),
                 **fields,
             }
+            timed.append((occurred, event))
+        # Added after the lifecycle, numbered after it: its events keep their ids and times.
+        timed += self._fairness_events(number, complaint_id, timed)
+        for step, (occurred, event) in enumerate(timed):
             heapq.heappush(self.pending, (occurred, number, step, event))
 
     # -- officers (pseudonymous codes) ------------------------------------------------------
@@ -374,6 +463,205 @@ class TrafficModel:
     def _officer(unit: str, rng: random.Random, other_than: str | None = None) -> str:
         codes = [f"{unit}-o{k}" for k in range(1, OFFICERS_PER_UNIT + 1)]
         return rng.choice([code for code in codes if code != other_than] or codes)
+
+    # -- causes, fairness controls and escalations ------------------------------------------
+
+    def _fairness_events(
+        self, number: int, complaint_id: str, timed: list[tuple[float, dict[str, Any]]]
+    ) -> list[tuple[float, dict[str, Any]]]:
+        """`escalated`, `extension_granted`, `miss_explained`, `objection_filed` and
+        `objection_decided` for the complaint's lifecycle `timed` (see the module docstring),
+        each kind from its own random stream. Deadlines and misses are the core's
+        (core.timeline with the simulator's registry): an extension is granted before the
+        holder's deadline, an explanation or objection comes after the miss. Every added
+        event is checked against the whole complaint as the worker checks it; one the
+        core would not apply is left out (counted in `withdrawn`)."""
+        taken = {occurred for occurred, _ in timed}
+        added: list[tuple[float, dict[str, Any]]] = []
+
+        def add(moment: datetime, fields: dict[str, Any]) -> None:
+            occurred = float(math.ceil(moment.timestamp()))
+            while occurred in taken:  # no same-instant ties inside a complaint
+                occurred += 1.0
+            taken.add(occurred)
+            step = len(timed) + len(added)
+            event = {
+                "event_id": f"sim-{self.seed}-{number}-{step}",
+                "complaint_id": complaint_id,
+                "occurred_at": rfc3339(occurred),
+                **fields,
+            }
+            added.append((occurred, event))
+
+        lifecycle = [_contract_event(occurred, event) for occurred, event in timed]
+        created_at = lifecycle[0].occurred_at
+        horizon = created_at + _EVALUATION_HORIZON
+        for moment, fields in self._escalations(number, lifecycle):
+            add(moment, fields)
+        outcome = evaluate_complaint(lifecycle, self.registry, as_of=horizon)
+        extension = self._extension(number, lifecycle, outcome)
+        if extension is not None:
+            add(*extension)
+            # The extension may turn a miss into a met target.
+            outcome = evaluate_complaint(
+                [*lifecycle, _contract_event(*added[-1])], self.registry, as_of=horizon
+            )
+        for moment, fields in self._explanations(number, lifecycle, outcome):
+            add(moment, fields)
+        return self._checked(lifecycle, added, horizon)
+
+    def _checked(
+        self,
+        lifecycle: list[ComplaintEvent],
+        added: list[tuple[float, dict[str, Any]]],
+        horizon: datetime,
+    ) -> list[tuple[float, dict[str, Any]]]:
+        """`added` without the events the core rejects (none expected; a safety net so the
+        demo never sends a dead letter), nor those that depend on them."""
+        while added:
+            events = lifecycle + [_contract_event(*item) for item in added]
+            rejected = dict(evaluate_complaint(events, self.registry, as_of=horizon).rejected)
+            if not rejected:
+                break
+            self.withdrawn += len(rejected)
+            added = [item for item in added if item[1]["event_id"] not in rejected]
+        return added
+
+    def _escalations(
+        self, number: int, lifecycle: list[ComplaintEvent]
+    ) -> list[tuple[datetime, dict[str, Any]]]:
+        """The complaint app escalates a complaint not answered (no `responded`, nor a
+        `resolved` that answers it) within a level's `after_hours` of its receipt to that
+        level of the registry's ladder (WargaKu: to the mayor after 1x24 hours), a few minutes
+        after that instant, when it checks."""
+        rng = random.Random(f"{self.seed}/escalation/{number}")
+        created_at = lifecycle[0].occurred_at
+        answered = next(
+            (e.occurred_at for e in lifecycle if e.type in ("responded", "resolved")), None
+        )
+        result: list[tuple[datetime, dict[str, Any]]] = []
+        levels = [level for level in self.registry.escalation.levels if level.after_hours]
+        for level in sorted(levels, key=lambda level: level.after_hours or 0.0):
+            assert level.after_hours is not None
+            checked = created_at + timedelta(
+                hours=level.after_hours, minutes=rng.uniform(*ESCALATION_DELAY_MINUTES)
+            )
+            # Not answered when the app checks (a minute's margin for the rounding to seconds).
+            if answered is None or answered > checked + timedelta(minutes=1):
+                result.append((checked, {"type": "escalated", "level": level.code}))
+        return result
+
+    def _extension(
+        self, number: int, lifecycle: list[ComplaintEvent], outcome: ComplaintOutcome
+    ) -> tuple[datetime, dict[str, Any]] | None:
+        """At most one `extension_granted` (the registry's default limit is one per complaint
+        and unit): for a holder whose timer takes long, granted in its working time between
+        its receipt and the earliest of its deadline, the timer's stop and a pause."""
+        rng = random.Random(f"{self.seed}/extension/{number}")
+        candidates = {
+            charge.timer: charge
+            for charge in outcome.charges
+            if charge.unit in self.registry.units
+            and not charge.transferred_away
+            and charge.stints == 1
+            and charge.fraction_of_allowed >= LONG_WORK_FRACTION
+        }
+        if not candidates or rng.random() >= SHARE_EXTENDED:
+            return None
+        timer: Timer = "response" if rng.random() < SHARE_RESPONSE_EXTENSION else "resolution"
+        charge = candidates.get(timer)
+        if charge is None:
+            return None
+        limit = self.registry.causes.extension_limit(
+            charge.unit, lifecycle[0].occurred_at.astimezone(JAKARTA).date()
+        )
+        if limit.max_extensions < 1:
+            return None
+        last = charge.deadline
+        if charge.stopped_at is not None:
+            last = min(last, charge.stopped_at)
+        pauses = [
+            e.occurred_at
+            for e in lifecycle
+            if e.type == "paused" and e.occurred_at > charge.received_at
+        ]
+        if pauses:
+            last = min(last, pauses[0])
+        calendar = self.registry.calendar_for(charge.unit)
+        window = calendar.working_seconds_between(charge.received_at, last)
+        if window < MIN_EXTENSION_WINDOW_HOURS * HOUR:
+            return None
+        granted_at = calendar.add_working_seconds(
+            charge.received_at, window * rng.uniform(0.2, 0.6)
+        )
+        fields = {
+            "type": "extension_granted",
+            "timer": charge.timer,
+            "working_days": rng.randint(1, limit.max_working_days),
+            "reason": self._vocabulary_code(rng, EXTENSION_REASONS),
+        }
+        return granted_at, fields
+
+    def _explanations(
+        self, number: int, lifecycle: list[ComplaintEvent], outcome: ComplaintOutcome
+    ) -> list[tuple[datetime, dict[str, Any]]]:
+        """`miss_explained` for SHARE_EXPLAINED of the misses, in the unit's working hours
+        after its deadline, and for SHARE_OBJECTED of those an `objection_filed` after it and
+        an `objection_decided` (upheld or rejected) after that."""
+        explaining = random.Random(f"{self.seed}/miss-explained/{number}")
+        objecting = random.Random(f"{self.seed}/objection/{number}")
+        pause_reasons = [
+            e.reason
+            for e in lifecycle
+            if e.type == "paused" and self.registry.causes.known(e.reason)
+        ]
+        result: list[tuple[datetime, dict[str, Any]]] = []
+        for charge in outcome.charges:
+            if (
+                charge.outcome != "missed"
+                or charge.decided_at is None
+                or charge.unit not in self.registry.units
+                or explaining.random() >= SHARE_EXPLAINED
+            ):
+                continue
+            calendar = self.registry.calendar_for(charge.unit)
+            explained_at = calendar.add_working_seconds(
+                charge.decided_at + timedelta(minutes=1),
+                _lognormal(explaining, EXPLAIN_MEDIAN_HOURS, 0.8) * HOUR,
+            )
+            if (
+                charge.timer == "resolution"
+                and pause_reasons
+                and explaining.random() < SHARE_PAUSE_CAUSE
+            ):
+                cause = pause_reasons[0]
+            else:
+                cause = self._vocabulary_code(explaining, MISS_CAUSES[charge.timer])
+            which = {"unit": charge.unit, "timer": charge.timer}
+            result.append((explained_at, {"type": "miss_explained", **which, "cause": cause}))
+            if objecting.random() >= SHARE_OBJECTED:
+                continue
+            filed_at = calendar.add_working_seconds(
+                explained_at, _lognormal(objecting, OBJECTION_MEDIAN_HOURS, 0.6) * HOUR
+            )
+            decided_at = calendar.add_working_seconds(
+                filed_at + timedelta(minutes=1),
+                _lognormal(objecting, DECISION_MEDIAN_HOURS, 0.6) * HOUR,
+            )
+            upheld = SHARE_UPHELD * (1.6 if cause in _OUTSIDE_CAUSES else 1.0)
+            decision = "upheld" if objecting.random() < upheld else "rejected"
+            result.append((filed_at, {"type": "objection_filed", **which}))
+            result.append(
+                (decided_at, {"type": "objection_decided", **which, "decision": decision})
+            )
+        return result
+
+    def _vocabulary_code(self, rng: random.Random, preferred: Sequence[tuple[str, float]]) -> str:
+        """A code of the registry's causes vocabulary: the preferred ones by weight, any other
+        vocabulary code with OTHER_CODE_WEIGHT."""
+        weights = dict(preferred)
+        codes = list(self.registry.causes.vocabulary)
+        return rng.choices(codes, [weights.get(code, OTHER_CODE_WEIGHT) for code in codes])[0]
 
     # -- one complaint's lifecycle ---------------------------------------------------------
 

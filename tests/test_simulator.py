@@ -4,19 +4,25 @@ and realistic enough over a simulated month (loose bounds, so parameter tuning s
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
+from click.testing import CliRunner
 
 from schemas.events import ComplaintEvent, EventRejected, parse_event
+from sigap.cli import main
+from sigap.core.causes import cause_analysis
 from sigap.core.complaint_state import ComplaintState, accept_event
 from sigap.core.registry_file import load_registry
 from sigap.core.timeline import evaluate_complaint
+from sigap.replay import replay
 from sigap.simulator import SURABAYA_UNITS, TrafficModel
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,6 +30,7 @@ REGISTRY = load_registry(ROOT / "deploy" / "registry.yaml")
 JAKARTA = ZoneInfo("Asia/Jakarta")
 # A Monday; the month holds ordinary weeks and a national holiday (Chinese New Year).
 START = datetime(2026, 2, 2, tzinfo=JAKARTA).timestamp()
+START_DATE = date(2026, 2, 2)
 MONTH = 30 * 86400.0
 ALWAYS_OPEN = {"damkar", "bpbd"}
 CONTRACT_FIELDS = {
@@ -38,7 +45,34 @@ CONTRACT_FIELDS = {
     "reason",
     "rating",
     "officer",
+    "timer",
+    "working_days",
+    "cause",
+    "decision",
+    "level",
 }
+# The lifecycle types the simulator sent before causes, fairness controls and escalations.
+LIFECYCLE_TYPES = frozenset(
+    {
+        "created",
+        "assigned",
+        "handed_over",
+        "responded",
+        "paused",
+        "resumed",
+        "resolved",
+        "reopened",
+        "rated",
+        "closed",
+    }
+)
+FAIRNESS_TYPES = (
+    "extension_granted",
+    "miss_explained",
+    "objection_filed",
+    "objection_decided",
+    "escalated",
+)
 
 Event = dict[str, Any]
 
@@ -372,3 +406,203 @@ def test_officers_and_hand_overs_for_the_demo(parsed: dict[str, list[ComplaintEv
             if event.officer is not None:
                 # Pseudonymous codes of the holding unit, never names.
                 assert event.officer.startswith(f"{unit}-o"), event
+
+
+# -- causes, fairness controls and escalations ------------------------------------------
+
+
+def digest(events: list[Event]) -> str:
+    return hashlib.sha256(
+        b"".join(orjson.dumps(event, option=orjson.OPT_SORT_KEYS) + b"\n" for event in events)
+    ).hexdigest()
+
+
+# The month of seed 7 (the `month` fixture) as the simulator sent it before it sent the
+# fairness events (main at db461c8): 25,659 lifecycle events. Change it only with a change of
+# the lifecycle model itself.
+LIFECYCLE_MONTH_DIGEST = "7f8d0064cb7741427a316057b851148b890c37d9f72cc77d5d5d0c5bff5f3e0b"
+
+
+def test_the_fairness_events_leave_the_lifecycle_events_of_a_seed_unchanged(
+    month: list[Event],
+) -> None:
+    lifecycle = [event for event in month if event["type"] in LIFECYCLE_TYPES]
+    assert len(lifecycle) == 25_659
+    assert digest(lifecycle) == LIFECYCLE_MONTH_DIGEST
+    # The rest are the additions, and nothing else.
+    assert {event["type"] for event in month} - LIFECYCLE_TYPES == set(FAIRNESS_TYPES)
+
+
+def test_a_replayed_fortnight_accepts_every_fairness_event_and_has_causes(
+    tmp_path: Path,
+) -> None:
+    """`sigap replay` of the demo's default history (`sigap simulate --days-back 14`):
+    no dead letter, every new type present, the escalations and the misses by cause in the
+    figures."""
+    days = 14
+    model = TrafficModel(START, seed=7)
+    raw = model.advance(START + days * 86400)
+    kinds = Counter(event["type"] for event in raw)
+    assert all(kinds[kind] > 0 for kind in FAIRNESS_TYPES), kinds
+    assert model.withdrawn == 0  # the simulator's own check never had to leave one out
+    file = tmp_path / "events.jsonl"
+    file.write_bytes(b"".join(orjson.dumps(event) + b"\n" for event in raw))
+    cli = CliRunner().invoke(main, ["replay", str(file), "--format", "json"])
+    assert cli.exit_code == 0, cli.output
+    summary = json.loads(cli.output)
+    assert (summary["events"], summary["accepted"], summary["rejected"]) == (len(raw), len(raw), {})
+
+    result = replay([parse_event(orjson.dumps(event)) for event in raw], REGISTRY)
+    assert not result.rejected and result.watermark is not None
+    escalated = Counter[str]()
+    for snapshot in result.units.values():
+        escalated.update(snapshot.counters.escalated)
+    assert escalated["walikota"] == kinds["escalated"]
+    begin, end = START, START + days * 86400
+    analyses = [
+        cause_analysis(result.views, unit, begin, end, result.watermark) for unit in result.units
+    ]
+    causes = Counter[str]()
+    for analysis in analyses:
+        causes.update({item.cause: item.total for item in analysis.misses})
+    explained = sum(analysis.explained for analysis in analyses)
+    assert explained > 0 and sum(analysis.unexplained for analysis in analyses) > 0
+    assert len(set(causes) - {"unexplained"}) >= 4, causes
+    assert set(causes) <= {*REGISTRY.causes.vocabulary, "unexplained"}
+    assert sum(analysis.excused for analysis in analyses) > 0  # upheld objections
+    assert sum(analysis.extensions for analysis in analyses) > 0
+
+
+def test_a_simulated_week_is_accepted_whole() -> None:
+    """A week from a standing start: no dead letter either (few objections yet: they come
+    after a miss, its explanation and a decision)."""
+    raw = TrafficModel(START, seed=7).advance(START + 7 * 86400)
+    kinds = Counter(event["type"] for event in raw)
+    assert kinds["escalated"] and kinds["miss_explained"] and kinds["extension_granted"]
+    result = replay([parse_event(orjson.dumps(event)) for event in raw], REGISTRY)
+    assert (result.accepted, dict(result.rejected)) == (len(raw), {})
+
+
+def _before(events: list[ComplaintEvent], event: ComplaintEvent) -> list[ComplaintEvent]:
+    return [other for other in events if other.occurred_at < event.occurred_at]
+
+
+def test_fairness_events_keep_the_contract_rules(
+    parsed: dict[str, list[ComplaintEvent]],
+) -> None:
+    """Each rule checked from the complaint's events before the event (what the worker knows
+    when it arrives), independently of the core's own rejection. Extensions a little more
+    strictly than the contract: the simulator grants them while the holder's clock runs."""
+    vocabulary = set(REGISTRY.causes.vocabulary)
+    after_hours = {level.code: level.after_hours for level in REGISTRY.escalation.levels}
+    limit = REGISTRY.causes.extension_limit("*", START_DATE)
+    for complaint_id, events in parsed.items():
+        created_at = events[0].occurred_at
+        explained: set[tuple[str | None, str | None]] = set()
+        filed: set[tuple[str | None, str | None]] = set()
+        assert sum(e.type == "extension_granted" for e in events) <= limit.max_extensions
+        for event in events:
+            if event.type == "escalated":
+                hours = after_hours[event.level or ""]
+                assert hours is not None and event.occurred_at >= created_at + timedelta(
+                    hours=hours
+                ), complaint_id
+                assert not any(
+                    e.type in ("responded", "resolved") for e in _before(events, event)
+                ), complaint_id
+            elif event.type == "extension_granted":
+                assert event.reason in vocabulary
+                assert event.working_days is not None
+                assert 1 <= event.working_days <= limit.max_working_days
+                outcome = evaluate_complaint(
+                    _before(events, event), REGISTRY, as_of=event.occurred_at
+                )
+                charge = next(
+                    c
+                    for c in outcome.charges
+                    if c.unit == outcome.holder and c.timer == event.timer
+                )
+                assert charge.running and charge.deadline > event.occurred_at, complaint_id
+            elif event.type == "miss_explained":
+                assert event.cause in vocabulary
+                outcome = evaluate_complaint(
+                    _before(events, event), REGISTRY, as_of=event.occurred_at
+                )
+                charge = next(
+                    c for c in outcome.charges if (c.unit, c.timer) == (event.unit, event.timer)
+                )
+                assert charge.outcome == "missed", complaint_id
+                assert charge.decided_at is not None
+                assert charge.decided_at < event.occurred_at
+                explained.add((event.unit, event.timer))
+            elif event.type == "objection_filed":
+                assert (event.unit, event.timer) in explained - filed, complaint_id
+                filed.add((event.unit, event.timer))
+            elif event.type == "objection_decided":
+                assert (event.unit, event.timer) in filed, complaint_id
+                assert event.decision in ("upheld", "rejected")
+
+
+def test_fairness_event_mix_over_a_month(parsed: dict[str, list[ComplaintEvent]]) -> None:
+    complaints = len(parsed)
+    as_of = datetime.fromtimestamp(START + MONTH, JAKARTA)
+    kinds: Counter[str] = Counter()
+    misses = 0
+    for events in parsed.values():
+        kinds.update(event.type for event in events)
+        outcome = evaluate_complaint(events, REGISTRY, as_of=as_of)
+        misses += sum(charge.outcome == "missed" for charge in outcome.charges)
+    # WargaKu sends a complaint with no answer within 24 hours to the mayor: about one in ten.
+    assert 0.05 < kinds["escalated"] / complaints < 0.2
+    # A good share of the misses explained (the last days' ones not yet), a few objections.
+    assert 0.3 < kinds["miss_explained"] / misses < 0.7
+    assert 0.05 < kinds["objection_filed"] / kinds["miss_explained"] < 0.25
+    assert 0 < kinds["objection_decided"] <= kinds["objection_filed"]
+    decisions = Counter(
+        event.decision
+        for events in parsed.values()
+        for event in events
+        if event.type == "objection_decided"
+    )
+    assert decisions["upheld"] and decisions["rejected"]
+    # Extensions: a small share of the long jobs, mostly on the resolution timer.
+    extensions = [
+        event for events in parsed.values() for event in events if event.type == "extension_granted"
+    ]
+    assert 0.002 < len(extensions) / complaints < 0.03
+    timers = Counter(event.timer for event in extensions)
+    assert timers["resolution"] > timers["response"]
+    assert len({event.working_days for event in extensions}) >= 4
+
+
+def test_fairness_events_follow_the_registry_vocabulary_and_ladder(tmp_path: Path) -> None:
+    import yaml
+
+    data = yaml.safe_load((ROOT / "deploy" / "registry.yaml").read_text(encoding="utf-8"))
+    data["causes"]["vocabulary"] = ["citizen_unreachable", "flooding", "other"]
+    data["escalation"]["levels"] = [
+        {"code": "camat", "name": "Camat", "after_hours": 12},
+        {"code": "sekda", "name": "Sekretaris Daerah"},
+        {"code": "mayor", "name": "Mayor", "after_hours": 36},
+    ]
+    data["causes"]["extension_limits"] = [
+        {"effective_from": "2019-01-01", "unit": "*", "max_extensions": 1, "max_working_days": 3}
+    ]
+    data["holiday_overrides"] = str(ROOT / "deploy" / "holidays-override.yaml")
+    path = tmp_path / "registry.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    registry = load_registry(path)
+    model = TrafficModel(START, seed=7, registry=registry)
+    raw = model.advance(START + 14 * 86400)
+    codes = Counter(
+        event.get("reason") or event.get("cause")
+        for event in raw
+        if event["type"] in ("extension_granted", "miss_explained")
+    )
+    assert set(codes) <= {"citizen_unreachable", "flooding", "other"} and codes["flooding"]
+    levels = Counter(event["level"] for event in raw if event["type"] == "escalated")
+    assert set(levels) == {"camat", "mayor"} and levels["camat"] > levels["mayor"]
+    days = {event["working_days"] for event in raw if event["type"] == "extension_granted"}
+    assert days and days <= {1, 2, 3}
+    result = replay([parse_event(orjson.dumps(event)) for event in raw], registry)
+    assert (result.accepted, dict(result.rejected), model.withdrawn) == (len(raw), {}, 0)

@@ -138,6 +138,12 @@ def scores(
 @click.option(
     "--trend", "trend_periods", default=6, show_default=True, help="Previous periods shown."
 )
+@click.option(
+    "--officers",
+    is_flag=True,
+    help="With --unit: add a section with each officer's scores for the period "
+    "(pseudonymous officer codes). Off by default: reports are shared widely.",
+)
 def report(
     unit: str | None,
     all_units: bool,
@@ -145,6 +151,7 @@ def report(
     output_format: str,
     output: Path | None,
     trend_periods: int,
+    officers: bool,
 ) -> None:
     from sigap.core.periods import parse_period
     from sigap.core.registry import UNKNOWN_UNIT
@@ -152,6 +159,8 @@ def report(
 
     if all_units == (unit is not None):
         raise click.UsageError("give either --unit UNIT or --all-units")
+    if officers and all_units:
+        raise click.UsageError("--officers is for a unit's report (--unit UNIT)")
     try:
         kind, start = parse_period(period_text)
     except ValueError as error:
@@ -172,6 +181,7 @@ def report(
         start=start,
         output_format=output_format,
         trend_periods=trend_periods,
+        officers=officers,
     )
     if output is None:
         click.echo(text, nl=False)

@@ -43,6 +43,7 @@ from sigap.core.scoring import ALL, COUNT_COLUMNS, period_score
 from sigap.core.unit_view import UnitView
 from sigap.storage.actions import list_actions
 from sigap.storage.cause_figures import cause_figures
+from sigap.storage.officer_scores import officer_score_rows
 from sigap.storage.official import closed_starts, official_rows
 from sigap.storage.scores import restored_watermark, score_rows, stored_views
 
@@ -54,6 +55,23 @@ NO_CHANNEL = "(none)"  # complaints whose `created` event named no channel
 
 # The persisted counts shown in the tables, in this order (core.scoring.PeriodScore).
 COUNT_KEYS: tuple[str, ...] = COUNT_COLUMNS
+# The counts of the officer table, before the IKU indicators.
+OFFICER_COUNT_KEYS: tuple[str, ...] = (
+    "received",
+    "resolved",
+    "response_missed",
+    "resolution_missed",
+    "open_at_end",
+)
+UNASSIGNED = "unassigned"  # core.officer_view.UNASSIGNED
+# Said wherever a report shows officer data (`sigap report --officers`): who it is about.
+OFFICER_ABOUT = (
+    "This section is about the unit's officers, identified by pseudonymous codes only: the "
+    "mapping from codes to people is held by the city's HR system, not by SIGAP. "
+    "`unassigned` counts the complaints that carried no officer code (not a person). "
+    "Officer rows hold the score writer's latest computation (no revisions): they add up to "
+    "the unit's latest figures."
+)
 
 
 @dataclass(frozen=True)
@@ -202,6 +220,9 @@ class UnitReport:
     # {"roads_bridges": "Jalan dan jembatan (complex)"}; "other" for the rest.
     category_names: Mapping[str, str] = field(default_factory=dict)
     restatements: tuple[Restatement, ...] = ()
+    # `sigap report --officers`: each officer's score of the period over all categories
+    # (storage.officer_scores), `subject` the officer code; None: the section was not asked.
+    officers: tuple[Score, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -354,6 +375,22 @@ def channel_scores(
     return tuple(scores)
 
 
+def officer_scores(engine: Engine, unit: str, kind: PeriodKind, start: date) -> tuple[Score, ...]:
+    """The unit's officers' stored scores of the period over all categories, `subject` the
+    officer code: most complaints received first, `unassigned` last."""
+    rows = officer_score_rows(engine, [unit], kind, category=ALL, date_from=start, date_to=start)
+    scores = [
+        _score(unit, str(row["officer"]), kind, start, row, None, bool(row["final"]))
+        for row in rows
+    ]
+    return tuple(
+        sorted(
+            scores,
+            key=lambda s: (s.subject == UNASSIGNED, -int(s.value("received") or 0), s.subject),
+        )
+    )
+
+
 def unit_report(
     engine: Engine,
     registry: Registry,
@@ -362,6 +399,7 @@ def unit_report(
     start: date,
     *,
     trend_periods: int = DEFAULT_TREND_PERIODS,
+    officers: bool = False,
 ) -> UnitReport:
     begin, end = period_start_epoch(kind, start), period_end(kind, start)
     trend_starts = [*previous_periods(kind, start, trend_periods), start]
@@ -442,6 +480,7 @@ def unit_report(
         actions=actions,
         category_names={s.subject: category_name(registry, s.subject) for s in categories},
         restatements=tuple(restatement_of(row, kind) for row in restated if _start(row) == start),
+        officers=officer_scores(engine, unit, kind, start) if officers else None,
     )
 
 

@@ -31,8 +31,10 @@ def render_report(
     start: date,
     output_format: str,
     trend_periods: int = DEFAULT_TREND_PERIODS,
+    officers: bool = False,
 ) -> str:
-    """The report of `unit`, or the league table of every unit when `unit` is None."""
+    """The report of `unit` (with its officer section when `officers`), or the league table
+    of every unit when `unit` is None."""
     renderers: dict[str, tuple[Callable[[UnitReport], str], Callable[[LeagueReport], str]]] = {
         "html": (render_html.render_unit, render_html.render_league),
         "md": (render_md.render_unit, render_md.render_league),
@@ -46,7 +48,15 @@ def render_report(
         if unit is None:
             return render_league(league_report(engine, registry, kind, start))
         return render_unit(
-            unit_report(engine, registry, unit, kind, start, trend_periods=trend_periods)
+            unit_report(
+                engine,
+                registry,
+                unit,
+                kind,
+                start,
+                trend_periods=trend_periods,
+                officers=officers,
+            )
         )
     finally:
         engine.dispose()

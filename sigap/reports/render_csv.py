@@ -3,10 +3,12 @@
 Columns (COLUMNS):
   report_period  the period reported on, e.g. 2026-11
   unit           unit code
-  section        kpi | count | trend | category | channel | time_lost | missed | overdue | league
+  section        kpi | count | trend | category | channel | officer | time_lost | missed |
+                 overdue | league
   period         the period the row is about (the trend's previous periods; else report_period)
-  subject        "*" (all categories), a category, a channel, "missed"/"all" (time_lost), a
-                 complaint id (missed, overdue), or the rank (league)
+  subject        "*" (all categories), a category, a channel, an officer code (officer, with
+                 --officers; metric `about` says who the data is about), "missed"/"all"
+                 (time_lost), a complaint id (missed, overdue), or the rank (league)
   metric         an IKU indicator name, a count name (received, resolved, ...), a time bucket
                  (before_arrival, before_first_response, after_first_response, paused), a
                  timer (missed, overdue), or a ranking figure (league: ranking_status,
@@ -37,7 +39,14 @@ from typing import Any
 
 from sigap.core.feedback import BUCKETS
 from sigap.reports import render_causes
-from sigap.reports.data import COUNT_KEYS, LeagueReport, Restatement, Score, UnitReport
+from sigap.reports.data import (
+    COUNT_KEYS,
+    OFFICER_ABOUT,
+    LeagueReport,
+    Restatement,
+    Score,
+    UnitReport,
+)
 from sigap.reports.text import restatement_reason
 
 COLUMNS = (
@@ -107,6 +116,18 @@ def unit_rows(report: UnitReport) -> Iterator[dict[str, Any]]:
         yield from _score_rows(period, "category", score, counts=True)
     for score in report.channels:
         yield from _score_rows(period, "channel", score, counts=True)
+    if report.officers is not None:
+        yield {
+            "report_period": period,
+            "unit": report.unit,
+            "section": "officer",
+            "period": period,
+            "subject": "",
+            "metric": "about",
+            "value": OFFICER_ABOUT,
+        }
+        for score in report.officers:
+            yield from _score_rows(period, "officer", score, counts=True)
     yield from render_causes.csv_rows(report)
     feedback = report.feedback
     if feedback is None:

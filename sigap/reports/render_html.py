@@ -15,6 +15,8 @@ from sigap.reports import charts, render_causes, text
 from sigap.reports.data import (
     COUNT_KEYS,
     LIST_LIMIT,
+    OFFICER_ABOUT,
+    OFFICER_COUNT_KEYS,
     LeagueReport,
     Score,
     UnitReport,
@@ -98,6 +100,8 @@ def render_unit(report: UnitReport) -> str:
         limit=LIST_LIMIT,
         charts=SimpleNamespace(**{"time_lost": Markup(""), **_unit_charts(report)}),
         count_keys=COUNT_KEYS,
+        officer_count_keys=OFFICER_COUNT_KEYS,
+        officer_about=OFFICER_ABOUT,
         buckets=BUCKETS,
         causes=render_causes,
     )

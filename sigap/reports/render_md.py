@@ -9,6 +9,8 @@ from sigap.reports import render_causes
 from sigap.reports.data import (
     COUNT_KEYS,
     LIST_LIMIT,
+    OFFICER_ABOUT,
+    OFFICER_COUNT_KEYS,
     LeagueReport,
     Restatement,
     Score,
@@ -29,6 +31,7 @@ from sigap.reports.text import (
     listed_of,
     measure,
     moment,
+    officer_status,
     percent,
     ranking_rule,
     restatement_reason,
@@ -168,6 +171,7 @@ def render_unit(report: UnitReport) -> str:
             "By category", report.categories, report.indicator_names, report.category_names
         ),
         *_score_table("By channel", report.channels, report.indicator_names),
+        *_officers(report),
     ]
     lines += ["## Missed targets and where the time went", ""]
     if score is not None and score.missed_indicators:
@@ -226,6 +230,30 @@ def render_unit(report: UnitReport) -> str:
     else:
         lines += ["None: no open complaint past its target.", ""]
     return "\n".join([*lines, *_restatements(report.restatements), *render_causes.markdown(report)])
+
+
+def _officers(report: UnitReport) -> list[str]:
+    """`sigap report --officers`: each officer's score of the period (codes only)."""
+    if report.officers is None:
+        return []
+    lines = ["## Officers", "", OFFICER_ABOUT, "", officer_status(report.officers), ""]
+    if not report.officers:
+        return lines
+    header = [
+        "officer",
+        *(COUNT_LABELS[key] for key in OFFICER_COUNT_KEYS),
+        *(indicator_label(n) for n in report.indicator_names),
+    ]
+    rows = [
+        [
+            score.subject,
+            *(str(score.value(key)) for key in OFFICER_COUNT_KEYS),
+            *(indicator_cell(score.indicator(n)) for n in report.indicator_names),
+        ]
+        for score in report.officers
+    ]
+    note = "Each indicator: realisation (achievement % of the unit's target)."
+    return [*lines, note, "", *_table(header, rows)]
 
 
 def _restatements(restatements: Sequence[Restatement]) -> list[str]:

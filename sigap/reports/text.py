@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from sigap.core.periods import JAKARTA
@@ -200,3 +200,15 @@ def achievement_summary(score: Score) -> str:
     if worst is not None:
         text += f"; worst: {indicator_label(worst.name)} at {percent(worst.achievement_percent)}"
     return text
+
+
+def officer_status(scores: Sequence[Score]) -> str:
+    """Whether the officer rows are final (they have no revisions)."""
+    if not scores:
+        return "No officer score is stored for this unit and period."
+    if all(score.final for score in scores):
+        return "Every officer score in this table is final."
+    return (
+        "The officer scores are provisional: the period is not final yet, so the figures "
+        "may still change."
+    )

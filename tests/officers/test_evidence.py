@@ -137,3 +137,23 @@ def test_each_subjects_within_target_share_is_backed_by_the_listed_complaints(
         if r["subject"].startswith("officer ")
     )
     assert unit_rows == officer_rows
+
+
+def test_the_pack_says_who_the_data_is_about(tmp_path: Path) -> None:
+    source = event_file(tmp_path)
+    pack = tmp_path / "pack"
+    made = CliRunner().invoke(
+        main,
+        [
+            *("evidence", "--unit", "dlh", "--period", "2026-Q4"),
+            *("--source", str(source), "--output", str(pack)),
+        ],
+    )
+    assert made.exit_code == 0, made.output
+    manifest = json.loads((pack / "manifest.json").read_text())
+    about = manifest["about"]
+    for words in ("work unit dlh", "pseudonymous codes only", "city's HR system", "2026-Q4"):
+        assert words in about, words
+    for page in ("form.html", "complaints.html"):
+        text = (pack / page).read_text().replace("&#x27;", "'").replace("&#39;", "'")
+        assert about in text, page

@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 SECURITY_PROTOCOLS: Final = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS: Final = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 STORES: Final = ("rocksdb://", "memory://")
+# kafka-python clients: reconnect backoff ceiling (the Java client's default) and the most a
+# bootstrap may wait (kafka-python's default), see Settings.kafka_python_config.
+RECONNECT_BACKOFF_MAX_MS: Final = 1000
+BOOTSTRAP_TIMEOUT_MAX_SECONDS: Final = 30.0
 # The database dialects SIGAP writes to, and the driver module each needs.
 DATABASE_DRIVERS: Final = {"sqlite": "sqlite3", "postgresql": "psycopg"}
 # SIGAP_OFFICER_TOKEN: an RFC 6750 bearer token (b64token characters), long enough not to be
@@ -250,6 +254,14 @@ class Settings(BaseSettings):
         config: dict[str, Any] = {
             "bootstrap_servers": self.kafka_bootstrap_servers.split(","),
             "security_protocol": self.kafka_security_protocol,
+            # kafka-python 3 backs off reconnects up to 30 s and waits 30 s to bootstrap:
+            # one unreachable-broker attempt took 30 s whatever SIGAP_CONNECT_TIMEOUT_SECONDS.
+            # The Java client's reconnect backoff ceiling (1 s), and a bootstrap bounded by the
+            # start-up budget; sigap.retry retries the whole attempt with its own backoff.
+            "reconnect_backoff_max_ms": RECONNECT_BACKOFF_MAX_MS,
+            "bootstrap_timeout_ms": int(
+                1000 * min(max(self.connect_timeout_seconds, 1.0), BOOTSTRAP_TIMEOUT_MAX_SECONDS)
+            ),
         }
         if self.kafka_uses_sasl:
             config.update(

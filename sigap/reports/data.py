@@ -22,6 +22,8 @@ from sigap.core.actions import ActionEffect
 from sigap.core.causes import CauseAnalysis, RoutingLedger, cause_analysis
 from sigap.core.feedback import Feedback, unit_feedback
 from sigap.core.findings import Finding, IndicatorMiss, OpenAction, unit_findings
+from sigap.core.officer_scores import held_seconds
+from sigap.core.officer_view import PHASES
 from sigap.core.periods import (
     PeriodKind,
     format_period,
@@ -30,6 +32,7 @@ from sigap.core.periods import (
     period_start_epoch,
     previous_periods,
 )
+from sigap.core.predikat import achievement
 from sigap.core.ranking import (
     DEFAULT_CONFIDENCE,
     DEFAULT_MIN_DECIDED_TIMERS,
@@ -64,6 +67,10 @@ OFFICER_COUNT_KEYS: tuple[str, ...] = (
     "open_at_end",
 )
 UNASSIGNED = "unassigned"  # core.officer_view.UNASSIGNED
+# The officer trend: the quarter holding the period's start and this many before it.
+OFFICER_TREND_QUARTERS = 3
+# Where an officer's time went (core.officer_view.OfficerView.held_seconds), in this order.
+OFFICER_PHASES: tuple[str, ...] = PHASES
 # Said wherever a report shows officer data (`sigap report --officers`): who it is about.
 OFFICER_ABOUT = (
     "This section is about the unit's officers, identified by pseudonymous codes only: the "
@@ -196,6 +203,51 @@ def charted_trend(trend: Sequence[TrendPoint]) -> tuple[TrendPoint, ...]:
 
 
 @dataclass(frozen=True)
+class OfficerTime:
+    """Where the officers' time went on the complaints with one of the unit's timers decided
+    in the period (the unit section's "all complaints decided in the period"): each
+    officer's wall time holding them while the unit's resolution clock ran, by phase
+    (core.officer_scores.held_seconds, over the whole of each complaint's stay at the unit).
+    Complaints without any officer code are not split among officers (not counted here)."""
+
+    complaints: int  # decided in the period and carrying officer data
+    without_officer_data: int  # decided in the period, no officer code and no hand-over
+    seconds: Mapping[str, Mapping[str, float]]  # officer -> phase -> seconds
+
+    def held(self, officer: str) -> float:
+        return sum(self.seconds.get(officer, {}).values())
+
+    def unit_seconds(self, phase: str) -> float:
+        """The unit's figure: every officer's seconds of the phase."""
+        return sum(phases.get(phase, 0.0) for phases in self.seconds.values())
+
+    @property
+    def unit_held(self) -> float:
+        return sum(self.unit_seconds(phase) for phase in OFFICER_PHASES)
+
+    def share(self, officer: str, phase: str) -> float | None:
+        held = self.held(officer)
+        return self.seconds.get(officer, {}).get(phase, 0.0) / held if held > 0 else None
+
+
+@dataclass(frozen=True)
+class OfficerTrend:
+    """One officer's stored quarter scores (over all categories), oldest first; a point's
+    score is None when nothing is stored for that quarter."""
+
+    officer: str
+    points: tuple[TrendPoint, ...]
+
+
+def overall_achievement(score: Score | None) -> float | None:
+    """The mean of the score's IKU achievement percentages (core.predikat.achievement, the
+    figure the grades are given on)."""
+    if score is None:
+        return None
+    return achievement({"achievement_percent": i.achievement_percent} for i in score.indicators)
+
+
+@dataclass(frozen=True)
 class UnitReport:
     unit: str
     unit_name: str
@@ -223,6 +275,9 @@ class UnitReport:
     # `sigap report --officers`: each officer's score of the period over all categories
     # (storage.officer_scores), `subject` the officer code; None: the section was not asked.
     officers: tuple[Score, ...] | None = None
+    # With `officers`: each officer's last quarters, and where their time went.
+    officer_trend: tuple[OfficerTrend, ...] = ()
+    officer_time: OfficerTime | None = None
 
 
 @dataclass(frozen=True)
@@ -391,6 +446,64 @@ def officer_scores(engine: Engine, unit: str, kind: PeriodKind, start: date) -> 
     )
 
 
+def _officer_order(officer: str) -> tuple[bool, str]:
+    return (officer == UNASSIGNED, officer)
+
+
+def officer_trend(
+    engine: Engine, unit: str, kind: PeriodKind, start: date, first: Sequence[str] = ()
+) -> tuple[OfficerTrend, ...]:
+    """Each officer's stored quarter scores over all categories for the quarter holding the
+    period's start and the OFFICER_TREND_QUARTERS before it: the officers of `first` in that
+    order, then every other officer with a score in those quarters, `unassigned` last."""
+    quarter = period_start("quarter", period_start_epoch(kind, start))
+    quarters = [*previous_periods("quarter", quarter, OFFICER_TREND_QUARTERS), quarter]
+    rows = officer_score_rows(
+        engine, [unit], "quarter", category=ALL, date_from=quarters[0], date_to=quarter
+    )
+    stored: dict[tuple[str, date], Score] = {}
+    for row in rows:
+        row_start = date.fromisoformat(str(row["period_start"]))
+        stored[(str(row["officer"]), row_start)] = _score(
+            unit, str(row["officer"]), "quarter", row_start, row, None, bool(row["final"])
+        )
+    found = {officer for officer, _ in stored} | set(first)
+    listed = [officer for officer in first if officer != UNASSIGNED]
+    listed += sorted(found - set(listed), key=_officer_order)
+    return tuple(
+        OfficerTrend(
+            officer,
+            tuple(
+                TrendPoint(format_period("quarter", q), q, stored.get((officer, q)))
+                for q in quarters
+            ),
+        )
+        for officer in listed
+    )
+
+
+def officer_time(views: Sequence[UnitView], unit: str, feedback: Feedback) -> OfficerTime:
+    """Where the officers' time went on the complaints with a timer of the unit decided in
+    the period (see OfficerTime)."""
+    decided = {decision.complaint_id for decision in feedback.decisions}
+    chosen = [
+        view
+        for view in views
+        if view.unit == unit and not view.deleted and view.complaint_id in decided
+    ]
+    split = [view for view in chosen if view.officers is not None]
+    seconds = {
+        officer: phases
+        for (view_unit, officer), phases in held_seconds(split).items()
+        if view_unit == unit
+    }
+    return OfficerTime(
+        complaints=len(split),
+        without_officer_data=len(chosen) - len(split),
+        seconds=dict(sorted(seconds.items(), key=lambda item: _officer_order(item[0]))),
+    )
+
+
 def unit_report(
     engine: Engine,
     registry: Registry,
@@ -435,6 +548,7 @@ def unit_report(
         causes, routing = figures.causes, figures.routing
     trend = tuple(TrendPoint(format_period(kind, s), s, overall.get(s)) for s in trend_starts)
     current = overall.get(start)
+    officer_rows = officer_scores(engine, unit, kind, start) if officers else None
     actions = (
         action_effects(engine, unit, kind, start, causes, watermark)
         if causes is not None and watermark is not None
@@ -480,7 +594,15 @@ def unit_report(
         actions=actions,
         category_names={s.subject: category_name(registry, s.subject) for s in categories},
         restatements=tuple(restatement_of(row, kind) for row in restated if _start(row) == start),
-        officers=officer_scores(engine, unit, kind, start) if officers else None,
+        officers=officer_rows,
+        officer_trend=(
+            officer_trend(engine, unit, kind, start, [s.subject for s in officer_rows])
+            if officer_rows is not None
+            else ()
+        ),
+        officer_time=(
+            officer_time(views, unit, feedback) if officers and feedback is not None else None
+        ),
     )
 
 

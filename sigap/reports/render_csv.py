@@ -3,14 +3,17 @@
 Columns (COLUMNS):
   report_period  the period reported on, e.g. 2026-11
   unit           unit code
-  section        kpi | count | trend | category | channel | officer | time_lost | missed |
-                 overdue | league
+  section        kpi | count | trend | category | channel | officer | officer_trend |
+                 officer_time | time_lost | missed | overdue | league
   period         the period the row is about (the trend's previous periods; else report_period)
-  subject        "*" (all categories), a category, a channel, an officer code (officer, with
-                 --officers; metric `about` says who the data is about), "missed"/"all"
+  subject        "*" (all categories), a category, a channel, an officer code (officer,
+                 officer_trend, officer_time, with --officers; metric `about` says who the data
+                 is about; officer_time `*`: the unit's), "missed"/"all"
                  (time_lost), a complaint id (missed, overdue), or the rank (league)
   metric         an IKU indicator name, a count name (received, resolved, ...), a time bucket
-                 (before_arrival, before_first_response, after_first_response, paused), a
+                 (before_arrival, before_first_response, after_first_response, paused), an
+                 officer's phase (officer_time: before_response, after_response,
+                 before_transfer, held; complaints), overall_achievement_percent, a
                  timer (missed, overdue), or a ranking figure (league: ranking_status,
                  indicators_achieved, indicators_with_realisation,
                  worst_achievement_percent, geometric_mean_achievement_percent,
@@ -38,14 +41,17 @@ from itertools import chain
 from typing import Any
 
 from sigap.core.feedback import BUCKETS
+from sigap.core.scoring import ALL
 from sigap.reports import render_causes
 from sigap.reports.data import (
     COUNT_KEYS,
     OFFICER_ABOUT,
+    OFFICER_PHASES,
     LeagueReport,
     Restatement,
     Score,
     UnitReport,
+    overall_achievement,
 )
 from sigap.reports.text import restatement_reason
 
@@ -104,6 +110,54 @@ def _score_rows(
                 yield {**base, "metric": key, "value": score.values[key]}
 
 
+def _officer_trend_rows(report: UnitReport) -> Iterator[dict[str, Any]]:
+    """Section `officer_trend`: each officer's stored quarter scores (`period` the quarter),
+    with `overall_achievement_percent`."""
+    for trend in report.officer_trend:
+        for point in trend.points:
+            if point.score is None:
+                continue
+            yield from _score_rows(report.period, "officer_trend", point.score, counts=True)
+            yield {
+                "report_period": report.period,
+                "unit": report.unit,
+                "section": "officer_trend",
+                "period": point.period,
+                "subject": trend.officer,
+                "metric": "overall_achievement_percent",
+                "value": overall_achievement(point.score),
+                "final": point.score.final,
+            }
+
+
+def _officer_time_rows(report: UnitReport) -> Iterator[dict[str, Any]]:
+    """Section `officer_time`: seconds per officer and phase, `held` their sum; subject `*`
+    the unit's (every officer's), with `complaints` and `complaints_without_officer_data`."""
+    time = report.officer_time
+    if time is None:
+        return
+    base = {
+        "report_period": report.period,
+        "unit": report.unit,
+        "section": "officer_time",
+        "period": report.period,
+    }
+    for officer, phases in time.seconds.items():
+        for phase in OFFICER_PHASES:
+            yield {**base, "subject": officer, "metric": phase, "value": phases.get(phase, 0.0)}
+        yield {**base, "subject": officer, "metric": "held", "value": time.held(officer)}
+    for phase in OFFICER_PHASES:
+        yield {**base, "subject": ALL, "metric": phase, "value": time.unit_seconds(phase)}
+    yield {**base, "subject": ALL, "metric": "held", "value": time.unit_held}
+    yield {**base, "subject": ALL, "metric": "complaints", "value": time.complaints}
+    yield {
+        **base,
+        "subject": ALL,
+        "metric": "complaints_without_officer_data",
+        "value": time.without_officer_data,
+    }
+
+
 def unit_rows(report: UnitReport) -> Iterator[dict[str, Any]]:
     period = report.period
     if report.score is not None:
@@ -128,6 +182,8 @@ def unit_rows(report: UnitReport) -> Iterator[dict[str, Any]]:
         }
         for score in report.officers:
             yield from _score_rows(period, "officer", score, counts=True)
+        yield from _officer_trend_rows(report)
+        yield from _officer_time_rows(report)
     yield from render_causes.csv_rows(report)
     feedback = report.feedback
     if feedback is None:

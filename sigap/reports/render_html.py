@@ -17,6 +17,7 @@ from sigap.reports.data import (
     LIST_LIMIT,
     OFFICER_ABOUT,
     OFFICER_COUNT_KEYS,
+    OFFICER_PHASES,
     LeagueReport,
     Score,
     UnitReport,
@@ -102,6 +103,7 @@ def render_unit(report: UnitReport) -> str:
         count_keys=COUNT_KEYS,
         officer_count_keys=OFFICER_COUNT_KEYS,
         officer_about=OFFICER_ABOUT,
+        officer_phases=OFFICER_PHASES,
         buckets=BUCKETS,
         causes=render_causes,
     )

@@ -11,6 +11,7 @@ from sigap.reports.data import (
     LIST_LIMIT,
     OFFICER_ABOUT,
     OFFICER_COUNT_KEYS,
+    OFFICER_PHASES,
     LeagueReport,
     Restatement,
     Score,
@@ -21,6 +22,9 @@ from sigap.reports.text import (
     BUCKET_LABELS,
     COUNT_LABELS,
     MISSING,
+    OFFICER_TIME_NOTE,
+    OFFICER_TREND_NOTE,
+    PHASE_LABELS,
     TIMER_LABELS,
     achieved,
     achievement_summary,
@@ -32,6 +36,8 @@ from sigap.reports.text import (
     measure,
     moment,
     officer_status,
+    officer_time_excluded,
+    officer_trend_cells,
     percent,
     ranking_rule,
     restatement_reason,
@@ -39,6 +45,7 @@ from sigap.reports.text import (
     share_achieved,
     standing_note,
     table_status,
+    time_cell,
 )
 
 
@@ -238,7 +245,7 @@ def _officers(report: UnitReport) -> list[str]:
         return []
     lines = ["## Officers", "", OFFICER_ABOUT, "", officer_status(report.officers), ""]
     if not report.officers:
-        return lines
+        return [*lines, *_officer_trend(report), *_officer_time(report)]
     header = [
         "officer",
         *(COUNT_LABELS[key] for key in OFFICER_COUNT_KEYS),
@@ -253,7 +260,79 @@ def _officers(report: UnitReport) -> list[str]:
         for score in report.officers
     ]
     note = "Each indicator: realisation (achievement % of the unit's target)."
-    return [*lines, note, "", *_table(header, rows)]
+    return [
+        *lines,
+        note,
+        "",
+        *_table(header, rows),
+        *_officer_trend(report),
+        *_officer_time(report),
+    ]
+
+
+def _officer_trend(report: UnitReport) -> list[str]:
+    if not report.officer_trend:
+        return []
+    lines = ["### Officer trend, last quarters", "", OFFICER_TREND_NOTE, ""]
+    header = [
+        "officer",
+        "quarter",
+        "received",
+        "resolved",
+        "missed",
+        *(indicator_label(n) for n in report.indicator_names),
+        "overall",
+    ]
+    rows = []
+    for trend in report.officer_trend:
+        for point in trend.points:
+            s = point.score
+            if s is None:
+                rows.append([trend.officer, point.period, "nothing stored"])
+                rows[-1] += [""] * (len(header) - 3)
+                continue
+            rows.append(
+                [trend.officer, point.period, *officer_trend_cells(s, report.indicator_names)]
+            )
+    return [*lines, *_table(header, rows)]
+
+
+def _officer_time(report: UnitReport) -> list[str]:
+    time = report.officer_time
+    if time is None:
+        return []
+    lines = [
+        f"### Where the officers' time went ({time.complaints} complaint(s))",
+        "",
+        OFFICER_TIME_NOTE,
+        "",
+    ]
+    excluded = officer_time_excluded(time.without_officer_data)
+    if excluded:
+        lines += [excluded, ""]
+    if not time.seconds:
+        return [*lines, "None.", ""]
+    header = ["officer", *(PHASE_LABELS[p] for p in OFFICER_PHASES), "held"]
+    rows = [
+        [
+            officer,
+            *(time_cell(phases.get(p, 0.0), time.share(officer, p)) for p in OFFICER_PHASES),
+            hours(time.held(officer)),
+        ]
+        for officer, phases in time.seconds.items()
+    ]
+    held = time.unit_held
+    rows.append(
+        [
+            "all officers (the unit)",
+            *(
+                time_cell(time.unit_seconds(p), time.unit_seconds(p) / held if held > 0 else None)
+                for p in OFFICER_PHASES
+            ),
+            hours(held),
+        ]
+    )
+    return [*lines, *_table(header, rows)]
 
 
 def _restatements(restatements: Sequence[Restatement]) -> list[str]:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from sigap.core.periods import JAKARTA
 from sigap.core.ranking import Standing
-from sigap.reports.data import Indicator, LeagueReport, Score
+from sigap.reports.data import Indicator, LeagueReport, Score, overall_achievement
 
 MISSING = "-"  # a value that does not exist (no realisation, no score)
 
@@ -24,6 +24,25 @@ BUCKET_LABELS = {
     "after_first_response": "at this unit, after the first response",
     "paused": "paused (waiting for the citizen)",
 }
+# Where an officer's time went (core.officer_view.PHASES).
+PHASE_LABELS = {
+    "before_response": "before the first response",
+    "after_response": "after the first response",
+    "before_transfer": "waiting for transfer (stints ended by a transfer away)",
+}
+OFFICER_TIME_NOTE = (
+    "Wall time each officer held the complaints with a timer of the unit decided in the "
+    'period (the complaints of the unit\'s "all complaints decided in the period"), while '
+    "the unit's resolution clock ran (paused time and time at other units left out), over "
+    "the whole of each complaint's stay at the unit. The officers' times add up to the "
+    "unit's row."
+)
+OFFICER_TREND_NOTE = (
+    "Each officer's stored quarter scores over all categories, for the quarter holding the "
+    "period and the three before it: missed is response and resolution missed; each "
+    "indicator's achievement %; overall, the mean of those achievements (the figure the "
+    "grades are given on)."
+)
 TIMER_LABELS = {"response": "first response", "resolution": "resolution"}
 COUNT_LABELS = {
     "received": "received",
@@ -212,3 +231,29 @@ def officer_status(scores: Sequence[Score]) -> str:
         "The officer scores are provisional: the period is not final yet, so the figures "
         "may still change."
     )
+
+
+def officer_time_excluded(count: int) -> str:
+    """How many complaints of the period were not split among officers."""
+    if not count:
+        return ""
+    return (
+        f"{count} complaint(s) decided in the period carried no officer code and no "
+        "hand-over: their time is not split among officers (see the unit's figures below)."
+    )
+
+
+def time_cell(seconds: float, share: float | None) -> str:
+    """E.g. "1.5 h (40.0%)"."""
+    return f"{hours(seconds)} ({percent(None if share is None else 100 * share)})"
+
+
+def officer_trend_cells(score: Score, names: Sequence[str]) -> list[str]:
+    """A quarter of the officer trend: received, resolved, missed, each indicator's
+    achievement %, overall achievement %."""
+    missed = int(score.value("response_missed") or 0) + int(score.value("resolution_missed") or 0)
+    cells = [str(score.value("received")), str(score.value("resolved")), str(missed)]
+    for name in names:
+        indicator = score.indicator(name)
+        cells.append(MISSING if indicator is None else percent(indicator.achievement_percent))
+    return [*cells, percent(overall_achievement(score))]

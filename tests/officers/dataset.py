@@ -24,13 +24,15 @@ CODES = ("dlh-a7k", "dlh-b3m", "dsda-c9p")
 MONDAY = [("period", "day"), ("from", "2026-11-02"), ("to", "2026-11-02")]
 
 
-def _event(n: int, type_: str, cid: str, clock: str, **extra: Any) -> ComplaintEvent:
+def _event(
+    n: int, type_: str, cid: str, clock: str, day: str = "2026-11-02", **extra: Any
+) -> ComplaintEvent:
     return ComplaintEvent.model_validate(
         {
             "event_id": f"{cid}-{n}",
             "type": type_,
             "complaint_id": cid,
-            "occurred_at": datetime.fromisoformat(f"2026-11-02T{clock}:00+07:00"),
+            "occurred_at": datetime.fromisoformat(f"{day}T{clock}:00+07:00"),
             **extra,
         }
     )
@@ -63,10 +65,32 @@ BY_HAND = {
 }
 
 
-def build_database(url: str) -> None:
+# Earlier quarters, for the officer trend (tests/reports/test_officer_section.py):
+# - k5 (dlh, Q3): received and answered by dlh-a7k, handed over to dlh-b3m who resolves it;
+# - k6 (dlh, Q3): received by dlh-b3m, transferred to dsda two hours later, sent back to
+#   dlh-a7k, who answers and resolves it (dlh-b3m's two hours: waiting for transfer);
+# - k7 (dlh, Q2): received by dlh-a7k, answered and resolved eight days later (missed).
+Q3, Q3_NEXT, Q2, Q2_LATE = "2026-08-03", "2026-08-04", "2026-05-04", "2026-05-12"
+EARLIER_EVENTS = [
+    _event(0, "created", "k5", "09:00", Q3, unit="dlh", officer=CODES[0]),
+    _event(1, "responded", "k5", "09:20", Q3, officer=CODES[0]),
+    _event(2, "handed_over", "k5", "10:00", Q3, officer=CODES[1]),
+    _event(3, "resolved", "k5", "15:00", Q3, officer=CODES[1]),
+    _event(0, "created", "k6", "09:00", Q3_NEXT, unit="dlh", officer=CODES[1]),
+    _event(1, "assigned", "k6", "11:00", Q3_NEXT, unit="dsda", officer=CODES[2]),
+    _event(2, "assigned", "k6", "13:00", Q3_NEXT, unit="dlh", officer=CODES[0]),
+    _event(3, "responded", "k6", "13:30", Q3_NEXT, officer=CODES[0]),
+    _event(4, "resolved", "k6", "16:00", Q3_NEXT, officer=CODES[0]),
+    _event(0, "created", "k7", "09:00", Q2, unit="dlh", officer=CODES[0]),
+    _event(1, "responded", "k7", "09:00", Q2_LATE, officer=CODES[0]),
+    _event(2, "resolved", "k7", "10:00", Q2_LATE, officer=CODES[0]),
+]
+
+
+def build_database(url: str, events: list[ComplaintEvent] = EVENTS) -> None:
     states: dict[str, ComplaintState] = {}
     views: list[UnitView] = []
-    for item in EVENTS:
+    for item in events:
         state = states.setdefault(item.complaint_id, ComplaintState())
         views += accept_event(state, item, REGISTRY).views
     engine = make_engine(url)

@@ -7,6 +7,10 @@ offsets found when it starts, so events published meanwhile are not read (they m
 in the stored scores yet either). Events deleted by the topic's retention are gone: the
 report says so (`truncated`), as the periods they belong to cannot be recomputed.
 
+With `offsets` (partition -> (start, end), e.g. an evidence pack's recorded log range) it
+reads exactly those offsets instead, and fails when the broker no longer holds all of them
+(deleted by retention, or a recreated topic); partitions not listed are not read.
+
 Each message goes through the worker's own admission checks before it is yielded (see
 streams.complaint_stage.ComplaintStage.process, `schemas.events.admit_message`): it must
 parse as a contract event, its key (which must be present) must be its complaint_id, and its event
@@ -21,7 +25,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from kafka import KafkaConsumer, TopicPartition
@@ -61,9 +65,11 @@ def read_topic_events(
     report: TopicReport,
     *,
     idle_timeout_seconds: float = 60.0,
+    offsets: Mapping[int, tuple[int, int]] | None = None,
 ) -> Iterator[ComplaintEvent]:
     """Every admitted event of `report.topic`, partition by partition in offset order
-    (interleaved across partitions, which is harmless: a complaint lives in one)."""
+    (interleaved across partitions, which is harmless: a complaint lives in one). With
+    `offsets`, only those of each listed partition's [start, end)."""
     consumer = KafkaConsumer(
         **settings.kafka_python_config(),
         group_id=None,
@@ -77,11 +83,29 @@ def read_topic_events(
                 f"topic {report.topic!r} does not exist on {settings.kafka_bootstrap_servers} "
                 "(check SIGAP_EVENTS_TOPIC)"
             )
+        if offsets is not None:
+            missing = sorted(set(offsets) - set(partitions))
+            if missing:
+                raise EventLogError(
+                    f"topic {report.topic!r} has no partition {missing[0]} of the range"
+                )
+            partitions = set(offsets)
         assigned = [TopicPartition(report.topic, p) for p in sorted(partitions)]
         consumer.assign(assigned)
         consumer.seek_to_beginning(*assigned)
         end_offsets: dict[TopicPartition, int] = consumer.end_offsets(assigned)
         start_offsets: dict[TopicPartition, int] = consumer.beginning_offsets(assigned)
+        if offsets is not None:
+            for tp in assigned:
+                start, end = offsets[tp.partition]
+                if start_offsets[tp] > start or end_offsets[tp] < end:
+                    raise EventLogError(
+                        f"topic {report.topic!r} partition {tp.partition} no longer holds "
+                        f"offsets {start} to {end} (it holds {start_offsets[tp]} to "
+                        f"{end_offsets[tp]})"
+                    )
+                start_offsets[tp], end_offsets[tp] = start, end
+                consumer.seek(tp, start)
         report.start_offsets = {tp.partition: start for tp, start in start_offsets.items()}
         report.end_offsets = {tp.partition: end for tp, end in end_offsets.items()}
         remaining = {tp for tp in assigned if consumer.position(tp) < end_offsets[tp]}

@@ -233,6 +233,32 @@ def file_log_range(path: Path) -> dict[str, Any]:
     return {"source": "file", "path": path.name, "sha256": sha256_hex(path.read_bytes())}
 
 
+def topic_log_range(topic: str, offsets: Mapping[int, tuple[int, int]]) -> dict[str, Any]:
+    """The events topic's offsets read, per partition: [start, end) (start: the first offset
+    still on the broker; end: the partition's end when the reading began)."""
+    return {
+        "source": "topic",
+        "topic": topic,
+        "partitions": {
+            str(partition): {"start": start, "end": end}
+            for partition, (start, end) in sorted(offsets.items())
+        },
+    }
+
+
+def topic_offsets(log_range: Mapping[str, Any]) -> dict[int, tuple[int, int]]:
+    """The offsets of a topic log range (topic_log_range); ValueError when it is not one."""
+    if log_range.get("source") != "topic":
+        raise ValueError("the pack was not made from the events topic")
+    try:
+        return {
+            int(partition): (int(span["start"]), int(span["end"]))
+            for partition, span in log_range["partitions"].items()
+        }
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise ValueError(f"malformed topic log range ({error})") from None
+
+
 def check_pack(directory: Path, recomputed: Pack) -> list[str]:
     """Differences between the pack on disk and the recomputed one (empty: identical)."""
     problems = []

@@ -237,22 +237,33 @@ class LogSummary:
     views: list[UnitView] = field(default_factory=list)
     # Partitions whose oldest events were deleted (retention): partition -> first offset.
     truncated: dict[int, int] = field(default_factory=dict)
+    # The topic's offsets read, partition -> (start, end): the exact log range (topic only).
+    offsets: dict[int, tuple[int, int]] = field(default_factory=dict)
 
 
 def load_log(
-    source: str, mapping: Path | None, settings: Settings, registry: Registry
+    source: str,
+    mapping: Path | None,
+    settings: Settings,
+    registry: Registry,
+    *,
+    offsets: Mapping[int, tuple[int, int]] | None = None,
 ) -> LogSummary:
-    """Replay the events topic (`source` == "topic") or an event file. Raises
+    """Replay the events topic (`source` == "topic"; with `offsets`, exactly that range of
+    each partition, see event_log.read_topic_events) or an event file. Raises
     replay_sources.SourceError, event_log.EventLogError or a KafkaError."""
     events: Iterator[ComplaintEvent]
     if source == TOPIC_SOURCE:
         topic_report = TopicReport(settings.events_topic)
-        events = read_topic_events(settings, topic_report)
+        events = read_topic_events(settings, topic_report, offsets=offsets)
         # Event times were checked against each record's timestamp, as the worker does.
         result = replay(events, registry, reference_epoch=None)
         summary = LogSummary(f"topic {settings.events_topic}", topic_report.messages)
         summary.rejected.update(topic_report.rejected)
         summary.truncated = {p: o for p, o in topic_report.start_offsets.items() if o > 0}
+        summary.offsets = {
+            p: (topic_report.start_offsets[p], end) for p, end in topic_report.end_offsets.items()
+        }
     else:
         path = Path(source)
         events, file_report = open_source(path, mapping)

@@ -90,25 +90,38 @@ def _print_evaluation(result: dict[str, Any]) -> None:
 @click.command(
     help="Write the quarterly evidence pack of a unit and its officers (HTML and CSV laid out "
     "like the quarterly evaluation form, the complaints behind the figures, a manifest with "
-    "SHA-256 of each file, the registry version and the source file's hash). Check it with "
-    "`sigap verify --evidence DIR --source FILE`."
+    "SHA-256 of each file, the registry version and the exact log range: the source file's "
+    "hash, or the events topic's offsets per partition). Check it with "
+    "`sigap verify --evidence DIR --source FILE|topic`."
 )
 @click.option("--unit", required=True, help="The unit code.")
 @click.option("--period", "period_text", required=True, help=PERIOD_HELP)
 @click.option(
     "--source",
     required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The event log: a .jsonl file, or a .csv with --mapping.",
+    help="'topic' (SIGAP_EVENTS_TOPIC, read to its current end without a consumer group), "
+    "or an event log file: a .jsonl file, or a .csv with --mapping.",
 )
 @click.option("--mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--output", required=True, type=click.Path(file_okay=False, path_type=Path))
-def evidence(unit: str, period_text: str, source: Path, mapping: Path | None, output: Path) -> None:
+def evidence(unit: str, period_text: str, source: str, mapping: Path | None, output: Path) -> None:
     from sigap.evidence import write_pack
 
-    pack = recompute_pack(unit, _quarter(period_text), source, mapping)
+    start = _quarter(period_text)
+    if source == TOPIC:
+        if mapping is not None:
+            raise click.UsageError("--mapping applies to a CSV --source, not to the topic")
+        pack = recompute_topic_pack(unit, start, None)
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise click.BadParameter(f"{source}: no such file (or 'topic')", param_hint="--source")
+        pack = recompute_pack(unit, start, path, mapping)
     write_pack(pack, output)
     click.echo(f"evidence pack of {unit} {period_text} written to {output}")
+
+
+TOPIC = "topic"  # sigap.verify.TOPIC_SOURCE
 
 
 def recompute_pack(unit: str, start: Any, source: Path, mapping: Path | None) -> Any:
@@ -128,21 +141,66 @@ def recompute_pack(unit: str, start: Any, source: Path, mapping: Path | None) ->
     return build_pack(log.views, registry, unit, start, file_log_range(source), log.watermark)
 
 
+def recompute_topic_pack(unit: str, start: Any, offsets: dict[int, tuple[int, int]] | None) -> Any:
+    """The pack from the events topic: to its current end (offsets None), or from exactly
+    the recorded offsets (verification: later events are not read)."""
+    from kafka.errors import KafkaError
+
+    from sigap.cli.common import load_settings, load_unit_registry
+    from sigap.event_log import EventLogError
+    from sigap.evidence import build_pack, topic_log_range
+    from sigap.verify import TOPIC_SOURCE, load_log
+
+    settings = load_settings()
+    registry = load_unit_registry(settings)
+    try:
+        log = load_log(TOPIC_SOURCE, None, settings, registry, offsets=offsets)
+    except (EventLogError, KafkaError) as error:
+        raise click.ClickException(f"events topic: {error}") from None
+    if log.truncated:
+        click.echo(
+            f"warning: topic {settings.events_topic}: the oldest events of partition(s) "
+            f"{', '.join(map(str, sorted(log.truncated)))} were deleted (retention); the "
+            "pack covers what the broker still holds",
+            err=True,
+        )
+    if log.watermark is None:
+        raise click.ClickException(f"topic {settings.events_topic}: no event")
+    log_range = topic_log_range(settings.events_topic, log.offsets)
+    return build_pack(log.views, registry, unit, start, log_range, log.watermark)
+
+
 def verify_evidence(directory: Path, source: Path | None, mapping: Path | None) -> None:
-    """`sigap verify --evidence DIR`: recompute the pack and compare it byte for byte."""
-    from sigap.evidence import MANIFEST, check_pack, file_log_range
+    """`sigap verify --evidence DIR`: recompute the pack and compare it byte for byte. With
+    `source` None, from the events topic, reading exactly the offsets the manifest records."""
+    from sigap.evidence import MANIFEST, check_pack, file_log_range, topic_offsets
 
     try:
         manifest = json.loads((directory / MANIFEST).read_text())
         unit, period = str(manifest["unit"]), str(manifest["period"])
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise click.ClickException(f"{directory / MANIFEST}: unreadable ({error})") from None
+    log = manifest.get("log")
     if source is None:
-        raise click.UsageError("--evidence needs --source FILE: the event log the pack names")
-    if file_log_range(source) != manifest.get("log"):
-        click.echo(f"{source}: not the log the pack was made from (SHA-256 or name differ)")
-        sys.exit(1)
-    pack = recompute_pack(unit, _quarter(period), source, mapping)
+        from sigap.cli.common import load_settings
+
+        if not isinstance(log, dict) or log.get("source") != TOPIC:
+            raise click.UsageError("the pack was made from an event file: give it as --source FILE")
+        topic = load_settings().events_topic
+        if log.get("topic") != topic:
+            click.echo(f"topic {topic}: not the log the pack was made from ({log.get('topic')})")
+            sys.exit(1)
+        try:
+            offsets = topic_offsets(log)
+        except ValueError as error:
+            click.echo(f"{MANIFEST}: {error}")
+            sys.exit(1)
+        pack = recompute_topic_pack(unit, _quarter(period), offsets)
+    else:
+        if file_log_range(source) != log:
+            click.echo(f"{source}: not the log the pack was made from (SHA-256 or name differ)")
+            sys.exit(1)
+        pack = recompute_pack(unit, _quarter(period), source, mapping)
     problems = check_pack(directory, pack)
     for problem in problems:
         click.echo(problem)

@@ -213,7 +213,8 @@ class VerifyError(click.ClickException):
     "evidence_dir",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=None,
-    help="Verify an evidence pack (sigap evidence) instead, against --source FILE.",
+    help="Verify an evidence pack (sigap evidence) instead, against its --source: the "
+    "file, or 'topic' (exactly the offsets its manifest records).",
 )
 @click.option(
     "--source",

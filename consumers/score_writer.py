@@ -46,12 +46,8 @@ from sigap.core.registry import Registry
 from sigap.core.unit_view import UnitView
 from sigap.core.watermarks import SourceWatermarks
 from sigap.settings import Settings
-from sigap.storage.scores import (
-    create_tables,
-    finalize_due,
-    restored_partition_watermarks,
-    upsert_views,
-)
+from sigap.storage.database import migrate
+from sigap.storage.scores import finalize_due, restored_partition_watermarks, upsert_views
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -141,7 +137,7 @@ class ScoreWriter:
 
     def run(self, on_batch: Callable[[int], None] | None = None) -> None:
         # The database may be down when the writer starts: wait for it like for any write.
-        self._until_database_answers(lambda: create_tables(self.engine))
+        self._until_database_answers(lambda: migrate(self.engine))
         self._restored = self._until_database_answers(self._read_restored_watermark)
         while not self.stopping.is_set():
             batches: Mapping[Any, list[Any]] = self.consumer.poll(

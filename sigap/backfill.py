@@ -2,7 +2,7 @@
 
 The views come from sigap.replay (the same as `sigap replay` and `sigap verify --source
 FILE`) and are stored with their period scores as the score writer would
-(storage.scores.store_views_bulk: new revisions where rows exist); then every period whose
+(storage.bulk_scores.store_views_bulk: new revisions where rows exist); then every period whose
 close instant the file reaches is closed (consumers.closing.Closer, source "file:<name>"), each
 event taken as appended when it occurred (core.period_close).
 """
@@ -23,7 +23,7 @@ from schemas.events import ComplaintEvent, EventRejected, check_event_time
 from sigap.core.registry import Registry
 from sigap.replay import replay
 from sigap.replay_sources import SourceReport, open_source
-from sigap.storage.scores import store_views_bulk
+from sigap.storage.bulk_scores import store_views_bulk
 
 
 def file_source(path: Path) -> str:

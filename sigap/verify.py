@@ -67,7 +67,7 @@ from sigap.replay_sources import open_source
 from sigap.settings import Settings
 from sigap.storage.cause_figures import ROUTING_LOOKBACK_SECONDS
 from sigap.storage.models import UnitScore
-from sigap.storage.scores import score_rows, stored_views
+from sigap.storage.score_queries import score_rows, stored_views
 
 TOPIC_SOURCE = "topic"
 IDENTITY = ("unit", "category", "period", "period_start")

@@ -6,7 +6,7 @@
 - `GET /api/units/{unit}/overdue`: the unit's worklist (core.worklist): open complaints past,
   or nearing (50%, 75%), a target, oldest deadline first, paginated (`limit` at most
   MAX_WORKLIST_LIMIT).
-- `GET /api/scores`: persisted period scores (storage.scores.score_rows), queried in a
+- `GET /api/scores`: persisted period scores (storage.score_queries.score_rows), queried in a
   thread so that a slow database never stalls the event loop; a missing or unreachable
   database is a 503 for this endpoint only, never a reason for the worker not to start.
 - `GET /api/officers/scores`: persisted officer scores (storage.officer_scores), only with
@@ -132,7 +132,7 @@ class ScoreQuery:
     offset: int = 0
 
     def as_filters(self) -> dict[str, Any]:
-        """Keyword arguments of storage.scores.score_rows (the score contract)."""
+        """Keyword arguments of storage.score_queries.score_rows (the score contract)."""
         return {
             "units": self.units,
             "period": self.period,
@@ -374,7 +374,7 @@ def _unavailable_detail(error: SQLAlchemyError) -> str:
 
 def _storage_score_rows(engine: Engine, **filters: Any) -> list[dict[str, Any]]:
     # Imported when first asked: only this endpoint needs storage, never the worker's start.
-    from sigap.storage.scores import score_rows
+    from sigap.storage.score_queries import score_rows
 
     return score_rows(engine, **filters)
 

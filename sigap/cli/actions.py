@@ -29,7 +29,7 @@ def _settings() -> Settings:
 
 
 def _engine(settings: Settings) -> Any:
-    from sigap.storage.scores import make_engine
+    from sigap.storage.database import make_engine
 
     return make_engine(settings.database_url)
 

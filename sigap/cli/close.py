@@ -38,7 +38,7 @@ def close(source: str, mapping: Path | None, output_format: str) -> None:
     from consumers.closing import Closer
     from sigap.cli.common import load_settings, load_unit_registry
     from sigap.closing import fold_source
-    from sigap.storage.scores import make_engine
+    from sigap.storage.database import make_engine
 
     settings = load_settings()
     registry = load_unit_registry(settings)

@@ -60,7 +60,7 @@ def database_when_reachable(settings: Settings) -> Engine:
     from sqlalchemy.exc import OperationalError
 
     from sigap.retry import Unreachable, with_backoff
-    from sigap.storage.scores import make_engine, migrate
+    from sigap.storage.database import make_engine, migrate
 
     engine = make_engine(settings.database_url, create_schema=False)
     try:

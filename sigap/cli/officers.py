@@ -41,8 +41,9 @@ def evaluate(unit: str, period_text: str, output_format: str) -> None:
     from sigap.cli.common import load_settings, load_unit_registry, read_only_database_url
     from sigap.core.predikat import evaluate as evaluate_grades
     from sigap.core.predikat import version_on
+    from sigap.storage.database import make_engine
     from sigap.storage.officer_scores import officer_score_rows
-    from sigap.storage.scores import make_engine, score_rows
+    from sigap.storage.score_queries import score_rows
 
     start = _quarter(period_text)
     settings = load_settings()

@@ -115,7 +115,7 @@ def _backfill(
 
     from sigap.backfill import backfill
     from sigap.replay_sources import SourceError
-    from sigap.storage.scores import make_engine
+    from sigap.storage.database import make_engine
 
     engine = make_engine(settings.database_url)
     columns = (
@@ -263,7 +263,7 @@ def verify(
     from sigap.core.periods import parse_period
     from sigap.event_log import EventLogError
     from sigap.replay_sources import SourceError
-    from sigap.storage.scores import make_engine
+    from sigap.storage.database import make_engine
     from sigap.verify import (
         TOPIC_SOURCE,
         StoredScoresChanging,

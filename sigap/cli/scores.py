@@ -61,7 +61,8 @@ def scores(
     officer_codes: tuple[str, ...],
 ) -> None:
     from sigap.core.periods import last_day, parse_period
-    from sigap.storage.scores import make_engine, score_rows
+    from sigap.storage.database import make_engine
+    from sigap.storage.score_queries import score_rows
 
     bounds = {}
     for name, value in (("--from", date_from), ("--to", date_to)):

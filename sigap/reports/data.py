@@ -1,6 +1,6 @@
 """What a report shows, gathered from the score database.
 
-Scores are read as persisted (storage.scores.score_rows: the latest revision of each period,
+Scores are read as persisted (storage.score_queries.score_rows: the latest revision of each period,
 with its revision number and whether it is final): the report shows the city's official
 numbers, not a recomputation. Two parts are computed here from the stored unit views, with
 the same core functions as the scores: the breakdown by channel (core.scoring.period_score
@@ -48,7 +48,8 @@ from sigap.storage.actions import list_actions
 from sigap.storage.cause_figures import cause_figures
 from sigap.storage.officer_scores import officer_score_rows
 from sigap.storage.official import closed_starts, official_rows
-from sigap.storage.scores import restored_watermark, score_rows, stored_views
+from sigap.storage.score_queries import score_rows, stored_views
+from sigap.storage.scores import restored_watermark
 
 DEFAULT_TREND_PERIODS = 6
 # The Markdown and HTML reports list this many missed timers and overdue complaints, and say
@@ -359,7 +360,7 @@ def report_rows(
     """The rows a report shows, and the restatements of those periods. For a closed period
     (storage.official), its official rows: a (unit, category) without one had no activity
     by the close, so it has no official score (whatever happened after is a restatement);
-    for an open period, the score writer's latest revision (storage.scores.score_rows),
+    for an open period, the score writer's latest revision (storage.score_queries.score_rows),
     `status` "provisional"."""
     filters: dict[str, Any] = {"start": start, "date_from": date_from, "date_to": date_to}
     live = score_rows(engine, units, kind, category=category, **filters)

@@ -16,7 +16,7 @@ from sigap.reports.data import (
     league_report,
     unit_report,
 )
-from sigap.storage.scores import make_engine
+from sigap.storage.database import make_engine
 
 Format = Literal["html", "md", "csv"]
 FORMATS: tuple[Format, ...] = ("html", "md", "csv")

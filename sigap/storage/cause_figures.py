@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from sigap.core.causes import CauseAnalysis, RoutingLedger, cause_analysis, routing_ledger
 from sigap.core.periods import PeriodKind, format_period, period_end, period_start_epoch
-from sigap.storage.scores import restored_watermark, stored_views
+from sigap.storage.score_queries import stored_views
+from sigap.storage.scores import restored_watermark
 
 # A misrouting charge counts when the complaint reached the right unit, which may be after
 # the charged unit's own last activity: its views are looked up that much further back.

@@ -7,6 +7,7 @@ Only unit codes, complaint ids, categories, channels and times are stored: no pe
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -20,6 +21,8 @@ from sqlalchemy import (
     Text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from sigap.core.scoring import VALUE_COLUMNS
 
 
 class Base(DeclarativeBase):
@@ -50,6 +53,10 @@ class MeasuredValues:
     resolution_within_target_share: Mapped[float | None] = mapped_column(Float, nullable=True)
     reopen_rate: Mapped[float | None] = mapped_column(Float, nullable=True)
     rating_mean: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+    def measured(self) -> dict[str, Any]:
+        """The row's value columns (core.scoring.VALUE_COLUMNS), as core.scoring has them."""
+        return {column: getattr(self, column) for column in VALUE_COLUMNS}
 
 
 class MeasuredCounts:

@@ -242,7 +242,7 @@ def official_rows(
     units: Iterable[str] = (),
     category: str | None = ALL,
 ) -> list[dict[str, Any]]:
-    """Every stored official and restatement row, as dicts like storage.scores.score_rows
+    """Every stored official and restatement row, as dicts like storage.score_queries.score_rows
     gives (`status`: "official" or "restatement"; `changed`, `reason`, `cut_epoch`), oldest
     period first, then unit, category, revision."""
     wanted = sorted(set(units))

@@ -1,4 +1,4 @@
-"""Writing and reading unit scores.
+"""Writing unit scores.
 
 The latest view of each (unit, complaint) is stored once (a redelivered view rewrites the
 same row). The scores of every (unit, category, period) a batch of views touches are
@@ -7,9 +7,8 @@ number of deliveries, and written as revisions (storage.models.UnitScore) with t
 indicators (UnitScoreIndicator): provisional until the period is final, then immutable, a
 late change adding a new revision.
 
-The schema is kept by Alembic (sigap/storage/migrations): `migrate` upgrades a database to the
-head revision; a database created before Alembic (tables, no version table) is stamped
-with the revision it has first.
+The database and its schema: storage.database; reading the scores: storage.score_queries;
+a whole file at once (backfill): storage.bulk_scores.
 """
 
 from __future__ import annotations
@@ -20,30 +19,19 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, timedelta
-from importlib.resources import files
 from typing import Any
 
 import orjson
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import (
-    Connection,
-    Engine,
     and_,
-    create_engine,
     delete,
     func,
-    inspect,
     or_,
     select,
     tuple_,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from sigap.core.iku import INDICATORS, IndicatorScore
 from sigap.core.periods import (
     PeriodKind,
     jakarta_day_of_epoch,
@@ -54,106 +42,23 @@ from sigap.core.periods import (
 from sigap.core.registry import Registry
 from sigap.core.scoring import (
     ALL,
-    VALUE_COLUMNS,
     PeriodScore,
     ScoreInput,
     ScoreKey,
-    is_empty,
     is_final,
     period_score,
     periods_touched,
 )
 from sigap.core.unit_view import UnitView
-from sigap.storage.models import Base, UnitComplaintRow, UnitScore, UnitScoreIndicator
+from sigap.storage.database import dialect_insert
+from sigap.storage.models import UnitComplaintRow, UnitScore, UnitScoreIndicator
 from sigap.storage.officer_scores import write_officer_period
 
 log = logging.getLogger(__name__)
 
 PROVISIONAL = 0
-# The revision of the schema that shipped before Alembic, and the tables it had.
-BASELINE_REVISION = "0001"
-_BASELINE_TABLES = {"unit_complaint_views", "unit_scores"}
 # The longest period (a quarter) in days, to bound the period starts a span can reach.
 _LONGEST_PERIOD_DAYS = 92
-
-
-# --------------------------------------------------------------------------------------------
-# Schema
-
-
-def alembic_config(connection: Connection | None = None) -> Config:
-    """Alembic's configuration for the migrations shipped in this package."""
-    config = Config()
-    config.set_main_option("script_location", str(files("sigap.storage") / "migrations"))
-    if connection is not None:
-        config.attributes["connection"] = connection
-    return config
-
-
-def head_revision() -> str:
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head is not None
-    return head
-
-
-def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
-
-
-def migrate(database: str | Engine) -> None:
-    """Upgrade the database (a URL or an engine) to the head revision (`alembic upgrade
-    head`). Tables made by `create_all` before Alembic was used, without a version table,
-    are stamped first: with the baseline (0001) when they have its shape, with the head
-    when they already have the head's (made from the current models)."""
-    engine = create_engine(database) if isinstance(database, str) else database
-    try:
-        with engine.begin() as connection:
-            _stamp_unversioned(connection)
-            command.upgrade(alembic_config(connection), "head")
-    except Exception:
-        # Another process (the score writer, `sigap scores`) may have migrated meanwhile.
-        if current_revision(engine) != head_revision():
-            raise
-    finally:
-        if isinstance(database, str):
-            engine.dispose()
-
-
-def _stamp_unversioned(connection: Connection) -> None:
-    inspector = inspect(connection)
-    tables = set(inspector.get_table_names())
-    if "alembic_version" in tables or not tables >= _BASELINE_TABLES:
-        return
-    columns = {column["name"] for column in inspector.get_columns("unit_scores")}
-    revision = head_revision() if "category" in columns else BASELINE_REVISION
-    log.warning("score database without a schema version: stamping revision %s", revision)
-    command.stamp(alembic_config(connection), revision)
-
-
-def make_engine(database_url: str, *, create_schema: bool = True) -> Engine:
-    engine = create_engine(database_url, pool_pre_ping=True)
-    if create_schema:
-        migrate(engine)
-    return engine
-
-
-def create_tables(engine: Engine) -> None:
-    """Bring the schema to the head revision (kept for callers of the old name)."""
-    migrate(engine)
-
-
-def _insert(session: Session, model: type[Base]) -> Any:
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(model)
-    if dialect == "sqlite":
-        return sqlite.insert(model)
-    raise ValueError(f"unsupported database dialect {dialect!r}: use SQLite or PostgreSQL")
-
-
-# --------------------------------------------------------------------------------------------
-# Writing
 
 
 def upsert_views(
@@ -234,7 +139,7 @@ def store_view_row(session: Session, view: UnitView, entry: ScoreInput | None = 
         "open_from_epoch": None if span is None else span[0],
         "open_until_epoch": None if span is None or span[1] == math.inf else span[1],
     }
-    statement = _insert(session, UnitComplaintRow).values(**values)
+    statement = dialect_insert(session, UnitComplaintRow).values(**values)
     keys = ("unit", "complaint_id")
     session.execute(
         statement.on_conflict_do_update(
@@ -400,12 +305,12 @@ def write_period(
         .order_by(UnitScore.revision.desc())
         .limit(1)
     ).scalar_one_or_none()
-    _delete_revision(session, key, PROVISIONAL)
+    delete_revision(session, key, PROVISIONAL)
     if is_final(kind, start, watermark, grace_seconds):
         if last_final is None:
             if not score.empty:
                 _add(session, score, 1, watermark, wall_clock())
-        elif _values(last_final) != score.values():
+        elif last_final.measured() != score.values():
             # A restatement (a late event); an empty one too: the change is the record.
             _add(session, score, last_final.revision + 1, watermark, wall_clock())
         return
@@ -414,7 +319,7 @@ def write_period(
     _add(session, score, PROVISIONAL, watermark, wall_clock())
 
 
-def _delete_revision(session: Session, key: dict[str, Any], revision: int) -> None:
+def delete_revision(session: Session, key: dict[str, Any], revision: int) -> None:
     session.execute(delete(UnitScoreIndicator).filter_by(**key, revision=revision))
     session.execute(delete(UnitScore).filter_by(**key, revision=revision))
 
@@ -497,303 +402,3 @@ def _add(
         for indicator in score.indicators
     )
     session.flush()
-
-
-def _values(row: UnitScore) -> dict[str, Any]:
-    return {column: getattr(row, column) for column in VALUE_COLUMNS}
-
-
-# --------------------------------------------------------------------------------------------
-# Reading
-
-
-def _indicator_json(row: UnitScoreIndicator) -> dict[str, Any]:
-    return IndicatorScore(
-        name=row.indicator,
-        direction=row.direction,  # type: ignore[arg-type]
-        unit_of_measure=row.unit_of_measure,
-        realisation=row.realisation,
-        target=row.target,
-        achievement_percent=row.achievement_percent,
-        achieved=row.achieved,
-    ).as_json()
-
-
-def score_rows(
-    engine: Engine,
-    units: Iterable[str] = (),
-    period: str = "day",
-    *,
-    category: str | None = ALL,
-    start: date | None = None,
-    date_from: date | None = None,
-    date_to: date | None = None,
-    revision: int | None = None,
-    all_revisions: bool = False,
-) -> list[dict[str, Any]]:
-    """Stored scores of one period kind, as the `sigap scores --format json` objects:
-    {"unit", "category", "period", "period_start" (ISO date), "revision", "final",
-    **core.scoring.VALUE_COLUMNS, "indicators": [IndicatorScore.as_json(), ...]}.
-
-    `category`: one category ("*" = the score over all categories), None = every one.
-    `start`: only the period beginning on that day; `date_from`/`date_to`: only periods
-    with date_from <= period_start <= date_to. Each period's latest revision, or the given
-    `revision` (periods without it are left out), or with `all_revisions` every one.
-    Provisional scores with no activity (core.scoring.is_empty) are left out.
-    Sorted by period start, unit, category ("*" first), revision.
-    """
-    wanted = sorted(set(units))
-    with Session(engine) as session:
-        query = select(UnitScore).where(UnitScore.period == period)
-        if wanted:
-            query = query.where(UnitScore.unit.in_(wanted))
-        if category is not None:
-            query = query.where(UnitScore.category == category)
-        if start is not None:
-            query = query.where(UnitScore.period_start == start)
-        if date_from is not None:
-            query = query.where(UnitScore.period_start >= date_from)
-        if date_to is not None:
-            query = query.where(UnitScore.period_start <= date_to)
-        if revision is not None:
-            query = query.where(UnitScore.revision == revision)
-        rows = list(session.scalars(query))
-        rows.sort(key=lambda r: (r.period_start, r.unit, r.category != ALL, r.category, r.revision))
-        if not all_revisions:
-            latest: dict[tuple[str, str, date], UnitScore] = {}
-            for row in rows:
-                latest[(row.unit, row.category, row.period_start)] = row  # last revision wins
-            rows = list(latest.values())
-        rows = [row for row in rows if row.final or not is_empty(_values(row))]
-        indicators = _indicators_of(session, rows)
-        return [
-            {
-                "unit": row.unit,
-                "category": row.category,
-                "period": row.period,
-                "period_start": row.period_start.isoformat(),
-                "revision": row.revision,
-                "final": row.final,
-                **_values(row),
-                "indicators": indicators.get(_row_key(row), []),
-            }
-            for row in rows
-        ]
-
-
-def _row_key(row: UnitScore | UnitScoreIndicator) -> tuple[str, str, str, date, int]:
-    return (row.unit, row.category, row.period, row.period_start, row.revision)
-
-
-def _indicators_of(
-    session: Session, rows: list[UnitScore]
-) -> dict[tuple[str, str, str, date, int], list[dict[str, Any]]]:
-    found: dict[tuple[str, str, str, date, int], list[dict[str, Any]]] = defaultdict(list)
-    keys = [_row_key(row) for row in rows]
-    order = {name: index for index, name in enumerate(_INDICATOR_ORDER)}
-    for chunk_start in range(0, len(keys), 500):
-        chunk = keys[chunk_start : chunk_start + 500]
-        query = select(UnitScoreIndicator).where(
-            tuple_(
-                UnitScoreIndicator.unit,
-                UnitScoreIndicator.category,
-                UnitScoreIndicator.period,
-                UnitScoreIndicator.period_start,
-                UnitScoreIndicator.revision,
-            ).in_(chunk)
-        )
-        for indicator in session.scalars(query):
-            found[_row_key(indicator)].append(_indicator_json(indicator))
-    for listed in found.values():
-        listed.sort(key=lambda item: order.get(item["name"], len(order)))
-    return found
-
-
-_INDICATOR_ORDER = tuple(indicator.name for indicator in INDICATORS)
-
-
-def stored_views(
-    engine: Engine,
-    *,
-    unit: str | None = None,
-    created_before: float | None = None,
-    active_from: float | None = None,
-) -> list[UnitView]:
-    """The stored views (deleted ones included), by unit and complaint id. `created_before`:
-    created before that epoch instant; `active_from`: views that may count in a period
-    beginning at that instant (activity at or after it, or open at some later end)."""
-    with Session(engine) as session:
-        query = select(UnitComplaintRow.view_json)
-        if unit is not None:
-            query = query.where(UnitComplaintRow.unit == unit)
-        if created_before is not None:
-            query = query.where(UnitComplaintRow.created_at_epoch < created_before)
-        if active_from is not None:
-            query = query.where(
-                or_(
-                    UnitComplaintRow.last_instant_epoch >= active_from,
-                    and_(
-                        UnitComplaintRow.open_from_epoch.is_not(None),
-                        or_(
-                            UnitComplaintRow.open_until_epoch.is_(None),
-                            UnitComplaintRow.open_until_epoch > active_from,
-                        ),
-                    ),
-                )
-            )
-        query = query.order_by(UnitComplaintRow.unit, UnitComplaintRow.complaint_id)
-        return [UnitView.from_json(orjson.loads(text)) for text in session.scalars(query)]
-
-
-# --------------------------------------------------------------------------------------------
-# Backfill (sigap replay --store)
-
-
-def store_views_bulk(
-    engine: Engine,
-    views: Sequence[UnitView],
-    watermark: float,
-    grace_seconds: float,
-    *,
-    registry: Registry,
-    wall_clock: Callable[[], float] = time.time,
-    progress: Callable[[int], None] | None = None,
-) -> tuple[int, int]:
-    """What upsert_views does for a whole file at once (a backfill): store the views (not
-    replacing a newer stored one, as upsert_views), then write the scores of every period
-    of the units concerned, computed by core.scoring.all_period_scores from every stored
-    view of those units, with write_period's revision rule: a provisional period's row is
-    replaced; a final one gets revision 1 if it has none, a new revision if its values
-    changed (a row that lost all activity too), and stays as it is otherwise.
-    Returns (views stored, score rows written)."""
-    latest: dict[tuple[str, str], UnitView] = {}
-    for view in views:
-        known = latest.get((view.unit, view.complaint_id))
-        if known is None or view.as_of >= known.as_of:
-            latest[(view.unit, view.complaint_id)] = view
-    written_rows = 0
-    with Session(engine) as session, session.begin():
-        rows = []
-        for view in latest.values():
-            entry = ScoreInput.from_view(view)
-            span = entry.open_span()
-            rows.append(
-                {
-                    "unit": view.unit,
-                    "complaint_id": view.complaint_id,
-                    "as_of_epoch": view.as_of,
-                    "category": view.category,
-                    "created_at_epoch": view.created_at,
-                    "resolved_at_epoch": view.resolved_at,
-                    "resolution_seconds": view.resolution_seconds,
-                    "last_instant_epoch": max(entry.instants(), default=view.created_at),
-                    "deleted": view.deleted,
-                    "view_json": orjson.dumps(view.to_json()).decode(),
-                    "open_from_epoch": None if span is None else span[0],
-                    "open_until_epoch": None if span is None or span[1] == math.inf else span[1],
-                }
-            )
-        statement = _insert(session, UnitComplaintRow)
-        keys = ("unit", "complaint_id")
-        statement = statement.on_conflict_do_update(
-            index_elements=list(keys),
-            set_={k: statement.excluded[k] for k in rows[0] if k not in keys} if rows else {},
-            where=UnitComplaintRow.as_of_epoch <= statement.excluded.as_of_epoch,
-        )
-        for offset in range(0, len(rows), 1000):
-            session.execute(statement, rows[offset : offset + 1000])
-            if progress is not None:
-                progress(len(rows[offset : offset + 1000]))
-        units = sorted({unit for unit, _ in latest})
-        inputs = [
-            ScoreInput.from_view(UnitView.from_json(orjson.loads(text)))
-            for text in session.scalars(
-                select(UnitComplaintRow.view_json).where(UnitComplaintRow.unit.in_(units))
-            )
-        ]
-        from sigap.core.scoring import all_period_scores
-
-        scores = {
-            (s.unit, s.category, s.period, s.period_start): s
-            for s in all_period_scores(inputs, watermark, registry=registry)
-        }
-        stored: dict[tuple[str, str, str, date], UnitScore] = {}
-        provisional: set[tuple[str, str, str, date]] = set()
-        for row in session.scalars(select(UnitScore).where(UnitScore.unit.in_(units))):
-            key = (row.unit, row.category, row.period, row.period_start)
-            if row.revision == PROVISIONAL:
-                provisional.add(key)
-            elif key not in stored or stored[key].revision < row.revision:
-                stored[key] = row
-        for key in provisional:
-            _delete_revision(
-                session,
-                {"unit": key[0], "category": key[1], "period": key[2], "period_start": key[3]},
-                PROVISIONAL,
-            )
-        now = wall_clock()
-        new_scores: list[tuple[PeriodScore, int]] = []
-        for key in sorted(scores.keys() | stored.keys()):
-            unit, category, kind_text, start = key
-            kind = period_kind(kind_text)
-            score = scores.get(key)
-            if score is None:
-                score = period_score(
-                    unit, kind, start, (), watermark, category=category, registry=registry
-                )
-            last = stored.get(key)
-            if is_final(kind, start, watermark, grace_seconds):
-                if last is None:
-                    if not score.empty:
-                        new_scores.append((score, 1))
-                elif _values(last) != score.values():
-                    new_scores.append((score, last.revision + 1))
-            elif not score.empty:
-                new_scores.append((score, PROVISIONAL))
-        _add_many(session, new_scores, watermark, now)
-        written_rows = len(new_scores)
-    return len(latest), written_rows
-
-
-def _add_many(
-    session: Session, scores: Sequence[tuple[PeriodScore, int]], watermark: float, now: float
-) -> None:
-    """_add for many rows, as two executemany inserts (scores, then their indicators)."""
-    from sqlalchemy import insert
-
-    score_rows_: list[dict[str, Any]] = []
-    indicator_rows: list[dict[str, Any]] = []
-    for score, revision in scores:
-        key = {
-            "unit": score.unit,
-            "category": score.category,
-            "period": score.period,
-            "period_start": score.period_start,
-            "revision": revision,
-        }
-        score_rows_.append(
-            {
-                **key,
-                "final": revision > PROVISIONAL,
-                "watermark_epoch": watermark,
-                "computed_at_epoch": now,
-                **score.values(),
-            }
-        )
-        indicator_rows += [
-            {
-                **key,
-                "indicator": indicator.name,
-                "direction": indicator.direction,
-                "unit_of_measure": indicator.unit_of_measure,
-                "realisation": indicator.realisation,
-                "target": indicator.target,
-                "achievement_percent": indicator.achievement_percent,
-                "achieved": indicator.achieved,
-            }
-            for indicator in score.indicators
-        ]
-    for offset in range(0, len(score_rows_), 2000):
-        session.execute(insert(UnitScore), score_rows_[offset : offset + 2000])
-    for offset in range(0, len(indicator_rows), 2000):
-        session.execute(insert(UnitScoreIndicator), indicator_rows[offset : offset + 2000])

@@ -309,7 +309,8 @@ def test_scores_come_in_bounded_pages(loop: asyncio.AbstractEventLoop, tmp_path:
 
     from sqlalchemy.orm import Session
 
-    from sigap.storage.scores import make_engine, upsert_views
+    from sigap.storage.database import make_engine
+    from sigap.storage.scores import upsert_views
     from tests.storage.test_scores import views_of
 
     url = f"sqlite:///{tmp_path / 'scores.db'}"

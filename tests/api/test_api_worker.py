@@ -303,7 +303,8 @@ def write_scores(database_url: str, result: ReplayResult) -> None:
     """Store the replayed views with the score writer's own storage functions."""
     from sqlalchemy.orm import Session
 
-    from sigap.storage.scores import make_engine, upsert_views
+    from sigap.storage.database import make_engine
+    from sigap.storage.scores import upsert_views
 
     engine = make_engine(database_url)
     assert result.watermark is not None

@@ -25,8 +25,9 @@ from sigap.core.causes import unit_figures
 from sigap.core.periods import period_end, period_start_epoch
 from sigap.core.registry_file import load_registry
 from sigap.replay import replay
+from sigap.storage.database import make_engine
 from sigap.storage.models import UnitComplaintRow
-from sigap.storage.scores import make_engine, score_rows, stored_views
+from sigap.storage.score_queries import score_rows, stored_views
 from tests.causes import dataset as ds
 from tests.integration.processes import Stack, run_sigap, running_stack, wait_for
 

@@ -21,7 +21,8 @@ from sigap.cli import main
 from sigap.core.calendar import JAKARTA
 from sigap.replay import replay
 from sigap.storage.actions import add_action, close_action
-from sigap.storage.scores import make_engine, upsert_views
+from sigap.storage.database import make_engine
+from sigap.storage.scores import upsert_views
 from streams.app import SigapApp
 from tests.api.test_api_views import get, make_sigap
 from tests.causes import dataset as ds

@@ -12,8 +12,8 @@ from schemas.events import ComplaintEvent
 from sigap.core.period_close import registry_close_instant
 from sigap.core.periods import JAKARTA
 from sigap.core.registry_file import load_registry
+from sigap.storage.database import make_engine
 from sigap.storage.official import official_rows
-from sigap.storage.scores import make_engine
 
 REGISTRY = load_registry(Path(__file__).resolve().parents[2] / "deploy" / "registry.yaml")
 WEEK = date(2026, 11, 2)

@@ -14,7 +14,8 @@ import pytest
 from sigap.pipeline_lag import wait_caught_up
 from sigap.replay_sources import open_source
 from sigap.settings import Settings
-from sigap.storage.scores import make_engine, score_rows
+from sigap.storage.database import make_engine
+from sigap.storage.score_queries import score_rows
 from tests.integration.processes import run_sigap, running_stack, wait_for
 from tests.shared import shared_file
 

@@ -18,8 +18,8 @@ from sigap.core.periods import JAKARTA
 from sigap.core.registry_file import load_registry
 from sigap.publisher import EventPublisher
 from sigap.settings import Settings
+from sigap.storage.database import make_engine
 from sigap.storage.official import official_rows
-from sigap.storage.scores import make_engine
 from sigap.topics import ensure_topics
 from tests.integration.processes import run_sigap
 

@@ -22,7 +22,7 @@ from kafka import TopicPartition
 from kafka.errors import GroupAuthorizationFailedError, KafkaTimeoutError
 
 from consumers.score_writer import ScoreWriter
-from sigap.storage.scores import make_engine
+from sigap.storage.database import make_engine
 from tests.storage.test_scores import REGISTRY
 
 STAMP = orjson.dumps({"src": 0, "wm": 1_793_581_200.0, "cu": True})

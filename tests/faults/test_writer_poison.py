@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session
 from consumers.score_writer import DATA_ERROR, INVALID_VIEW, ScoreWriter, build_consumer
 from sigap.core.unit_view import UnitView
 from sigap.settings import Settings
+from sigap.storage.database import make_engine
 from sigap.storage.models import UnitComplaintRow
-from sigap.storage.scores import make_engine
 from sigap.topics import ensure_topics
 from tests.storage.test_scores import REGISTRY
 from tests.storage.test_view_order import _versions

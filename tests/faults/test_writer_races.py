@@ -28,7 +28,8 @@ from consumers.score_writer import ScoreWriter, build_consumer
 from schemas.events import parse_event
 from sigap.core.complaint_state import ComplaintState, accept_event
 from sigap.settings import Settings
-from sigap.storage.scores import make_engine, score_rows, stored_views
+from sigap.storage.database import make_engine
+from sigap.storage.score_queries import score_rows, stored_views
 from sigap.topics import ensure_topics
 from tests.faults.helpers import make_events
 from tests.storage.test_scores import REGISTRY

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from schemas.events import ComplaintEvent
 from sigap.core.complaint_state import ComplaintState, accept_event
 from sigap.core.unit_view import UnitView
-from sigap.storage.scores import finalize_due, make_engine, upsert_views
+from sigap.storage.database import make_engine
+from sigap.storage.scores import finalize_due, upsert_views
 from tests.officers.test_storage import REGISTRY
 
 CODES = ("dlh-a7k", "dlh-b3m", "dsda-c9p")

@@ -19,8 +19,9 @@ from sigap.core.registry_file import load_registry
 from sigap.core.scoring import VALUE_COLUMNS
 from sigap.core.unit_view import UnitView
 from sigap.replay import replay
+from sigap.storage.database import make_engine
 from sigap.storage.officer_scores import officer_score_rows
-from sigap.storage.scores import finalize_due, make_engine, upsert_views
+from sigap.storage.scores import finalize_due, upsert_views
 from tests.officers.helpers import random_history
 
 REGISTRY = load_registry(Path(__file__).resolve().parents[2] / "deploy" / "registry.yaml")

@@ -28,7 +28,8 @@ from sqlalchemy.orm import Session
 
 from sigap.core.registry_file import load_registry
 from sigap.core.unit_view import UnitView
-from sigap.storage.scores import make_engine, upsert_views
+from sigap.storage.database import make_engine
+from sigap.storage.scores import upsert_views
 from tests.histories import views_after
 
 REGISTRY_PATH = Path(__file__).resolve().parents[2] / "deploy" / "registry.yaml"

@@ -20,8 +20,8 @@ from click.testing import CliRunner
 from sigap.cli import main
 from sigap.core.periods import parse_period
 from sigap.core.timeline import evaluate_complaint
+from sigap.storage.database import make_engine
 from sigap.storage.officer_scores import officer_score_rows
-from sigap.storage.scores import make_engine
 from tests.officers.dataset import BY_HAND, CODES, EARLIER_EVENTS, EVENTS, build_database
 from tests.reports.dataset import REGISTRY, REGISTRY_PATH
 

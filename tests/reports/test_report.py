@@ -413,7 +413,8 @@ def test_html_escapes_what_comes_from_events(tmp_path: Path) -> None:
 
     from sqlalchemy.orm import Session
 
-    from sigap.storage.scores import make_engine, upsert_views
+    from sigap.storage.database import make_engine
+    from sigap.storage.scores import upsert_views
 
     url = f"sqlite:///{tmp_path / 'escape.db'}"
     tuesday = date(2026, 11, 3)
@@ -448,7 +449,8 @@ def backlog_database(tmp_path: Path, complaints: int) -> str:
 
     from sqlalchemy.orm import Session
 
-    from sigap.storage.scores import make_engine, upsert_views
+    from sigap.storage.database import make_engine
+    from sigap.storage.scores import upsert_views
 
     url = f"sqlite:///{tmp_path / 'backlog.db'}"
     tuesday = date(2026, 11, 3)
@@ -536,7 +538,8 @@ def test_the_category_breakdown_names_the_taxonomy_largest_first(tmp_path: Path)
 
     from sqlalchemy.orm import Session
 
-    from sigap.storage.scores import make_engine, upsert_views
+    from sigap.storage.database import make_engine
+    from sigap.storage.scores import upsert_views
 
     url = f"sqlite:///{tmp_path / 'categories.db'}"
     tuesday = date(2026, 11, 3)

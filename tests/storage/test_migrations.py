@@ -15,17 +15,10 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, MetaData, create_engine, inspect, text
 from sqlalchemy.orm import Session
 
+from sigap.storage.database import alembic_config, current_revision, head_revision, migrate
 from sigap.storage.models import Base
-from sigap.storage.scores import (
-    alembic_config,
-    current_revision,
-    finalize_due,
-    head_revision,
-    migrate,
-    score_rows,
-    stored_views,
-    upsert_views,
-)
+from sigap.storage.score_queries import score_rows, stored_views
+from sigap.storage.scores import finalize_due, upsert_views
 from tests.storage import legacy_models
 from tests.storage.test_scores import REGISTRY, views_of
 

@@ -18,8 +18,8 @@ from sigap.cli import main
 from sigap.core.period_close import official_revisions, registry_close_instant
 from sigap.core.periods import JAKARTA
 from sigap.core.registry_file import load_registry
+from sigap.storage.database import make_engine
 from sigap.storage.official import insert_close, official_rows, stored_closes
-from sigap.storage.scores import make_engine
 
 REGISTRY_PATH = Path(__file__).resolve().parents[2] / "deploy" / "registry.yaml"
 REGISTRY = load_registry(REGISTRY_PATH)

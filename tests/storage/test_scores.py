@@ -15,7 +15,9 @@ from sigap.core.complaint_state import ComplaintState, accept_event
 from sigap.core.registry_file import load_registry
 from sigap.core.scoring import VALUE_COLUMNS, all_period_scores, is_empty
 from sigap.core.unit_view import UnitView
-from sigap.storage.scores import finalize_due, make_engine, score_rows, stored_views, upsert_views
+from sigap.storage.database import make_engine
+from sigap.storage.score_queries import score_rows, stored_views
+from sigap.storage.scores import finalize_due, upsert_views
 
 REGISTRY = load_registry(Path(__file__).resolve().parents[2] / "deploy" / "registry.yaml")
 

@@ -11,7 +11,9 @@ from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
 from sigap.cli import main
-from sigap.storage.scores import make_engine, score_rows, upsert_views
+from sigap.storage.database import make_engine
+from sigap.storage.score_queries import score_rows
+from sigap.storage.scores import upsert_views
 from tests.storage.test_scores import REGISTRY, views_of
 
 

@@ -14,14 +14,10 @@ from sqlalchemy.orm import Session
 from schemas.events import ComplaintEvent
 from sigap.core.complaint_state import ComplaintState, accept_event
 from sigap.core.unit_view import UnitView
+from sigap.storage.database import make_engine
 from sigap.storage.models import UnitComplaintRow
-from sigap.storage.scores import (
-    make_engine,
-    restored_partition_watermarks,
-    score_rows,
-    store_view_row,
-    upsert_views,
-)
+from sigap.storage.score_queries import score_rows
+from sigap.storage.scores import restored_partition_watermarks, store_view_row, upsert_views
 from tests.storage.test_scores import REGISTRY
 
 CREATED = datetime.fromisoformat("2026-11-02T09:00:00+07:00")

@@ -26,7 +26,9 @@ from sigap.core.unit_view import UnitView
 from sigap.replay import replay
 from sigap.replay_sources import open_source
 from sigap.simulator import TrafficModel
-from sigap.storage.scores import finalize_due, make_engine, score_rows, upsert_views
+from sigap.storage.database import make_engine
+from sigap.storage.score_queries import score_rows
+from sigap.storage.scores import finalize_due, upsert_views
 from sigap.verify import recompute_scores
 
 ROOT = Path(__file__).resolve().parents[2]

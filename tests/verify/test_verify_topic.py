@@ -19,7 +19,8 @@ from sqlalchemy import text
 
 from sigap.event_log import TopicReport, read_topic_events
 from sigap.settings import Settings
-from sigap.storage.scores import make_engine, score_rows
+from sigap.storage.database import make_engine
+from sigap.storage.score_queries import score_rows
 from sigap.topics import ensure_topics
 from tests.conftest import SASL_PASSWORD, SASL_USER, KafkaBroker
 from tests.integration.processes import Stack, run_sigap, running_stack, wait_for

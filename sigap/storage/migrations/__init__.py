@@ -1,1 +1,1 @@
-"""Alembic migrations of the score database (run by storage.scores.migrate)."""
+"""Alembic migrations of the score database (run by storage.database.migrate)."""

@@ -1,4 +1,4 @@
-"""Alembic environment: migrates the connection storage.scores.migrate hands over, or, from
+"""Alembic environment: migrates the connection storage.database.migrate hands over, or, from
 the `alembic` command line, the database of DATABASE_URL (default sqlite:///sigap.db)."""
 
 from __future__ import annotations

@@ -22,6 +22,8 @@ from typing import Any
 
 import yaml
 
+from streams.stall_guard import EXIT_CODE as RESTART_EXIT_CODE
+
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL_KAFKA = ROOT / "deploy" / "kafka" / "local-kafka.sh"
 RULES = ROOT / "deploy" / "prometheus" / "sigap-rules.yml"
@@ -48,6 +50,8 @@ class Demo:
     processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
     # Prometheus and Alertmanager: the demo goes on without them if they stop.
     optional: set[str] = field(default_factory=set)
+    # Each process's command, to restart it with.
+    commands: dict[str, list[str]] = field(default_factory=dict)
     started_broker: bool = False
     sink: Any = None  # the WebhookSink, when Alertmanager runs
 
@@ -73,7 +77,9 @@ class Demo:
         self, name: str, command: list[str], optional: bool = False
     ) -> subprocess.Popen[bytes]:
         log_path = self.log_dir / f"{name}.log"
-        log = log_path.open("wb")
+        # A restart appends to the log of the run it replaces.
+        log = log_path.open("ab" if name in self.commands else "wb")
+        self.commands[name] = command
         process = subprocess.Popen(
             command,
             env=self.env,
@@ -104,6 +110,13 @@ class Demo:
     def failed(self) -> str | None:
         for name, process in list(self.processes):
             if process.poll() is None:
+                continue
+            if process.returncode == RESTART_EXIT_CODE:
+                # A worker that fenced itself after a freeze (streams/stall_guard.py) asks
+                # to be restarted, as a supervisor would.
+                self.say(f"{name} asked for a restart (exit {RESTART_EXIT_CODE}); restarting it")
+                self.processes.remove((name, process))
+                self.spawn_command(name, self.commands[name], optional=name in self.optional)
                 continue
             if name not in self.optional:
                 return name

@@ -35,6 +35,13 @@ def worker(loglevel: str) -> None:
     )
     # Whether officer data is served; never the token.
     click.echo(f"sigap worker: {officer_endpoints_text(settings)}", err=True)
+    from streams.stall_guard import StallGuard, guard_kafka_requests
+
+    # A worker frozen past its group session exits before sending anything (a zombie's late
+    # changelog writes would take the new owner's states back): streams/stall_guard.py.
+    guard = StallGuard(float(sigap_app.faust_app.conf.broker_session_timeout))
+    guard_kafka_requests(guard)
+    guard.start()
     faust_worker = Worker(sigap_app.faust_app, loglevel=loglevel)
     quiet_debug_logging(faust_worker)
     faust_worker.execute_from_commandline()

@@ -150,14 +150,15 @@ class ScoreWriter:
                     # the views of one batch (a heartbeat carries none).
                     try:
                         envelope = decode_envelope(record.value)
-                        if envelope.watermark is not None:  # no event time yet: moves nothing
-                            source = self.watermarks.setdefault(tp.partition, SourceWatermarks())
-                            source.observe(
-                                envelope.source,
-                                envelope.watermark,
-                                envelope.caught_up,
-                                self.wall_clock(),
-                            )
+                        # Every stamp counts, one without an event time too: announced
+                        # behind, that source holds the watermark (core.watermarks).
+                        source = self.watermarks.setdefault(tp.partition, SourceWatermarks())
+                        source.observe(
+                            envelope.source,
+                            envelope.watermark,
+                            envelope.caught_up,
+                            self.wall_clock(),
+                        )
                         decoded = [UnitView.from_json(view) for view in envelope.views]
                     except Exception:
                         # Not a views envelope (a bug or a foreign producer): set aside,

@@ -10,8 +10,18 @@ Value: a UTF-8 JSON object
 
 - ``src``: the events-topic partition the views come from (int).
 - ``wm``: the latest event time (epoch seconds) accepted from that partition when the record
-  was sent, or null when none was yet (a record without an event time moves no watermark).
+  was sent, or null when none is known since the sender was assigned that partition.
 - ``cu``: that partition was caught up (its last offset processed was at its highwater).
+
+A stamp with ``wm`` null is an announcement (heartbeat, to every views partition):
+
+- ``cu`` false: the sender has just been assigned that partition and reads it anew from its
+  committed offset, event time unknown. Sent before anything else it sends from it. Readers
+  forget what that partition said before and hold their watermark until it is heard from;
+- ``cu`` true: that partition has nothing to read (empty, or nothing new since its committed
+  offset), still without an event time: it releases the hold and moves nothing.
+
+A views record (with ``vs``) always carries an event time.
 - ``vs``: the unit views (core.unit_view.UnitView.to_json objects) of one batch for units of
   this views partition, split over several records with the same stamp when they would
   exceed MAX_VIEWS_RECORD_BYTES. A record without ``vs`` is a heartbeat: progress only.
@@ -24,7 +34,10 @@ partitioner (murmur2) applied to the unit code, so each unit's views are in one 
 and each unit's metrics come from exactly one worker. Heartbeats go to every partition.
 
 Versioning: this is v1 (``VERSION``), as the event contract is v1. A change readers must
-know of gets a new version and a version field; v1 records carry none.
+know of gets a new version and a version field; v1 records carry none. The announcements
+(``wm`` null) changed no field: a reader that predates them read a null ``wm`` as "moves
+nothing" and keeps working (without the hold), and every record of an older writer means
+the same to a newer reader (an older writer sent no null ``wm``).
 """
 
 from __future__ import annotations

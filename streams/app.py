@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -90,6 +90,29 @@ class SigapApp:
             return None if value is None else int(value)
 
         return highwater
+
+    def start_offset_of(self, topic: str) -> Callable[[int], Awaitable[int | None]]:
+        """Where this worker starts reading an assigned partition of `topic`: its committed
+        offset (Faust's, once it has sought there after the assignment's recovery), else
+        the partition's earliest offset (where a group without a commit starts). Either is
+        at or before the real start, so "start >= highwater" never hides a backlog."""
+
+        async def start_offset(partition: int) -> int | None:
+            tp = TP(topic, partition)
+            consumer = self.faust_app.consumer
+            committed = getattr(consumer, "_committed_offset", {}).get(tp)
+            if committed:  # Faust keeps a committed 0 as None
+                return int(committed)
+            try:
+                earliest = await asyncio.wait_for(
+                    consumer.earliest_offsets(tp), START_OFFSET_TIMEOUT_SECONDS
+                )
+            except Exception:  # no broker answer now: the next heartbeat asks again
+                return None
+            value = earliest.get(tp)
+            return None if value is None else int(value)
+
+        return start_offset
 
     def note_position(self, topic: str, partition: int, offset: int) -> None:
         self._positions[(topic, partition)] = offset + 1
@@ -198,6 +221,9 @@ def broker_credentials(settings: Settings) -> faust.SASLCredentials | faust.SSLC
 
 
 log = logging.getLogger(__name__)
+
+# How long a heartbeat waits for a partition's earliest offset (streams.complaint_stage).
+START_OFFSET_TIMEOUT_SECONDS = 5.0
 
 # How long a flush before an offset commit may wait for the changelog records to leave.
 CHANGELOG_DRAIN_SECONDS = 30.0
@@ -405,6 +431,7 @@ def create_app(settings: Settings, registry: Registry, **faust_overrides: Any) -
         owned_partitions=_assigned_partitions(app),
     )
     complaint_stage.highwater = sigap.highwater_of(settings.events_topic)
+    complaint_stage.start_offset = sigap.start_offset_of(settings.events_topic)
     complaint_stage.views_partitions = partitions
 
     # Concurrency 1 (the default): offsets are never committed past an event still being
@@ -442,6 +469,13 @@ def create_app(settings: Settings, registry: Registry, **faust_overrides: Any) -
         # The in-memory copies of table entries: the tables are the truth after a rebalance.
         complaint_stage.forget_cached_states()
         unit_stage.forget_cached_views()
+
+    @app.on_partitions_assigned.connect
+    def on_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        # The complaint stage announces every events partition it reads now as behind, its
+        # event time unknown, before its next batch or heartbeat: the unit stages hold
+        # their watermarks until each is heard from (core.watermarks).
+        complaint_stage.assigned(sigap.owned_partitions(settings.events_topic))
 
     @app.task  # type: ignore[untyped-decorator]
     async def flush_changelogs_before_commits() -> None:

@@ -4,7 +4,9 @@ Source: the events topic, keyed by complaint_id. Per batch of events: parse, val
 each complaint's events in the `complaints` table, evaluate each complaint of the batch once
 (core.timeline) and send the changed unit views to the views topic, on each unit's
 partition: one record per (source, views) partition holding the batch's views
-(schemas.views). Rejected messages go to the dead-letter topic with a reason
+(schemas.views). After every assignment, before anything else, every events partition it
+now reads is announced to every views partition as behind, event time unknown (`assigned`).
+Rejected messages go to the dead-letter topic with a reason
 (schemas.dead_letters).
 
 This module is the I/O edge: the decisions are all in core.
@@ -16,7 +18,7 @@ import hashlib
 import logging
 import time
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,6 +79,10 @@ def acting_for(event: Any) -> Iterator[None]:
         _current_event.reset(token)
 
 
+async def _unknown_offset(partition: int) -> int | None:
+    return None
+
+
 class ComplaintStage:
     def __init__(
         self,
@@ -106,7 +112,12 @@ class ComplaintStage:
         self._latest_event_time: dict[int, float] = {}  # per events-topic partition
         self._last_offset: dict[int, int] = {}  # the last offset processed, per partition
         # Per source partition: the stamp last sent in a heartbeat, and when (monotonic).
-        self._heartbeat_sent: dict[int, tuple[tuple[float, bool], float]] = {}
+        self._heartbeat_sent: dict[int, tuple[tuple[float | None, bool], float]] = {}
+        # The events partitions assigned (None: never told, as in tests without a broker),
+        # and an assignment not announced to the unit stage yet (see `assigned`).
+        self._assigned: set[int] | None = None
+        self._to_announce: set[int] | None = None
+        self._epoch = 0  # announcements sent
         self.views_partitions = 1
         # Recently used complaint states, so that most events need no table read and decode.
         self.cache_size = cache_size
@@ -114,6 +125,20 @@ class ComplaintStage:
         self._in_batch = False
         # Set by the app: the highwater mark of an events-topic partition, if known.
         self.highwater: Callable[[int], int | None] = lambda partition: None
+        # Set by the app: the offset this worker starts reading an assigned events-topic
+        # partition at (its committed offset, else its earliest), if known.
+        self.start_offset: Callable[[int], Awaitable[int | None]] = _unknown_offset
+
+    def assigned(self, partitions: set[int]) -> None:
+        """The events partitions this worker reads from now on (after every assignment).
+
+        Before its next batch or heartbeat the stage announces each of them to every views
+        partition as behind with its event time unknown: it reads them anew from their
+        committed positions, and until it is heard from again such a partition holds the
+        unit stage's watermark (core.watermarks). Without this, after a restart, the backlog
+        of the partition read first carried the watermark past deadlines whose timers had
+        stopped in time in the backlog of a partition not read yet: counted missed."""
+        self._to_announce = set(partitions)
 
     async def process(self, event: Any) -> None:
         await self.process_batch([event])
@@ -122,6 +147,7 @@ class ComplaintStage:
         """Validate and record each event in order; then evaluate each complaint the batch
         touched once, write its state once, and send its changed views: one views-topic
         record per (source partition, views partition) holding them all."""
+        await self._announce_assignment()
         self._in_batch = True
         try:
             await self._process_batch(events)
@@ -263,6 +289,42 @@ class ComplaintStage:
         caught_up = highwater is not None and offset + 1 >= highwater
         return self._latest_event_time.get(partition), caught_up
 
+    async def _announce_assignment(self) -> None:
+        """Send the announcement of a new assignment (see `assigned`), once, before anything
+        else this stage sends from then on; the progress kept so far is forgotten (the
+        partitions are read again from their committed positions)."""
+        partitions = self._to_announce
+        if partitions is None:
+            return
+        self._to_announce = None
+        self._epoch += 1
+        self._assigned = partitions
+        self._latest_event_time.clear()
+        self._last_offset.clear()
+        self._heartbeat_sent.clear()
+        log.info(
+            "events partitions %s announced behind (event time unknown) to %d views partitions",
+            sorted(partitions),
+            self.views_partitions,
+        )
+        for partition in sorted(partitions):
+            for views_partition in range(self.views_partitions):
+                await self.views_topic.send(
+                    key=None,
+                    partition=views_partition,
+                    value=encode_envelope(partition, None, False),
+                )
+
+    async def _caught_up_unheard(self, partition: int) -> bool:
+        """An assigned partition this stage has processed nothing of since its assignment is
+        caught up when it starts at or past its highwater: nothing to read (empty, or
+        nothing new since the last commit)."""
+        highwater = self.highwater(partition)
+        if highwater is None:
+            return False
+        start = await self.start_offset(partition)
+        return start is not None and start >= highwater
+
     async def heartbeat(self) -> None:
         """Tell every unit partition how far each source partition is, when that changed,
         and again every `heartbeat_repeat_seconds` when it did not.
@@ -272,16 +334,36 @@ class ComplaintStage:
         deadlines would never pass. Sent after the views already sent, so never ahead.
         The repeats change no watermark; they give the unit stage a record to save its
         wall-clock-advanced watermark with during quiet hours (a table write needs one).
+        An assigned partition without an event time (nothing processed since the assignment,
+        or only rejected events) is reported caught up, without one, once it is: announced
+        behind, it would otherwise hold the unit stage's watermark for good.
         """
         if self._in_batch:
             # The batch's views are still being sent: a stamp now could overtake them.
             return
-        for partition, latest in list(self._latest_event_time.items()):
+        await self._announce_assignment()
+        epoch = self._epoch
+        # Assigned partitions without an event time (nothing read since the assignment, or
+        # only rejected events): announced behind, they release the unit stage's watermark
+        # by reporting "caught up" once they are (an empty partition must not hold it).
+        unheard: dict[int, tuple[float | None, bool]] = {}
+        for partition in sorted((self._assigned or set()) - set(self._latest_event_time)):
             offset = self._last_offset.get(partition)
-            if offset is None:
-                continue
-            watermark, caught_up = self._progress(partition, offset)
-            stamp = (latest, caught_up)
+            if offset is not None:
+                _, caught_up = self._progress(partition, offset)
+            else:
+                caught_up = await self._caught_up_unheard(partition)
+            if caught_up:
+                unheard[partition] = (None, True)
+        if self._in_batch or self._epoch != epoch:
+            return  # a batch or an assignment came meanwhile: the next heartbeat
+        stamps: dict[int, tuple[float | None, bool]] = {}
+        for partition in list(self._latest_event_time):
+            offset = self._last_offset.get(partition)
+            if offset is not None:
+                stamps[partition] = self._progress(partition, offset)
+        for partition, stamp in {**unheard, **stamps}.items():
+            watermark, caught_up = stamp
             now = self.monotonic_clock()
             sent = self._heartbeat_sent.get(partition)
             repeat_due = sent is None or now - sent[1] >= self.heartbeat_repeat_seconds
@@ -289,6 +371,8 @@ class ComplaintStage:
                 continue
             self._heartbeat_sent[partition] = (stamp, now)
             for views_partition in range(self.views_partitions):
+                if self._epoch != epoch:
+                    return  # announced meanwhile: an older stamp now would end the hold
                 await self.views_topic.send(
                     key=None,
                     partition=views_partition,

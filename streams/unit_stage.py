@@ -82,14 +82,13 @@ class UnitStage:
     async def process(self, event: Any) -> None:
         """One views-topic record: the views of one batch (or one view), or a heartbeat."""
         envelope = decode_envelope(event.value)
-        if envelope.watermark is not None:  # a stamp without an event time moves nothing
-            source = self.watermarks.get(event.message.partition)
-            if source is None:
-                source = self.watermarks[event.message.partition] = SourceWatermarks()
-            source.observe(
-                envelope.source, envelope.watermark, envelope.caught_up, self.wall_clock()
-            )
-            self._save_progress(event.message.partition, source)
+        # Every stamp counts, one without an event time too: announced behind, that source
+        # holds the partition's watermark until it is heard from (core.watermarks).
+        source = self.watermarks.get(event.message.partition)
+        if source is None:
+            source = self.watermarks[event.message.partition] = SourceWatermarks()
+        source.observe(envelope.source, envelope.watermark, envelope.caught_up, self.wall_clock())
+        self._save_progress(event.message.partition, source)
         for encoded in envelope.views:  # none in a heartbeat
             try:
                 self.apply(UnitView.from_json(encoded), encoded)
@@ -148,7 +147,10 @@ class UnitStage:
         The watermark of each partition restarts from the one saved for it (or, if none was
         saved, from its latest view), as if every source were caught up, and advances with
         the wall clock from there: it must not fall back, or misses exported before would
-        vanish and the window gauges would jump back.
+        vanish and the window gauges would jump back. It stays there while a source
+        partition the complaint stage has announced (after its own assignment) has not been
+        heard from: that partition's backlog may hold timers stopped before the deadlines
+        another partition's backlog would carry the watermark past (core.watermarks).
         """
         self.kpis = UnitKpis(
             self.bucket_bounds,

@@ -1,0 +1,168 @@
+"""After an assignment the complaint stage announces every events partition it reads as
+behind with its event time unknown, and the unit stage holds its watermark until each is
+heard from (core.watermarks), without a broker.
+
+The defect this fixes (tests/faults/test_deadlines_during_faults.py caught it, 1 run in 3):
+a restarted worker read the whole backlog of one events partition before the first event
+of another; the first one's "caught up" stamp carried the watermark to its latest event
+time, and timers stopped in time in the other partition's backlog, whose deadlines lay in
+between, were counted missed for good.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from schemas.views import decode_envelope
+from streams.complaint_stage import ComplaintStage
+from streams.unit_stage import UnitStage
+from tests.faults.test_redelivery import CREATED, CREATED_AT, message
+from tests.streams.test_unit_progress import (
+    PARTITIONS,
+    Clock,
+    complaint_stage,
+    deliver,
+    unit_stage,
+)
+
+HOUR = 3600.0
+
+
+def stamps(sent: list[dict[str, Any]]) -> list[tuple[int, int, float | None, bool, int]]:
+    """(views partition, source, watermark, caught up, views) of each record sent."""
+    found = []
+    for record in sent:
+        envelope = decode_envelope(record["value"])
+        found.append(
+            (
+                record["partition"],
+                envelope.source,
+                envelope.watermark,
+                envelope.caught_up,
+                len(envelope.views),
+            )
+        )
+    return found
+
+
+def created(complaint: str, hours_later: float, unit: str = "dlh") -> dict[str, Any]:
+    return {
+        **CREATED,
+        "event_id": f"{complaint}-created",
+        "complaint_id": complaint,
+        "occurred_at": _iso(CREATED_AT + hours_later * HOUR),
+        "unit": unit,
+    }
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat()
+
+
+def assigned_stage(
+    clock: Clock, highwaters: dict[int, int], starts: dict[int, int | None]
+) -> ComplaintStage:
+    stage = complaint_stage(clock)
+    stage.highwater = highwaters.get
+
+    async def start_offset(partition: int) -> int | None:
+        return starts.get(partition)
+
+    stage.start_offset = start_offset
+    stage.assigned(set(highwaters))
+    return stage
+
+
+def test_every_assigned_partition_is_announced_behind_before_the_first_views() -> None:
+    async def run() -> list[tuple[int, int, float | None, bool, int]]:
+        stage = assigned_stage(Clock(0.0), {0: 5, 2: 5}, {0: 3, 2: 0})
+        await stage.process_batch([message(CREATED, offset=3, partition=2)])
+        topic: Any = stage.views_topic
+        return stamps(topic.sent)
+
+    sent = run_sync(run())
+    announcements = [s for s in sent if s[2] is None]
+    assert sorted(announcements) == sorted(
+        (views, source, None, False, 0) for source in (0, 2) for views in range(PARTITIONS)
+    )
+    assert sent[: len(announcements)] == announcements  # before any views
+    assert [s for s in sent if s[4]] == [(sent[-1][0], 2, CREATED_AT, False, 1)]
+
+
+def test_a_partition_with_nothing_to_read_reports_caught_up_and_one_with_a_backlog_not() -> None:
+    """Empty (starts at its highwater 0), nothing new since its commit (starts at its
+    highwater), a backlog (starts below), highwater or start not known yet."""
+
+    async def run() -> list[tuple[int, int, float | None, bool, int]]:
+        stage = assigned_stage(
+            Clock(0.0),
+            {0: 0, 1: 7, 2: 9, 3: 4},
+            {0: 0, 1: 7, 2: 4, 3: None},
+        )
+        await stage.heartbeat()
+        topic: Any = stage.views_topic
+        topic.sent[:] = [r for r in topic.sent if decode_envelope(r["value"]).caught_up]
+        return stamps(topic.sent)
+
+    assert sorted(run_sync(run())) == sorted(
+        (views, source, None, True, 0) for source in (0, 1) for views in range(PARTITIONS)
+    )
+
+
+def test_a_partition_of_only_rejected_events_reports_caught_up_once_at_its_highwater() -> None:
+    async def run() -> list[tuple[int, int, float | None, bool, int]]:
+        stage = assigned_stage(Clock(0.0), {1: 1}, {1: 0})
+        topic: Any = stage.views_topic
+        await stage.heartbeat()
+        topic.sent.clear()
+        await stage.process_batch([message({**CREATED, "type": "nonsense"}, 0, partition=1)])
+        topic.sent.clear()
+        await stage.heartbeat()
+        return stamps(topic.sent)
+
+    assert run_sync(run()) == [(views, 1, None, True, 0) for views in range(PARTITIONS)]
+
+
+async def _restart_reading_one_partition_first() -> tuple[float, float, float]:
+    """A unit stage restored at CREATED_AT; after the restart partition 0's backlog (12 h
+    of events, caught up) is read before anything of partition 1 (whose backlog starts at
+    +1 h). The watermark of dlh: after partition 0's backlog, after partition 1's first
+    batch, and once both are caught up."""
+    wall = Clock(CREATED_AT + 13 * HOUR)
+    highwaters = {0: 2, 1: 2}
+    stage = assigned_stage(wall, highwaters, {0: 0, 1: 0})
+    topic: Any = stage.views_topic
+    views: dict[str, Any] = {}
+    # Each views partition saved its watermark at CREATED_AT before the restart.
+    progress = {str(p): orjson.dumps({"wm": CREATED_AT}) for p in range(PARTITIONS)}
+    units: UnitStage = unit_stage(views, progress, wall)
+    units.rebuild(set(range(PARTITIONS)))
+
+    await stage.process_batch(
+        [message(created("a-1", 2), 0, partition=0), message(created("a-2", 12), 1, partition=0)]
+    )
+    await stage.heartbeat()
+    await deliver(topic.sent, units)
+    after_first = units.watermark_of("dlh")
+    await stage.process_batch([message(created("b-1", 1), 0, partition=1)])
+    await deliver(topic.sent, units)
+    after_second = units.watermark_of("dlh")
+    await stage.process_batch([message(created("b-2", 11), 1, partition=1)])
+    await stage.heartbeat()
+    await deliver(topic.sent, units)
+    return after_first, after_second, units.watermark_of("dlh")
+
+
+def test_a_partition_not_read_yet_holds_the_watermark_after_a_restart() -> None:
+    after_first, after_second, caught_up = run_sync(_restart_reading_one_partition_first())
+    assert after_first == CREATED_AT  # not at +12 h: partition 1 may hold older events
+    assert after_second == CREATED_AT + 1 * HOUR  # partition 1 behind at +1 h
+    assert caught_up >= CREATED_AT + 12 * HOUR  # both caught up: the newest time
+
+
+def run_sync(coroutine: Any) -> Any:
+    return asyncio.run(coroutine)

@@ -345,16 +345,11 @@ def test_deadlines_pass_while_the_worker_is_killed(
     assert {timer for _, timer in missed} == set(TIMERS) and len(missed) >= 8, missed
     assert worker.crashes() == [], worker.crashes()[:5]
 
+    # Fixed defect: a source partition the restarted worker had not read yet did not hold
+    # the unit stage's watermark, so another partition's backlog carried it past deadlines
+    # whose timers stopped in time in the first one's backlog (counted missed for good).
     problems = mismatches(live, expected)
-    shifted = met_counted_missed(live, expected)
-    if problems and shifted is not None:
-        # Known defect (docs/delivery.md, "Open"): a source partition the restarted worker
-        # has not processed any event of yet does not hold the unit stage's watermark back,
-        # so the backlog of another partition can carry it past deadlines whose timers
-        # stopped in time in the first partition's backlog; those are counted missed for
-        # good. Nothing else may differ.
-        pytest.xfail(f"timers met counted missed after the restart (known defect): {shifted}")
-    assert problems == [], problems[:30]
+    assert problems == [], (met_counted_missed(live, expected), problems[:30])
     assert mismatches(live, hand) == []
     assert worker.crashes() == [], worker.crashes()[:5]
     assert worker.stop() == 0

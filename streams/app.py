@@ -469,6 +469,9 @@ def create_app(settings: Settings, registry: Registry, **faust_overrides: Any) -
         # The in-memory copies of table entries: the tables are the truth after a rebalance.
         complaint_stage.forget_cached_states()
         unit_stage.forget_cached_views()
+        # No progress stamps for the partitions just revoked: their next owner announces
+        # them, and a stale stamp of ours after that would end its hold.
+        complaint_stage.assigned(set())
 
     @app.on_partitions_assigned.connect
     def on_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:

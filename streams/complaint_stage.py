@@ -302,11 +302,12 @@ class ComplaintStage:
         self._latest_event_time.clear()
         self._last_offset.clear()
         self._heartbeat_sent.clear()
-        log.info(
-            "events partitions %s announced behind (event time unknown) to %d views partitions",
-            sorted(partitions),
-            self.views_partitions,
-        )
+        if partitions:
+            log.info(
+                "events partitions %s announced behind (event time unknown) to %d views partitions",
+                sorted(partitions),
+                self.views_partitions,
+            )
         for partition in sorted(partitions):
             for views_partition in range(self.views_partitions):
                 await self.views_topic.send(

@@ -166,3 +166,25 @@ def test_a_partition_not_read_yet_holds_the_watermark_after_a_restart() -> None:
 
 def run_sync(coroutine: Any) -> Any:
     return asyncio.run(coroutine)
+
+
+def test_after_a_revocation_no_stamp_goes_out_until_the_next_assignment_is_announced() -> None:
+    """The app calls `assigned(set())` on revocation: a stale stamp of ours arriving after
+    the next owner's announcement would end that owner's hold."""
+
+    async def run() -> tuple[int, list[tuple[int, int, float | None, bool, int]]]:
+        stage = assigned_stage(Clock(0.0), {2: 1}, {2: 0})
+        topic: Any = stage.views_topic
+        await stage.process_batch([message(CREATED, offset=0, partition=2)])
+        stage.assigned(set())  # revoked
+        topic.sent.clear()
+        await stage.heartbeat()
+        after_revocation = len(topic.sent)
+        stage.assigned({2})
+        await stage.heartbeat()
+        return after_revocation, stamps(topic.sent)
+
+    after_revocation, after_assignment = run_sync(run())
+    assert after_revocation == 0
+    # Announced again, then (its start offset 0 below its highwater 1) nothing more.
+    assert after_assignment == [(views, 2, None, False, 0) for views in range(PARTITIONS)]

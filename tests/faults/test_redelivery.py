@@ -105,9 +105,17 @@ def test_redelivered_event_resends_views_with_an_event_time() -> None:
     assert unit_stage.kpis.counters["dlh"].created == 1
 
 
-def test_unit_stage_ignores_a_stamp_without_event_time() -> None:
+def test_a_stamp_without_event_time_moves_no_watermark() -> None:
+    """Older workers sent these (no TypeError); now they are announcements
+    (core.watermarks): caught up, it moves nothing; behind, it holds the watermark."""
     unit_stage = UnitStage(registry=REGISTRY, unit_views={}, partitions=4, grace_seconds=600)
     stamp = orjson.dumps({"src": 1, "wm": None, "cu": True})
     event = Event(SimpleNamespace(partition=0, offset=0), stamp)
-    asyncio.run(unit_stage.process(event))  # older workers sent these: no TypeError
-    assert unit_stage.watermarks == {}
+    asyncio.run(unit_stage.process(event))
+    source = unit_stage.watermarks[0]
+    assert source.latest == {} and not source.held and source.current(0.0) is None
+    behind = Event(
+        SimpleNamespace(partition=0, offset=1), orjson.dumps({**orjson.loads(stamp), "cu": False})
+    )
+    asyncio.run(unit_stage.process(behind))
+    assert source.held and source.latest == {}

@@ -95,22 +95,20 @@ class SigapApp:
         """Where this worker starts reading an assigned partition of `topic`: its committed
         offset (Faust's, once it has sought there after the assignment's recovery), else
         the partition's earliest offset (where a group without a commit starts). Either is
-        at or before the real start, so "start >= highwater" never hides a backlog."""
+        at or before the real start, so "start >= highwater" never hides a backlog.
+
+        The earliest offset comes from a kafka-python consumer of its own, in a thread: asked
+        through Faust's consumer (`earliest_offsets`), the request waited in its consumer
+        thread's queue and held up the fetching (seen in tests/faults/test_crash_restart.py:
+        a restarted worker read nothing)."""
+        earliest = _EarliestOffsets(self.settings, topic)
 
         async def start_offset(partition: int) -> int | None:
             tp = TP(topic, partition)
-            consumer = self.faust_app.consumer
-            committed = getattr(consumer, "_committed_offset", {}).get(tp)
+            committed = getattr(self.faust_app.consumer, "_committed_offset", {}).get(tp)
             if committed:  # Faust keeps a committed 0 as None
                 return int(committed)
-            try:
-                earliest = await asyncio.wait_for(
-                    consumer.earliest_offsets(tp), START_OFFSET_TIMEOUT_SECONDS
-                )
-            except Exception:  # no broker answer now: the next heartbeat asks again
-                return None
-            value = earliest.get(tp)
-            return None if value is None else int(value)
+            return await earliest.of(partition)
 
         return start_offset
 
@@ -122,6 +120,43 @@ class SigapApp:
         # False from a partition revocation until the unit state is rebuilt after the
         # recovery that follows it (streams.app.create_app).
         self.state_ready = True
+
+
+class _EarliestOffsets:
+    """A partition's earliest offset, from a kafka-python consumer (no group) used in a
+    worker thread, one request at a time; None while the broker does not answer."""
+
+    def __init__(self, settings: Settings, topic: str) -> None:
+        self.settings = settings
+        self.topic = topic
+        self._consumer: Any = None
+        self._busy = False
+
+    async def of(self, partition: int) -> int | None:
+        if self._busy:  # the previous request is still running: ask again next time
+            return None
+        self._busy = True  # until the thread is done, even after the wait below gives up
+        try:
+            task = asyncio.to_thread(self._earliest, partition)
+            return await asyncio.wait_for(task, START_OFFSET_TIMEOUT_SECONDS)
+        except Exception:  # no broker answer now: the next heartbeat asks again
+            return None
+
+    def _earliest(self, partition: int) -> int | None:
+        from kafka import KafkaConsumer, TopicPartition
+
+        try:
+            if self._consumer is None:
+                self._consumer = KafkaConsumer(
+                    **self.settings.kafka_python_config(),
+                    group_id=None,
+                    client_id=f"{self.settings.app_id}-start-offsets",
+                )
+            tp = TopicPartition(self.topic, partition)
+            value = self._consumer.beginning_offsets([tp]).get(tp)
+            return None if value is None else int(value)
+        finally:
+            self._busy = False
 
 
 class LeanPrometheusMonitor(PrometheusMonitor):

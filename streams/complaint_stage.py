@@ -323,6 +323,8 @@ class ComplaintStage:
         highwater = self.highwater(partition)
         if highwater is None:
             return False
+        if highwater <= 0:
+            return True  # never written to
         start = await self.start_offset(partition)
         return start is not None and start >= highwater
 

@@ -188,3 +188,31 @@ def test_after_a_revocation_no_stamp_goes_out_until_the_next_assignment_is_annou
     assert after_revocation == 0
     # Announced again, then (its start offset 0 below its highwater 1) nothing more.
     assert after_assignment == [(views, 2, None, False, 0) for views in range(PARTITIONS)]
+
+
+def test_a_restart_resumes_from_the_watermark_reached_not_from_views_applied_ahead_of_it() -> None:
+    """Killed while held back (partition 1 not heard from), the unit stage had applied
+    partition 0's views up to +12 h; the next start must resume at the saved watermark, or
+    partition 1's backlog is skipped all the same (seen in the deadline fault test)."""
+
+    async def run() -> tuple[float, float]:
+        wall = Clock(CREATED_AT + 13 * HOUR)
+        stage = assigned_stage(wall, {0: 2, 1: 2}, {0: 0, 1: 0})
+        topic: Any = stage.views_topic
+        views: dict[str, Any] = {}
+        progress = {str(p): orjson.dumps({"wm": CREATED_AT}) for p in range(PARTITIONS)}
+        units = unit_stage(views, progress, wall)
+        units.rebuild(set(range(PARTITIONS)))
+        await stage.process_batch(
+            [message(created("a-1", 2), 0, partition=0), message(created("a-2", 12), 1, 0)]
+        )
+        await stage.heartbeat()
+        await deliver(topic.sent, units)
+        held = units.watermark_of("dlh")
+        restarted = unit_stage(views, progress, wall)  # killed: a new process, same tables
+        restarted.rebuild(set(range(PARTITIONS)))
+        return held, restarted.watermark_of("dlh")
+
+    held, restarted = run_sync(run())
+    assert held == CREATED_AT
+    assert restarted == CREATED_AT

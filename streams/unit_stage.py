@@ -82,13 +82,10 @@ class UnitStage:
     async def process(self, event: Any) -> None:
         """One views-topic record: the views of one batch (or one view), or a heartbeat."""
         envelope = decode_envelope(event.value)
-        # Every stamp counts, one without an event time too: announced behind, that source
-        # holds the partition's watermark until it is heard from (core.watermarks).
-        source = self.watermarks.get(event.message.partition)
-        if source is None:
-            source = self.watermarks[event.message.partition] = SourceWatermarks()
-        source.observe(envelope.source, envelope.watermark, envelope.caught_up, self.wall_clock())
-        self._save_progress(event.message.partition, source)
+        # The views first, at the watermark before this record: its stamp says how far its
+        # source was once these views were made, so it moves the watermark only after them.
+        # Observed first, the stamp of a source's last backlog batch carried the watermark
+        # past the deadlines of timers that the same record shows stopped in time.
         for encoded in envelope.views:  # none in a heartbeat
             try:
                 self.apply(UnitView.from_json(encoded), encoded)
@@ -98,6 +95,13 @@ class UnitStage:
                 # keeps the complaint's events and the score writer has its own copy.
                 self.views_failed += 1
                 log.exception("internal error applying a unit view; skipped")
+        # Every stamp counts, one without an event time too: announced behind, that source
+        # holds the partition's watermark until it is heard from (core.watermarks).
+        source = self.watermarks.get(event.message.partition)
+        if source is None:
+            source = self.watermarks[event.message.partition] = SourceWatermarks()
+        source.observe(envelope.source, envelope.watermark, envelope.caught_up, self.wall_clock())
+        self._save_progress(event.message.partition, source)
 
     def _save_progress(self, partition: int, source: SourceWatermarks) -> None:
         """Store the partition's watermark when it has moved by PROGRESS_STEP_SECONDS: at

@@ -216,3 +216,36 @@ def test_a_restart_resumes_from_the_watermark_reached_not_from_views_applied_ahe
     held, restarted = run_sync(run())
     assert held == CREATED_AT
     assert restarted == CREATED_AT
+
+
+def test_a_records_views_are_applied_before_its_stamp_moves_the_watermark() -> None:
+    """One batch of a source's backlog holds a response in time and, on the same source,
+    events a day later: its stamp (caught up, +30 h) must not count the timer that the
+    same record shows stopped in time as missed."""
+
+    async def run() -> dict[str, int]:
+        wall = Clock(CREATED_AT + 40 * HOUR)
+        stage = complaint_stage(wall)  # caught up at every offset
+        stage.highwater = lambda partition: 10**6  # a backlog: behind until the last batch
+        topic: Any = stage.views_topic
+        progress = {str(p): orjson.dumps({"wm": CREATED_AT}) for p in range(PARTITIONS)}
+        units = unit_stage({}, progress, wall)
+        units.rebuild(set(range(PARTITIONS)))
+        await stage.process_batch([message(created("x", 0), 0, partition=0)])
+        await deliver(topic.sent, units)
+        stage.highwater = lambda partition: 3  # this batch is the last of the backlog
+        responded = {
+            "event_id": "x-responded",
+            "type": "responded",
+            "complaint_id": "x",
+            "occurred_at": _iso(CREATED_AT + 2 * HOUR),
+        }
+        await stage.process_batch(
+            [message(responded, 1, partition=0), message(created("y", 30), 2, partition=0)]
+        )
+        await deliver(topic.sent, units)
+        assert units.watermark_of("dlh") >= CREATED_AT + 30 * HOUR
+        return dict(units.kpis.counters["dlh"].sla)
+
+    sla = run_sync(run())
+    assert sla.get("response:met") == 1 and "response:missed" not in sla, sla

@@ -27,7 +27,8 @@ A views record (with ``vs``) always carries an event time.
   exceed MAX_VIEWS_RECORD_BYTES. A record without ``vs`` is a heartbeat: progress only.
 
 The (src, wm, cu) stamps of a views partition arrive in order with its views, so readers
-keep one core.watermarks.SourceWatermarks per views partition.
+keep one core.watermarks.SourceWatermarks per views partition. A record's stamp describes its
+source once the record's views were made: readers apply the views first, then the stamp.
 
 Key: none. Partition: `unit_partition(unit, partitions)`, the Kafka producer's default
 partitioner (murmur2) applied to the unit code, so each unit's views are in one partition

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from sigap.cli.common import load_settings
+from sigap.kafka_logging import quiet_connection_tracebacks
 
 __all__ = ["ENV_HELP", "SigapGroup", "main"]
 
@@ -46,3 +47,5 @@ def main() -> None:
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    # A broker that resets a connection is logged in one line, not with a traceback.
+    quiet_connection_tracebacks()

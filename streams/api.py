@@ -26,7 +26,7 @@ import hmac
 import logging
 import re
 import threading
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -166,21 +166,29 @@ def _iso_date(text: str | None, name: str) -> date | None:
         raise bad_parameter(name, f"{text!r} is not a calendar date: {error}") from None
 
 
+def _check_parameters(
+    query: Mapping[str, Sequence[str]], accepted: Sequence[str], repeatable: Collection[str]
+) -> None:
+    """ApiError (400) for the first parameter not `accepted`, or given twice unless
+    `repeatable`."""
+    for name, values in query.items():
+        if name not in accepted:
+            raise ApiError(
+                400,
+                "unknown parameter",
+                parameter=name,
+                detail=f"accepted parameters: {', '.join(accepted)}",
+            )
+        if name not in repeatable:
+            _single(values, name)
+
+
 def parse_score_query(query: Mapping[str, Sequence[str]]) -> ScoreQuery:
     """The filters of `GET /api/scores` from its query parameters (name -> every value).
 
     Raises ApiError (400) naming the first parameter that cannot be used.
     """
-    for name, values in query.items():
-        if name not in SCORE_PARAMETERS:
-            raise ApiError(
-                400,
-                "unknown parameter",
-                parameter=name,
-                detail=f"accepted parameters: {', '.join(SCORE_PARAMETERS)}",
-            )
-        if name not in REPEATABLE:
-            _single(values, name)
+    _check_parameters(query, SCORE_PARAMETERS, REPEATABLE)
     units = tuple(query.get("unit", ()))
     for unit in units:
         if not CODE_RE.match(unit):
@@ -270,16 +278,7 @@ def parse_officer_score_query(query: Mapping[str, Sequence[str]]) -> OfficerScor
     """The filters of `GET /api/officers/scores`: those of /api/scores without `revision`
     (officer scores have none), plus `officer` (repeatable). ApiError (400) names the first
     parameter that cannot be used."""
-    for name, values in query.items():
-        if name not in OFFICER_SCORE_PARAMETERS:
-            raise ApiError(
-                400,
-                "unknown parameter",
-                parameter=name,
-                detail=f"accepted parameters: {', '.join(OFFICER_SCORE_PARAMETERS)}",
-            )
-        if name not in OFFICER_REPEATABLE:
-            _single(values, name)
+    _check_parameters(query, OFFICER_SCORE_PARAMETERS, OFFICER_REPEATABLE)
     officers = tuple(dict.fromkeys(query.get("officer", ())))
     for officer in officers:
         if not CODE_RE.match(officer):

@@ -3,7 +3,6 @@ storage.scores.upsert_views does view by view, in bulk."""
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 from datetime import date
@@ -29,7 +28,7 @@ from sigap.core.scoring import (
 from sigap.core.unit_view import UnitView
 from sigap.storage.database import dialect_insert
 from sigap.storage.models import UnitComplaintRow, UnitScore, UnitScoreIndicator
-from sigap.storage.scores import PROVISIONAL, delete_revision
+from sigap.storage.scores import PROVISIONAL, delete_revision, view_row_values
 
 
 def store_views_bulk(
@@ -56,26 +55,7 @@ def store_views_bulk(
             latest[(view.unit, view.complaint_id)] = view
     written_rows = 0
     with Session(engine) as session, session.begin():
-        rows = []
-        for view in latest.values():
-            entry = ScoreInput.from_view(view)
-            span = entry.open_span()
-            rows.append(
-                {
-                    "unit": view.unit,
-                    "complaint_id": view.complaint_id,
-                    "as_of_epoch": view.as_of,
-                    "category": view.category,
-                    "created_at_epoch": view.created_at,
-                    "resolved_at_epoch": view.resolved_at,
-                    "resolution_seconds": view.resolution_seconds,
-                    "last_instant_epoch": max(entry.instants(), default=view.created_at),
-                    "deleted": view.deleted,
-                    "view_json": orjson.dumps(view.to_json()).decode(),
-                    "open_from_epoch": None if span is None else span[0],
-                    "open_until_epoch": None if span is None or span[1] == math.inf else span[1],
-                }
-            )
+        rows = [view_row_values(view) for view in latest.values()]
         statement = dialect_insert(session, UnitComplaintRow)
         keys = ("unit", "complaint_id")
         statement = statement.on_conflict_do_update(

@@ -119,13 +119,12 @@ def upsert_views(
     _write_periods(session, sorted(touched), watermark, grace_seconds, registry, wall_clock)
 
 
-def store_view_row(session: Session, view: UnitView, entry: ScoreInput | None = None) -> None:
-    """Insert or replace the stored view of (view.unit, view.complaint_id), only if the
-    stored one is not newer by as_of: the database-side fence (see upsert_views)."""
+def view_row_values(view: UnitView, entry: ScoreInput | None = None) -> dict[str, Any]:
+    """The unit_complaint_views row of a view (`entry`: its ScoreInput, if already made)."""
     if entry is None:
         entry = ScoreInput.from_view(view)
     span = entry.open_span()
-    values = {
+    return {
         "unit": view.unit,
         "complaint_id": view.complaint_id,
         "as_of_epoch": view.as_of,
@@ -139,6 +138,12 @@ def store_view_row(session: Session, view: UnitView, entry: ScoreInput | None = 
         "open_from_epoch": None if span is None else span[0],
         "open_until_epoch": None if span is None or span[1] == math.inf else span[1],
     }
+
+
+def store_view_row(session: Session, view: UnitView, entry: ScoreInput | None = None) -> None:
+    """Insert or replace the stored view of (view.unit, view.complaint_id), only if the
+    stored one is not newer by as_of: the database-side fence (see upsert_views)."""
+    values = view_row_values(view, entry)
     statement = dialect_insert(session, UnitComplaintRow).values(**values)
     keys = ("unit", "complaint_id")
     session.execute(

@@ -193,8 +193,8 @@ class Charge:
             return max((end - start).total_seconds(), 0.0)
         return self.calendar.working_seconds_between(start, end)
 
-    def _fold_gap(self, now: datetime) -> None:
-        """Move the deadline back by the gap since idle_since (rule 4); the gap restarts."""
+    def _folded_deadline(self, now: datetime) -> datetime:
+        """The deadline moved back by the gap since idle_since up to `now` (rule 4)."""
         assert self.idle_since is not None
         if self.outcome is None and now > self.idle_since:
             if self.spec.clock == "wall":
@@ -202,7 +202,12 @@ class Charge:
             else:
                 gap = self.calendar.working_seconds_between(self.idle_since, now)
                 moved = self.calendar.add_working_seconds(self.deadline, gap)
-            self.deadline = max(moved, now)
+            return max(moved, now)
+        return self.deadline
+
+    def _fold_gap(self, now: datetime) -> None:
+        """Move the deadline back by the gap since idle_since (rule 4); the gap restarts."""
+        self.deadline = self._folded_deadline(now)
         self.idle_since = now
 
     def halt(self, now: datetime) -> None:
@@ -255,7 +260,8 @@ class Charge:
             self.run(now)
 
     def result(self, as_of: datetime) -> TimerCharge:
-        """The charge as evaluated at as_of (called once, at the end of the replay)."""
+        """The charge as evaluated at as_of. Changes nothing: an incremental evaluation
+        (core.incremental) asks for it after every event and then applies more events."""
         elapsed_wall = self.elapsed_wall
         elapsed_working = self.elapsed_working
         deadline = self.deadline
@@ -273,8 +279,7 @@ class Charge:
                 elapsed_working += self.calendar.working_seconds_between(started, as_of)
             elif outcome is None and self.idle_since is not None:
                 # An open pause counts as paused until as_of.
-                self._fold_gap(as_of)
-                deadline = self.deadline
+                deadline = self._folded_deadline(as_of)
         wall_seconds = elapsed_wall.total_seconds()
         elapsed = wall_seconds if self.spec.clock == "wall" else elapsed_working
         allowed = self.allowed_seconds

@@ -16,6 +16,12 @@ Rules (README, "Event contract"):
   the broker's 1 MiB record limit, tests/core/test_complaint_state_bounds.py) and the time
   to evaluate a complaint.
 The duplicate check is a set lookup (O(1)), not a scan of the complaint's events.
+
+Evaluation is incremental (core.incremental): the state carries, in memory only, the fold of
+its events (`ComplaintState.fold`), and each new event in event-time order is applied to it
+instead of replaying all the complaint's events; out-of-order events, a state just read
+from storage and anything unusual rebuild the fold from all the events once (or use the
+full evaluation). The stored form (`to_json`) does not change: the fold is never written.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from typing import Any, Final
 import orjson
 
 from schemas.events import ComplaintEvent, EventRejected
+from sigap.core.incremental import ComplaintFold
 from sigap.core.officers import attach_officers
 from sigap.core.registry import Registry
 from sigap.core.timeline import evaluate_complaint
@@ -59,6 +66,11 @@ class ComplaintState:
     _by_id: dict[str, ComplaintEvent] | None = field(
         default=None, init=False, repr=False, compare=False
     )
+    # The evaluation after these events, kept up to date event by event (core.incremental):
+    # in memory only, never stored (to_json), rebuilt from the events after a restart. It
+    # lives as long as this object: the complaint stage keeps at most `cache_size` states
+    # (streams.complaint_stage), so at most that many folds.
+    fold: ComplaintFold | None = field(default=None, init=False, repr=False, compare=False)
 
     def by_id(self) -> dict[str, ComplaintEvent]:
         if self._by_id is None or len(self._by_id) != len(self.events):
@@ -181,6 +193,13 @@ def _check_fairness_event(state: ComplaintState, event: ComplaintEvent, registry
     created = state.created
     if created is None or event.occurred_at < created.occurred_at:
         return  # held until created arrives / rejected as <type>_before_created below
+    fold = synced_fold(state, registry, build=False)
+    if fold is not None:
+        decided, reason = fold.rejection(event)
+        if decided:
+            if reason is not None:
+                raise EventRejected(reason)
+            return
     outcome = evaluate_complaint([*state.events, event], registry)
     reason = dict(outcome.rejected).get(event.event_id)
     if reason is not None:
@@ -213,8 +232,12 @@ def changed_encoded_views(
     send again after a redelivery)."""
     if state.created is None:
         return []
-    outcome = evaluate_complaint(state.events, registry)
-    views = attach_officers(unit_views(outcome, registry), state.events, outcome, registry)
+    fold = synced_fold(state, registry)
+    if fold is not None:
+        outcome, views = fold.views()
+    else:
+        outcome = evaluate_complaint(state.events, registry)
+        views = attach_officers(unit_views(outcome, registry), state.events, outcome, registry)
     changed = []
     hashes = state.view_hashes
     for unit, view in views.items():
@@ -228,3 +251,27 @@ def changed_encoded_views(
         gone = deleted_view(unit, outcome.complaint_id, outcome.as_of.timestamp())
         changed.append((gone, gone.to_json()))
     return changed
+
+
+def synced_fold(
+    state: ComplaintState, registry: Registry, *, build: bool = True
+) -> ComplaintFold | None:
+    """The state's fold brought up to its events: the new events applied in order, or,
+    when they cannot be (out of order, another registry, events changed otherwise than by
+    appending), a fold built anew from all the events (once). None when there is no fold
+    and `build` is False, or when the events are not foldable (core.incremental): the
+    caller then uses the full evaluation. While it is being brought up to date the state
+    holds no fold, so an exception on the way leaves none behind."""
+    fold, state.fold = state.fold, None
+    if fold is None and not build:
+        return None
+    events = state.events
+    if not (
+        fold is not None
+        and fold.registry is registry
+        and fold.follows(events)
+        and fold.catch_up(events)
+    ):
+        fold = ComplaintFold.build(events, registry)
+    state.fold = fold
+    return fold

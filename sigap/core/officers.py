@@ -39,6 +39,7 @@ still decide who holds the complaint at a future deadline; they charge no time.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -65,6 +66,12 @@ def has_officer_data(events: Iterable[ComplaintEvent]) -> bool:
     )
 
 
+def _officer_phases() -> dict[str, dict[str, float]]:
+    """officer -> phase -> seconds, missing entries 0 (a unit's entry of `_Walk.held`)."""
+    phases: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    return phases
+
+
 class _Walk:
     """Who held the complaint when, per unit, and the wall time each officer held it."""
 
@@ -81,9 +88,24 @@ class _Walk:
         self.running_since: float | None = at.timestamp()
         self.frozen = False  # past as_of: hand-overs only, no time
         self.stint: dict[tuple[str, str], float] = defaultdict(float)  # (officer, phase)
-        self.held: dict[str, dict[str, dict[str, float]]] = defaultdict(
-            lambda: defaultdict(lambda: defaultdict(float))
-        )
+        self.held: dict[str, dict[str, dict[str, float]]] = defaultdict(_officer_phases)
+
+    def snapshot(self) -> _Walk:
+        """A copy that can be finished (`finish`, and hand-overs later than as_of applied)
+        without changing this walk: the incremental evaluation (core.incremental) keeps the
+        walk up to as_of and finishes a copy after every event. Only what finishing can
+        change is copied: the holding unit's segments and held time, and the running stint."""
+        other = copy.copy(self)
+        holder = self.holder
+        other.segments = dict(self.segments)
+        other.segments[holder] = list(self.segments.get(holder, ()))
+        other.stint = defaultdict(float, self.stint)
+        held: dict[str, dict[str, dict[str, float]]] = defaultdict(_officer_phases, self.held)
+        phases = held[holder] = _officer_phases()
+        for officer, seconds in self.held.get(holder, {}).items():
+            phases[officer] = defaultdict(float, seconds)
+        other.held = held
+        return other
 
     def map_unit(self, unit: str | None) -> str:
         return unit if unit is not None and unit in self.registry.units else UNKNOWN_UNIT

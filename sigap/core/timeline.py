@@ -117,6 +117,7 @@ resolution, or to `as_of` while unresolved).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -299,6 +300,17 @@ class _Replay:
         # `escalated` events: (holding unit, instant, ladder level), at most MAX_ESCALATIONS.
         self.escalations: list[tuple[str, datetime, str]] = []
         self.receive(self.holder, created_at)
+
+    def fork(self) -> _Replay:
+        """A copy to apply events to without changing this replay (a trial: would the
+        stream reject an event? core.complaint_state). Every container and charge is
+        copied; the events are not replayed."""
+        other = copy.copy(self)
+        for name, value in vars(self).items():
+            if isinstance(value, dict | list):
+                setattr(other, name, copy.copy(value))
+        other.charges = {key: copy.copy(charge) for key, charge in self.charges.items()}
+        return other
 
     def excluded(self, unit: str, at: datetime) -> bool:
         """A registry exclusion covers `unit` at `at` (rule 12)."""
@@ -519,10 +531,12 @@ class _Replay:
         if self.paused_since is None:
             self.rework_since = at
 
-    def paused_within(self, start: datetime, end: datetime) -> timedelta:
-        """Wall time paused inside [start, end] (pauses list is closed at as_of first)."""
+    def paused_within(
+        self, start: datetime, end: datetime, pauses: list[tuple[datetime, datetime]]
+    ) -> timedelta:
+        """Wall time paused inside [start, end] (`pauses`: closed at as_of, see outcome)."""
         total = _ZERO
-        for pause_start, pause_end in self.pauses:
+        for pause_start, pause_end in pauses:
             overlap = min(pause_end, end) - max(pause_start, start)
             if overlap > _ZERO:
                 total += overlap
@@ -531,32 +545,39 @@ class _Replay:
     def outcome(
         self, complaint_id: str, channel: str | None, as_of: datetime, pending_events: int
     ) -> ComplaintOutcome:
+        """The outcome at `as_of` of the events applied so far. Changes nothing in the
+        replay (a pause still open and rework still running are counted up to `as_of` in
+        local copies): the incremental evaluation (core.incremental) asks for the outcome
+        after every event, then applies more events to the same replay."""
+        pauses, pause_reasons = self.pauses, self.pause_reasons
         if self.paused_since is not None:
-            self.pauses.append((self.paused_since, as_of))
-            self.pause_reasons.append(self.pause_reason)
-            self.paused_since = None
-        self.halt_rework(as_of)
+            pauses = [*pauses, (self.paused_since, as_of)]
+            pause_reasons = [*pause_reasons, self.pause_reason]
+        reworked = self.rework
+        if self.rework_since is not None:
+            reworked = dict(reworked)
+            reworked[self.holder] = reworked.get(self.holder, _ZERO) + (as_of - self.rework_since)
         charges = tuple(charge.result(as_of) for charge in self.charges.values())
         response_stop = self.stopped.get("response")
         resolution_stop = self.stopped.get("resolution")
         response_seconds = resolution_seconds = None
         response_working_seconds = resolution_working_seconds = None
         if response_stop is not None:
-            response_seconds = self.wall_seconds_unpaused(response_stop)
+            response_seconds = self.wall_seconds_unpaused(response_stop, pauses)
             response_working_seconds = sum(
                 charge.elapsed_working_seconds for charge in charges if charge.timer == "response"
             )
         if resolution_stop is not None:
-            resolution_seconds = self.wall_seconds_unpaused(resolution_stop)
+            resolution_seconds = self.wall_seconds_unpaused(resolution_stop, pauses)
             resolution_working_seconds = sum(
                 charge.elapsed_working_seconds for charge in charges if charge.timer == "resolution"
             )
-        rework_units = [unit for unit in self.units if unit in self.rework or unit in self.reopens]
+        rework_units = [unit for unit in self.units if unit in reworked or unit in self.reopens]
         rework = tuple(
             UnitRework(
                 unit=unit,
                 reopens=self.reopens.get(unit, 0),
-                rework_seconds=self.rework.get(unit, _ZERO).total_seconds(),
+                rework_seconds=reworked.get(unit, _ZERO).total_seconds(),
             )
             for unit in rework_units
         )
@@ -580,7 +601,7 @@ class _Replay:
             resolution_seconds=resolution_seconds,
             resolution_working_seconds=resolution_working_seconds,
             reopen_count=sum(self.reopens.values()),
-            rework_seconds=sum(self.rework.values(), _ZERO).total_seconds(),
+            rework_seconds=sum(reworked.values(), _ZERO).total_seconds(),
             rework=rework,
             closed_at=self.closed_at,
             rating=self.rating,
@@ -588,15 +609,17 @@ class _Replay:
             unknown_unit=self.unknown_unit,
             anomalies=tuple(self.anomalies),
             paused_wall_seconds=self.paused_within(
-                self.created_at, resolution_stop or as_of
+                self.created_at, resolution_stop or as_of, pauses
             ).total_seconds(),
             pending_events=pending_events,
             rejected=tuple(self.rejected.items()),
             escalations=tuple(self.escalations),
-            **self.unit_spans(resolution_stop or as_of),
+            **self.unit_spans(resolution_stop or as_of, pauses, pause_reasons),
         )
 
-    def unit_spans(self, end: datetime) -> dict[str, Any]:
+    def unit_spans(
+        self, end: datetime, all_pauses: list[tuple[datetime, datetime]], reasons: list[str]
+    ) -> dict[str, Any]:
         """The route, and per unit its paused time by reason and its excluded time, inside
         [created_at, end] (the resolution timer) and while it held the complaint."""
         stints = []
@@ -607,7 +630,7 @@ class _Replay:
             stop = min(left, end) if left is not None else end
             held = max((stop - start).total_seconds(), 0.0)
             pauses = []
-            for (pause_start, pause_end), why in zip(self.pauses, self.pause_reasons, strict=True):
+            for (pause_start, pause_end), why in zip(all_pauses, reasons, strict=True):
                 overlap = _overlap(pause_start, pause_end, start, stop)
                 if overlap > 0:
                     by_reason = paused.setdefault(unit, {})
@@ -637,9 +660,11 @@ class _Replay:
             ),
         }
 
-    def wall_seconds_unpaused(self, stop: datetime) -> float:
+    def wall_seconds_unpaused(
+        self, stop: datetime, pauses: list[tuple[datetime, datetime]]
+    ) -> float:
         span = stop - self.created_at
-        return (span - self.paused_within(self.created_at, stop)).total_seconds()
+        return (span - self.paused_within(self.created_at, stop, pauses)).total_seconds()
 
 
 # --------------------------------------------------------------------------------------

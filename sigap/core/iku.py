@@ -160,26 +160,28 @@ def realisations(values: Mapping[str, Any]) -> dict[str, float | None]:
     }
 
 
+# The targets without a registry: the defaults, the default objective for the shares.
+_DEFAULT_TARGETS: Mapping[str, float] = {
+    indicator.name: DEFAULT_IKU_TARGETS.get(indicator.name, DEFAULT_OBJECTIVE * 100.0)
+    for indicator in INDICATORS
+}
+
+
 def indicator_scores(
     unit: str, category: str, values: Mapping[str, Any], registry: Registry | None
 ) -> tuple[IndicatorScore, ...]:
     """Every indicator of one period score. Without a registry: the default targets (the
     default objective for the shares) and the default cap."""
+    targets: Mapping[str, float]
     if registry is None:
-
-        def target(name: str) -> float:
-            return DEFAULT_IKU_TARGETS.get(name, DEFAULT_OBJECTIVE * 100.0)
-
+        targets = _DEFAULT_TARGETS
         cap = DEFAULT_MAX_ACHIEVEMENT_PERCENT
     else:
-
-        def target(name: str) -> float:
-            return registry.iku_target(unit, category, name)
-
+        targets = registry.iku_targets(unit, category)
         cap = registry.iku.max_achievement_percent
     realised = realisations(values)
     return tuple(
-        indicator_score(indicator, realised[indicator.name], target(indicator.name), cap)
+        indicator_score(indicator, realised[indicator.name], targets[indicator.name], cap)
         for indicator in INDICATORS
     )
 

@@ -14,7 +14,6 @@ A view without an officer split (no officer code in the complaint) is entirely t
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from typing import Any
 
 from sigap.core.iku import indicator_scores
 from sigap.core.officer_view import UNASSIGNED, OfficerView
-from sigap.core.periods import SCORE_PERIOD_KINDS, PeriodKind, period_end, period_start
+from sigap.core.periods import SCORE_PERIOD_KINDS, PeriodKind
 from sigap.core.registry import Registry
 from sigap.core.scoring import (
     ALL,
@@ -31,8 +30,8 @@ from sigap.core.scoring import (
     ScoreInput,
     ScoreKey,
     TimerFacts,
+    group_period_values,
     is_empty,
-    period_values,
     sort_key,
 )
 from sigap.core.unit_view import UnitView
@@ -135,47 +134,42 @@ def officer_period_scores(
     its end, so that the officers' rows add up to the unit's row, `open_at_end` included.
     Sorted like the unit scores, then by officer."""
     kinds = tuple(kinds)
-    unit_starts: dict[tuple[str, str, PeriodKind], set[date]] = defaultdict(set)
+    unit_starts: dict[tuple[str, str], dict[PeriodKind, set[date]]] = defaultdict(
+        lambda: defaultdict(set)
+    )
     for unit, category, kind, start in unit_keys:
-        unit_starts[(unit, category, kind)].add(start)
+        unit_starts[(unit, category)][kind].add(start)
     groups: dict[tuple[str, str, str], list[ScoreInput]] = defaultdict(list)
     for view in views:
         for officer, entry in officer_inputs(view):
             groups[(view.unit, officer, ALL)].append(entry)
             groups[(view.unit, officer, entry.category)].append(entry)
+    days_of: dict[int, set[date]] = {}
     scores = []
     for (unit, officer, category), entries in groups.items():
-        spans = [span for span in map(ScoreInput.open_span, entries) if span is not None]
-        since = sorted(s for s, _ in spans)
-        until = sorted(u for _, u in spans)
-        for kind in kinds:
-            active: dict[date, list[ScoreInput]] = defaultdict(list)
-            for entry in entries:
-                for start in {period_start(kind, instant) for instant in entry.instants()}:
-                    active[start].append(entry)
-            for start in unit_starts.get((unit, category, kind), ()):
-                active.setdefault(start, [])
-            for start, inside in active.items():
-                end = period_end(kind, start)
-                open_count = bisect_left(since, end) - bisect_left(until, end)
-                values = period_values(kind, start, inside, watermark, open_at_end=open_count)
-                if is_empty(values) and not (
-                    open_count and start in unit_starts.get((unit, category, kind), ())
-                ):
-                    continue
-                scores.append(
-                    OfficerScore(
-                        officer,
-                        PeriodScore(
-                            unit=unit,
-                            category=category,
-                            period=kind,
-                            period_start=start,
-                            **values,
-                            indicators=indicator_scores(unit, category, values, registry),
-                        ),
-                    )
+        also = unit_starts.get((unit, category))
+        for kind, start, values in group_period_values(
+            entries, watermark, kinds, days_of, also=also
+        ):
+            # An officer with no activity in a period of the unit's still has a row when
+            # they held some of the unit's complaints open at its end.
+            if is_empty(values) and not (
+                values["open_at_end"] and also is not None and start in also.get(kind, ())
+            ):
+                continue
+            scores.append(
+                OfficerScore(
+                    officer,
+                    PeriodScore(
+                        unit=unit,
+                        category=category,
+                        period=kind,
+                        period_start=start,
+                        **values,
+                        indicators=indicator_scores(unit, category, values, registry),
+                    ),
                 )
+            )
     return sorted(scores, key=lambda item: (*sort_key(item.score), item.officer))
 
 

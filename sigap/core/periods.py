@@ -18,7 +18,8 @@ from __future__ import annotations
 import math
 import re
 from datetime import date, datetime, timedelta
-from typing import Literal, get_args
+from functools import lru_cache
+from typing import Final, Literal, get_args
 from zoneinfo import ZoneInfo
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
@@ -52,8 +53,26 @@ def jakarta_day(moment: datetime) -> date:
     return moment.astimezone(JAKARTA).date()
 
 
+# Asia/Jakarta has been UTC+07:00, without daylight saving, since 1964-01-01 00:00 local
+# time (tzdata; earlier offsets were +07:07:12 to +09:00). From then on the Jakarta day of an
+# instant is integer arithmetic (the scores ask for it hundreds of thousands of times per
+# replay); before, the time zone database is asked.
+_WIB_SINCE_EPOCH: Final = -189_388_800  # 1964-01-01T00:00:00Z, a few hours after the change
+_WIB_OFFSET_SECONDS: Final = 7 * 3600
+_EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
+
+
 def jakarta_day_of_epoch(epoch_seconds: float) -> date:
+    if epoch_seconds >= _WIB_SINCE_EPOCH:
+        return _day_of_ordinal(
+            _EPOCH_ORDINAL + int((epoch_seconds + _WIB_OFFSET_SECONDS) // 86_400)
+        )
     return datetime.fromtimestamp(epoch_seconds, JAKARTA).date()
+
+
+@lru_cache(maxsize=4096)
+def _day_of_ordinal(ordinal: int) -> date:
+    return date.fromordinal(ordinal)
 
 
 def parse_period(text: str) -> tuple[PeriodKind, date]:
@@ -153,7 +172,7 @@ def period_start(kind: PeriodKind, moment_epoch: float) -> date:
     """The first Jakarta day of the period of `kind` holding the instant."""
     if not math.isfinite(moment_epoch):  # inf has no calendar period; NaN no order
         raise ValueError(f"moment_epoch must be finite, got {moment_epoch!r}")
-    return period_start_of_day(kind, jakarta_day_of_epoch(float(moment_epoch)))
+    return _period_start_of_day(kind, jakarta_day_of_epoch(float(moment_epoch)))
 
 
 def period_start_of_day(kind: PeriodKind, day: date) -> date:
@@ -167,6 +186,10 @@ def period_start_of_day(kind: PeriodKind, day: date) -> date:
     if kind == "quarter":
         return date(day.year, (day.month - 1) // 3 * 3 + 1, 1)
     raise ValueError(f"unknown period kind {kind!r}")
+
+
+# The scores ask for the period of the same few hundred days again and again: remembered.
+_period_start_of_day = lru_cache(maxsize=8192)(period_start_of_day)
 
 
 def _jakarta_midnight(day: date) -> float:

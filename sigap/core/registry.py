@@ -263,6 +263,7 @@ class Registry:
         "_categories",
         "_default_calendar",
         "_frozen",
+        "_iku_memo",
         "_index",
         "_memo",
         "_specs",
@@ -307,6 +308,7 @@ class Registry:
         self.default_objective: float = default_objective
         self._index: dict[TargetKey, TargetTimeline] = dict(index)
         self._memo: dict[tuple[str, str | None, str], TargetTimeline] = {}
+        self._iku_memo: dict[tuple[str, str], Mapping[str, float]] = {}
         self._specs = frozenset(
             spec
             for _, targets in self._index.values()
@@ -385,6 +387,26 @@ class Registry:
         """The target of an IKU indicator (IKU_INDICATORS) for a unit and category ("*" for
         all): the most specific `iku.targets` entry setting it, else the default (the
         unit's objective x 100 for the within-target shares, DEFAULT_IKU_TARGETS else)."""
+        try:
+            return self.iku_targets(unit_code, category)[indicator]
+        except KeyError:
+            raise ValueError(f"unknown IKU indicator {indicator!r}") from None
+
+    def iku_targets(self, unit_code: str, category: str) -> Mapping[str, float]:
+        """iku_target of every indicator of IKU_INDICATORS, remembered per (unit, category):
+        every period score asks for them."""
+        key = (unit_code, category)
+        found = self._iku_memo.get(key)
+        if found is None:
+            found = MappingProxyType(
+                {name: self._iku_target(unit_code, category, name) for name in IKU_INDICATORS}
+            )
+            if len(self._iku_memo) >= _MEMO_LIMIT:
+                self._iku_memo.clear()  # bounded: unit and category codes come from events
+            self._iku_memo[key] = found
+        return found
+
+    def _iku_target(self, unit_code: str, category: str, indicator: str) -> float:
         explicit = self.iku.explicit_target(unit_code, category, indicator, self.tier_key(category))
         if explicit is not None:
             return explicit

@@ -62,7 +62,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -553,61 +553,79 @@ def all_period_scores(
             continue
         groups[(entry.unit, ALL)].append(entry)
         groups[(entry.unit, entry.category)].append(entry)
-    # Each input's Jakarta days, found once (an input is in two groups). Per group, the
-    # totals of each day with activity are added once; a week, month or quarter merges the
-    # totals of its days (_Totals is additive), instead of going over its inputs again.
     days_of: dict[int, set[date]] = {}
     scores = []
     for (unit, category), entries in groups.items():
-        spans = [span for span in map(ScoreInput.open_span, entries) if span is not None]
-        since = sorted(s for s, _ in spans)
-        until = sorted(u for _, u in spans)
-        on_day: dict[date, list[ScoreInput]] = defaultdict(list)
-        for entry in entries:
-            days = days_of.get(id(entry))
-            if days is None:
-                days = days_of[id(entry)] = {period_start(DAY, t) for t in entry.instants()}
-            for day in days:
-                on_day[day].append(entry)
-        day_totals: dict[date, _Totals] = {}
-        for day, inside in on_day.items():
-            totals = day_totals[day] = _Totals()
-            totals.add(
-                inside,
-                period_start_epoch(DAY, day),
-                period_end(DAY, day),
-                watermark,
-                count_open=False,
-            )
-        for kind in kinds:
-            if kind == DAY:
-                periods = day_totals
-            else:
-                periods = {}
-                for day, totals in day_totals.items():
-                    start = period_start_of_day(kind, day)
-                    merged = periods.get(start)
-                    if merged is None:
-                        merged = periods[start] = _Totals()
-                    merged.merge(totals)
-            for start, totals in periods.items():
-                end = period_end(kind, start)
-                # Spans with s < E, less those also ending before E (u < E implies s < E).
-                open_count = bisect_left(since, end) - bisect_left(until, end)
-                values = totals.values(open_count)
-                if is_empty(values):
-                    continue  # e.g. only an open timer whose deadline is still ahead
-                scores.append(
-                    PeriodScore(
-                        unit=unit,
-                        category=category,
-                        period=kind,
-                        period_start=start,
-                        **values,
-                        indicators=indicator_scores(unit, category, values, registry),
-                    )
+        for kind, start, values in group_period_values(entries, watermark, kinds, days_of):
+            if is_empty(values):
+                continue  # e.g. only an open timer whose deadline is still ahead
+            scores.append(
+                PeriodScore(
+                    unit=unit,
+                    category=category,
+                    period=kind,
+                    period_start=start,
+                    **values,
+                    indicators=indicator_scores(unit, category, values, registry),
                 )
+            )
     return sorted(scores, key=sort_key)
+
+
+def group_period_values(
+    entries: Sequence[ScoreInput],
+    watermark: float,
+    kinds: tuple[PeriodKind, ...],
+    days_of: dict[int, set[date]],
+    *,
+    also: Mapping[PeriodKind, Iterable[date]] | None = None,
+) -> Iterator[tuple[PeriodKind, date, dict[str, Any]]]:
+    """(kind, start, values) of every period of `kinds` in which one group of inputs (all
+    taken as one unit's and category's) has activity, and of the period starts in `also`
+    (activity or not): the values of period_values over the group, computed from each
+    day's totals (only the inputs with activity that day) merged into weeks, months and
+    quarters (_Totals is additive), and open_at_end by counting the open spans around the
+    period's end, instead of going over every input for every period.
+
+    `days_of` remembers each input's Jakarta days by id(): pass the same dict for groups
+    that share inputs (every input is in its category's group and in ALL's)."""
+    spans = [span for span in map(ScoreInput.open_span, entries) if span is not None]
+    since = sorted(s for s, _ in spans)
+    until = sorted(u for _, u in spans)
+    on_day: dict[date, list[ScoreInput]] = defaultdict(list)
+    for entry in entries:
+        days = days_of.get(id(entry))
+        if days is None:
+            days = days_of[id(entry)] = {period_start(DAY, t) for t in entry.instants()}
+        for day in days:
+            on_day[day].append(entry)
+    day_totals: dict[date, _Totals] = {}
+    for day, inside in on_day.items():
+        totals = day_totals[day] = _Totals()
+        totals.add(
+            inside, period_start_epoch(DAY, day), period_end(DAY, day), watermark, count_open=False
+        )
+    for kind in kinds:
+        periods: dict[date, _Totals]
+        if kind == DAY:
+            periods = dict(day_totals)
+        else:
+            periods = {}
+            for day, totals in day_totals.items():
+                start = period_start_of_day(kind, day)
+                merged = periods.get(start)
+                if merged is None:
+                    merged = periods[start] = _Totals()
+                merged.merge(totals)
+        if also is not None:
+            for start in also.get(kind, ()):
+                if start not in periods:
+                    periods[start] = _Totals()
+        for start, totals in periods.items():
+            end = period_end(kind, start)
+            # Spans with s < E, less those also ending before E (u < E implies s < E).
+            open_count = bisect_left(since, end) - bisect_left(until, end)
+            yield kind, start, totals.values(open_count)
 
 
 __all__ = [
@@ -619,6 +637,7 @@ __all__ = [
     "ScoreInput",
     "TimerFacts",
     "all_period_scores",
+    "group_period_values",
     "is_empty",
     "is_final",
     "period_score",

@@ -39,6 +39,7 @@ still decide who holds the complaint at a future deadline; they charge no time.
 
 from __future__ import annotations
 
+import bisect
 import copy
 import dataclasses
 from collections import defaultdict
@@ -80,6 +81,9 @@ class _Walk:
         self.holder = self.map_unit(created.unit)
         self.officer = created.officer or UNASSIGNED
         self.segments: dict[str, list[_Segment]] = {self.holder: [(self.officer, at.timestamp())]}
+        # Per unit, its segments' officers in order of first holding (the officer split's
+        # order), kept so that it is not read from all the segments.
+        self.unit_officers: dict[str, dict[str, None]] = {self.holder: {self.officer: None}}
         self.transfers_from: dict[str, list[str]] = defaultdict(list)
         self.rated: tuple[str, str] | None = None
         self.paused = False
@@ -99,6 +103,8 @@ class _Walk:
         holder = self.holder
         other.segments = dict(self.segments)
         other.segments[holder] = list(self.segments.get(holder, ()))
+        other.unit_officers = dict(self.unit_officers)
+        other.unit_officers[holder] = dict(self.unit_officers.get(holder, {}))
         other.stint = defaultdict(float, self.stint)
         held: dict[str, dict[str, dict[str, float]]] = defaultdict(_officer_phases, self.held)
         phases = held[holder] = _officer_phases()
@@ -131,6 +137,7 @@ class _Walk:
         segments = self.segments.setdefault(self.holder, [])
         if not segments or segments[-1][0] != officer:
             segments.append((officer, at))
+            self.unit_officers.setdefault(self.holder, {}).setdefault(officer, None)
 
     def freeze(self, as_of: float) -> None:
         if not self.frozen:
@@ -178,15 +185,16 @@ class _Walk:
         self.flush_stint(transferred=False)
 
 
+def _segment_start(segment: _Segment) -> float:
+    return segment[1]
+
+
 def _holder_at(segments: list[_Segment], at: float) -> str:
-    """The officer holding at `at`: the last segment started at or before it."""
-    found = segments[0][0]
-    for officer, start in segments:
-        if start <= at:
-            found = officer
-        else:
-            break
-    return found
+    """The officer holding at `at`: the last segment started at or before it (the first
+    one before them all). Segments start in order (the walk applies events in order), so
+    this is a bisection."""
+    found = bisect.bisect_right(segments, at, key=_segment_start)
+    return segments[found - 1 if found else 0][0]
 
 
 def _pieces(
@@ -197,9 +205,16 @@ def _pieces(
     if span is None:
         return found
     since, until = span
-    bounds = [-float("inf"), *(start for _, start in segments[1:]), float("inf")]
-    for index, (officer, _) in enumerate(segments):
-        lo, hi = max(since, bounds[index]), min(until, bounds[index + 1])
+    # Segment i holds from its start (-inf for the first) to the next one's (+inf for the
+    # last). Only the segments from the one holding at `since` to the last starting before
+    # `until` can meet the span (segments start in order: bisected).
+    first = max(bisect.bisect_right(segments, since, key=_segment_start) - 1, 0)
+    last = max(bisect.bisect_left(segments, until, key=_segment_start), 1)
+    count = len(segments)
+    for index in range(first, min(last, count)):
+        officer = segments[index][0]
+        lo = max(since, segments[index][1] if index else -float("inf"))
+        hi = min(until, segments[index + 1][1] if index + 1 < count else float("inf"))
         if lo < hi:
             found[officer].append((lo, None if hi == float("inf") else hi))
     return found
@@ -209,7 +224,7 @@ def _split(view: UnitView, walk: _Walk) -> tuple[OfficerView, ...]:
     segments = walk.segments.get(view.unit)
     if not segments or view.deleted:
         return ()
-    facts: dict[str, dict[str, object]] = {officer: {} for officer, _ in segments}
+    facts: dict[str, dict[str, object]] = {officer: {} for officer in walk.unit_officers[view.unit]}
 
     def charge(officer: str) -> dict[str, object]:
         return facts.setdefault(officer, {})

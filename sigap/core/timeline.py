@@ -117,6 +117,7 @@ resolution, or to `as_of` while unresolved).
 
 from __future__ import annotations
 
+import bisect
 import copy
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -294,6 +295,10 @@ class _Replay:
         self.causes = registry.causes
         self.pause_reason: str = UNSPECIFIED_PAUSE
         self.pause_reasons: list[str] = []  # parallel to self.pauses
+        # Running total of the closed pauses' wall time, parallel to self.pauses.
+        self.pause_totals: list[timedelta] = []
+        # unit_spans' results for the stints that can no longer change (see _SpansMemo).
+        self.spans_memo: _SpansMemo | None = None
         self.extensions: dict[str, int] = {}
         self.rejected: dict[str, str] = {}
         self.route: list[tuple[str, datetime, str | None]] = [(self.holder, created_at, None)]
@@ -512,6 +517,9 @@ class _Replay:
             return
         self.pauses.append((self.paused_since, at))
         self.pause_reasons.append(self.pause_reason)
+        self.pause_totals.append(
+            (self.pause_totals[-1] if self.pause_totals else _ZERO) + (at - self.paused_since)
+        )
         self.paused_since = None
         if not self.excluded(self.holder, at):
             for timer in self.active_timers():
@@ -532,12 +540,24 @@ class _Replay:
             self.rework_since = at
 
     def paused_within(
-        self, start: datetime, end: datetime, pauses: list[tuple[datetime, datetime]]
+        self, start: datetime, end: datetime, open_pause: tuple[datetime, datetime] | None
     ) -> timedelta:
-        """Wall time paused inside [start, end] (`pauses`: closed at as_of, see outcome)."""
+        """Wall time paused inside [start, end]: the closed pauses (sorted and disjoint, so
+        bisected and summed from their running total: exact, timedeltas) and the pause still
+        open at as_of (`open_pause`, closed at as_of)."""
+        if end <= start:
+            return _ZERO
+        pauses = self.pauses
+        first = bisect.bisect_right(pauses, start, key=_pause_end)  # the first ending after
+        last = bisect.bisect_left(pauses, end, key=_pause_start)  # the first starting at/after
         total = _ZERO
-        for pause_start, pause_end in pauses:
-            overlap = min(pause_end, end) - max(pause_start, start)
+        if first < last:
+            totals = self.pause_totals
+            total = totals[last - 1] - (totals[first - 1] if first else _ZERO)
+            # Only the first can start before `start`, only the last end after `end`.
+            total -= max(start - pauses[first][0], _ZERO) + max(pauses[last - 1][1] - end, _ZERO)
+        if open_pause is not None:
+            overlap = min(open_pause[1], end) - max(open_pause[0], start)
             if overlap > _ZERO:
                 total += overlap
         return total
@@ -549,10 +569,7 @@ class _Replay:
         replay (a pause still open and rework still running are counted up to `as_of` in
         local copies): the incremental evaluation (core.incremental) asks for the outcome
         after every event, then applies more events to the same replay."""
-        pauses, pause_reasons = self.pauses, self.pause_reasons
-        if self.paused_since is not None:
-            pauses = [*pauses, (self.paused_since, as_of)]
-            pause_reasons = [*pause_reasons, self.pause_reason]
+        open_pause = None if self.paused_since is None else (self.paused_since, as_of)
         reworked = self.rework
         if self.rework_since is not None:
             reworked = dict(reworked)
@@ -563,12 +580,12 @@ class _Replay:
         response_seconds = resolution_seconds = None
         response_working_seconds = resolution_working_seconds = None
         if response_stop is not None:
-            response_seconds = self.wall_seconds_unpaused(response_stop, pauses)
+            response_seconds = self.wall_seconds_unpaused(response_stop, open_pause)
             response_working_seconds = sum(
                 charge.elapsed_working_seconds for charge in charges if charge.timer == "response"
             )
         if resolution_stop is not None:
-            resolution_seconds = self.wall_seconds_unpaused(resolution_stop, pauses)
+            resolution_seconds = self.wall_seconds_unpaused(resolution_stop, open_pause)
             resolution_working_seconds = sum(
                 charge.elapsed_working_seconds for charge in charges if charge.timer == "resolution"
             )
@@ -609,28 +626,50 @@ class _Replay:
             unknown_unit=self.unknown_unit,
             anomalies=tuple(self.anomalies),
             paused_wall_seconds=self.paused_within(
-                self.created_at, resolution_stop or as_of, pauses
+                self.created_at, resolution_stop or as_of, open_pause
             ).total_seconds(),
             pending_events=pending_events,
             rejected=tuple(self.rejected.items()),
             escalations=tuple(self.escalations),
-            **self.unit_spans(resolution_stop or as_of, pauses, pause_reasons),
+            **self.unit_spans(resolution_stop or as_of, open_pause),
         )
 
     def unit_spans(
-        self, end: datetime, all_pauses: list[tuple[datetime, datetime]], reasons: list[str]
+        self, end: datetime, open_pause: tuple[datetime, datetime] | None
     ) -> dict[str, Any]:
         """The route, and per unit its paused time by reason and its excluded time, inside
-        [created_at, end] (the resolution timer) and while it held the complaint."""
-        stints = []
-        paused: dict[str, dict[str, float]] = {}
-        excluded: dict[str, dict[str, float]] = {}
-        for index, (unit, start, reason) in enumerate(self.route):
-            left = self.route[index + 1][1] if index + 1 < len(self.route) else None
+        [created_at, end] (the resolution timer) and while it held the complaint.
+
+        A stint that ended in a transfer can no longer change: its end is fixed, and every
+        pause still to come starts after it (events are applied in order; `end`, the first
+        resolution or as_of, never falls before a stint that ended already, or is fixed).
+        So the results up to the last such stint are kept (`spans_memo`) and only the stints
+        after it are computed; the results are the same, in the same order of addition."""
+        memo = self.spans_memo
+        if memo is None:
+            done, stints = 0, []
+            paused: dict[str, dict[str, float]] = {}
+            excluded: dict[str, dict[str, float]] = {}
+        else:
+            done, stints = memo.stints_done, list(memo.route)
+            paused = {unit: dict(by) for unit, by in memo.paused.items()}
+            excluded = {unit: dict(by) for unit, by in memo.excluded.items()}
+        route = self.route
+        all_pauses, reasons = self.pauses, self.pause_reasons
+        for index in range(done, len(route)):
+            unit, start, reason = route[index]
+            left = route[index + 1][1] if index + 1 < len(route) else None
             stop = min(left, end) if left is not None else end
             held = max((stop - start).total_seconds(), 0.0)
             pauses = []
-            for (pause_start, pause_end), why in zip(all_pauses, reasons, strict=True):
+            # The pauses that can overlap [start, stop]: from the first ending after start
+            # to the last starting before stop; then the open one (the latest).
+            first = bisect.bisect_right(all_pauses, start, key=_pause_end)
+            last = bisect.bisect_left(all_pauses, stop, key=_pause_start)
+            candidates = [(all_pauses[k], reasons[k]) for k in range(first, last)]
+            if open_pause is not None:
+                candidates.append((open_pause, self.pause_reason))
+            for (pause_start, pause_end), why in candidates:
                 overlap = _overlap(pause_start, pause_end, start, stop)
                 if overlap > 0:
                     by_reason = paused.setdefault(unit, {})
@@ -649,9 +688,17 @@ class _Replay:
                     by_reason = excluded.setdefault(unit, {})
                     by_reason[exclusion.reason] = by_reason.get(exclusion.reason, 0.0) + seconds
             active = held - sum(_overlap(p_start, p_end, start, stop) for p_start, p_end in pauses)
-            stints.append(Stint(unit, start, left, reason, max(active, 0.0)))
+            if len(stints) < MAX_ROUTE:
+                stints.append(Stint(unit, start, left, reason, max(active, 0.0)))
+            if left is not None:  # ended in a transfer: final (docstring)
+                self.spans_memo = _SpansMemo(
+                    index + 1,
+                    tuple(stints),
+                    {unit: dict(by) for unit, by in paused.items()},
+                    {unit: dict(by) for unit, by in excluded.items()},
+                )
         return {
-            "route": tuple(stints[:MAX_ROUTE]),
+            "route": tuple(stints),
             "paused_by_unit": tuple(
                 (unit, tuple(sorted(by.items()))) for unit, by in paused.items()
             ),
@@ -661,15 +708,35 @@ class _Replay:
         }
 
     def wall_seconds_unpaused(
-        self, stop: datetime, pauses: list[tuple[datetime, datetime]]
+        self, stop: datetime, open_pause: tuple[datetime, datetime] | None
     ) -> float:
         span = stop - self.created_at
-        return (span - self.paused_within(self.created_at, stop, pauses)).total_seconds()
+        return (span - self.paused_within(self.created_at, stop, open_pause)).total_seconds()
 
 
 # --------------------------------------------------------------------------------------
 # Entry point
 # --------------------------------------------------------------------------------------
+
+
+def _pause_start(pause: tuple[datetime, datetime]) -> datetime:
+    return pause[0]
+
+
+def _pause_end(pause: tuple[datetime, datetime]) -> datetime:
+    return pause[1]
+
+
+@dataclass(frozen=True, slots=True)
+class _SpansMemo:
+    """_Replay.unit_spans after its first `stints_done` stints, which can no longer change:
+    the route so far (at most MAX_ROUTE stints) and the paused and excluded seconds by unit
+    and reason (never changed: copied before use)."""
+
+    stints_done: int
+    route: tuple[Stint, ...]
+    paused: dict[str, dict[str, float]]
+    excluded: dict[str, dict[str, float]]
 
 
 def _overlap(start: datetime, end: datetime, lo: datetime, hi: datetime) -> float:

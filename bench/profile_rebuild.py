@@ -22,10 +22,13 @@ import orjson
 from pyinstrument import Profiler
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
+from benchkit.common import UNITS  # noqa: E402
+from benchkit.workloads import created_event  # noqa: E402
+
 from bench.profile_hot_path import Event, Message, Topic  # noqa: E402
-from bench.run import UNITS, created_event  # noqa: E402
 from sigap.core.registry_file import load_registry  # noqa: E402
 from streams.complaint_stage import ComplaintStage  # noqa: E402
 from streams.unit_stage import UnitStage  # noqa: E402

@@ -299,6 +299,7 @@ class _Replay:
         self.pause_totals: list[timedelta] = []
         # unit_spans' results for the stints that can no longer change (see _SpansMemo).
         self.spans_memo: _SpansMemo | None = None
+        self.stint_memo: _StintMemo | None = None
         self.extensions: dict[str, int] = {}
         self.rejected: dict[str, str] = {}
         self.route: list[tuple[str, datetime, str | None]] = [(self.holder, created_at, None)]
@@ -640,11 +641,17 @@ class _Replay:
         """The route, and per unit its paused time by reason and its excluded time, inside
         [created_at, end] (the resolution timer) and while it held the complaint.
 
-        A stint that ended in a transfer can no longer change: its end is fixed, and every
-        pause still to come starts after it (events are applied in order; `end`, the first
-        resolution or as_of, never falls before a stint that ended already, or is fixed).
-        So the results up to the last such stint are kept (`spans_memo`) and only the stints
-        after it are computed; the results are the same, in the same order of addition."""
+        What can no longer change is kept, so that an outcome after every event does not
+        go over the whole route and every pause again (the results are the same, added in
+        the same order):
+        - a stint that ended in a transfer: its end is fixed, and every pause still to come
+          starts after it (events are applied in order; `end`, the first resolution or
+          as_of, never falls before a stint that ended already, or is fixed). The results
+          up to the last such stint are kept in `spans_memo`;
+        - in the stint after them, what its closed pauses add: each ended before `end` and
+          before the stint's end, whatever they become. Kept in `stint_memo`; the pause
+          still open is added on top at each outcome.
+        """
         memo = self.spans_memo
         if memo is None:
             done, stints = 0, []
@@ -652,50 +659,77 @@ class _Replay:
             excluded: dict[str, dict[str, float]] = {}
         else:
             done, stints = memo.stints_done, list(memo.route)
-            paused = {unit: dict(by) for unit, by in memo.paused.items()}
-            excluded = {unit: dict(by) for unit, by in memo.excluded.items()}
+            paused = _copy_by_unit(memo.paused)
+            excluded = _copy_by_unit(memo.excluded)
         route = self.route
         all_pauses, reasons = self.pauses, self.pause_reasons
+        exclusions = self.causes.exclusions
         for index in range(done, len(route)):
             unit, start, reason = route[index]
             left = route[index + 1][1] if index + 1 < len(route) else None
             stop = min(left, end) if left is not None else end
             held = max((stop - start).total_seconds(), 0.0)
-            pauses = []
-            # The pauses that can overlap [start, stop]: from the first ending after start
-            # to the last starting before stop; then the open one (the latest).
+            # The closed pauses that can overlap [start, stop]: from the first ending after
+            # start to the last starting before stop (sorted and disjoint: bisected).
             first = bisect.bisect_right(all_pauses, start, key=_pause_end)
             last = bisect.bisect_left(all_pauses, stop, key=_pause_start)
-            candidates = [(all_pauses[k], reasons[k]) for k in range(first, last)]
-            if open_pause is not None:
-                candidates.append((open_pause, self.pause_reason))
-            for (pause_start, pause_end), why in candidates:
-                overlap = _overlap(pause_start, pause_end, start, stop)
-                if overlap > 0:
-                    by_reason = paused.setdefault(unit, {})
-                    by_reason[why] = by_reason.get(why, 0.0) + overlap
-                    pauses.append((max(pause_start, start), min(pause_end, stop)))
-            for exclusion in self.causes.exclusions:
+            partial = self.stint_memo
+            if partial is not None and partial.index == index and index == done:
+                paused = _copy_by_unit(partial.paused)
+                first = max(first, partial.pauses_done)
+                active_sum, excluded_sums = partial.active_sum, list(partial.excluded_sums)
+            else:
+                active_sum, excluded_sums = 0.0, [0.0] * len(exclusions)
+            pieces = [(all_pauses[k], reasons[k]) for k in range(first, last)]
+            # Sums in the order of the pauses, one addition at a time (as Python 3.11's sum).
+            for (pause_start, pause_end), why in pieces:
+                active_sum = self._add_pause(
+                    paused,
+                    excluded_sums,
+                    unit,
+                    start,
+                    stop,
+                    pause_start,
+                    pause_end,
+                    why,
+                    active_sum,
+                )
+            if left is None:  # the last stint: its closed pauses are kept
+                self.stint_memo = _StintMemo(
+                    index,
+                    max(last, first),
+                    _copy_by_unit(paused),
+                    active_sum,
+                    tuple(excluded_sums),
+                )
+            if open_pause is not None:  # the latest pause, still open: counted up to as_of
+                active_sum = self._add_pause(
+                    paused,
+                    excluded_sums,
+                    unit,
+                    start,
+                    stop,
+                    open_pause[0],
+                    open_pause[1],
+                    self.pause_reason,
+                    active_sum,
+                )
+            for number, exclusion in enumerate(exclusions):
                 if not exclusion.covers(unit):
                     continue
                 lo, hi = max(exclusion.start, start), min(exclusion.end, stop)
                 if hi <= lo:
                     continue
-                seconds = (hi - lo).total_seconds() - sum(
-                    _overlap(p_start, p_end, lo, hi) for p_start, p_end in pauses
-                )
+                seconds = (hi - lo).total_seconds() - excluded_sums[number]
                 if seconds > 0:
                     by_reason = excluded.setdefault(unit, {})
                     by_reason[exclusion.reason] = by_reason.get(exclusion.reason, 0.0) + seconds
-            active = held - sum(_overlap(p_start, p_end, start, stop) for p_start, p_end in pauses)
+            active = held - active_sum
             if len(stints) < MAX_ROUTE:
                 stints.append(Stint(unit, start, left, reason, max(active, 0.0)))
             if left is not None:  # ended in a transfer: final (docstring)
                 self.spans_memo = _SpansMemo(
-                    index + 1,
-                    tuple(stints),
-                    {unit: dict(by) for unit, by in paused.items()},
-                    {unit: dict(by) for unit, by in excluded.items()},
+                    index + 1, tuple(stints), _copy_by_unit(paused), _copy_by_unit(excluded)
                 )
         return {
             "route": tuple(stints),
@@ -706,6 +740,33 @@ class _Replay:
                 (unit, tuple(sorted(by.items()))) for unit, by in excluded.items()
             ),
         }
+
+    def _add_pause(
+        self,
+        paused: dict[str, dict[str, float]],
+        excluded_sums: list[float],
+        unit: str,
+        start: datetime,
+        stop: datetime,
+        pause_start: datetime,
+        pause_end: datetime,
+        why: str,
+        active_sum: float,
+    ) -> float:
+        """Add what one pause takes from the stint [start, stop] of `unit`: its paused
+        seconds by reason, and its share of each exclusion's time (`excluded_sums`, by
+        exclusion); returns the stint's paused seconds so far."""
+        overlap = _overlap(pause_start, pause_end, start, stop)
+        if overlap <= 0:
+            return active_sum
+        by_reason = paused.setdefault(unit, {})
+        by_reason[why] = by_reason.get(why, 0.0) + overlap
+        p_start, p_end = max(pause_start, start), min(pause_end, stop)
+        for number, exclusion in enumerate(self.causes.exclusions):
+            if exclusion.covers(unit):
+                lo, hi = max(exclusion.start, start), min(exclusion.end, stop)
+                excluded_sums[number] += _overlap(p_start, p_end, lo, hi)
+        return active_sum + _overlap(p_start, p_end, start, stop)
 
     def wall_seconds_unpaused(
         self, stop: datetime, open_pause: tuple[datetime, datetime] | None
@@ -725,6 +786,23 @@ def _pause_start(pause: tuple[datetime, datetime]) -> datetime:
 
 def _pause_end(pause: tuple[datetime, datetime]) -> datetime:
     return pause[1]
+
+
+def _copy_by_unit(by_unit: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    return {unit: dict(by) for unit, by in by_unit.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class _StintMemo:
+    """_Replay.unit_spans in stint `index` after its closed pauses up to `pauses_done`
+    (which can no longer change): the paused seconds by unit and reason (the earlier stints
+    included), the stint's paused seconds, and its paused seconds inside each exclusion."""
+
+    index: int
+    pauses_done: int
+    paused: dict[str, dict[str, float]]
+    active_sum: float
+    excluded_sums: tuple[float, ...]
 
 
 @dataclass(frozen=True, slots=True)

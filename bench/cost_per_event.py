@@ -2,9 +2,16 @@
 
     .venv/bin/python bench/cost_per_event.py [--repeat 15] [--ks 10,100,500,1000]
 
-For each k, a complaint of k - 1 events in event-time order (a repeating mix: hand-overs,
-pauses with a reason, escalations, ratings, transfers back and forth, responses) is
-recorded, then its k-th event, and the time of evaluating it is measured:
+For each k, a complaint of k - 1 events in event-time order is recorded, then its k-th
+event, and the time of evaluating it is measured. Two repeating mixes of events:
+
+- `bounded`: pauses with a reason and resumes, escalations, ratings, responses and
+  hand-overs by the same officer: the complaint's views stay the same size;
+- `growing`: the same with transfers back and forth between two units and hand-overs
+  between officers: every transfer and officer change is listed in the views (a unit's
+  transfers away, an officer's spans), so the views themselves grow with k.
+
+The two evaluations:
 
 - full: what the stage did before issue 19 (core.timeline.evaluate_complaint of all the
   events, core.unit_view.unit_views, core.officers.attach_officers, each view encoded and
@@ -42,21 +49,34 @@ from sigap.core.timeline import evaluate_complaint  # noqa: E402
 from sigap.core.unit_view import unit_views  # noqa: E402
 
 START = datetime(2026, 1, 5, 8, tzinfo=JAKARTA)
-CYCLE: list[tuple[str, dict[str, Any]]] = [
-    ("handed_over", {"officer": "o-2"}),
-    ("paused", {"reason": "procurement"}),
-    ("resumed", {}),
-    ("escalated", {"level": "dinas"}),
-    ("assigned", {"unit": "dsda", "officer": "o-3"}),
-    ("rated", {"rating": 4}),
-    ("assigned", {"unit": "dlh"}),
-    ("responded", {"officer": "o-1"}),
-]
+MIXES: dict[str, list[tuple[str, dict[str, Any]]]] = {
+    "bounded": [
+        ("handed_over", {"officer": "o-1"}),
+        ("paused", {"reason": "procurement"}),
+        ("resumed", {}),
+        ("escalated", {"level": "dinas"}),
+        ("rated", {"rating": 4}),
+        ("paused", {}),
+        ("resumed", {}),
+        ("responded", {"officer": "o-1"}),
+    ],
+    "growing": [
+        ("handed_over", {"officer": "o-2"}),
+        ("paused", {"reason": "procurement"}),
+        ("resumed", {}),
+        ("escalated", {"level": "dinas"}),
+        ("assigned", {"unit": "dsda", "officer": "o-3"}),
+        ("rated", {"rating": 4}),
+        ("assigned", {"unit": "dlh"}),
+        ("responded", {"officer": "o-1"}),
+    ],
+}
 
 
-def history(count: int) -> list[ComplaintEvent]:
+def history(count: int, mix: str) -> list[ComplaintEvent]:
+    cycle = MIXES[mix]
     events = [_event(0, "created", {"unit": "dlh", "officer": "o-1"})]
-    events += [_event(index, *CYCLE[index % len(CYCLE)]) for index in range(1, count)]
+    events += [_event(index, *cycle[index % len(cycle)]) for index in range(1, count)]
     return events
 
 
@@ -85,8 +105,8 @@ def full_changed(state: ComplaintState, registry: Registry) -> int:
     return changed
 
 
-def kth_event_seconds(k: int, registry: Registry, incremental: bool) -> float:
-    events = history(k)
+def kth_event_seconds(k: int, mix: str, registry: Registry, incremental: bool) -> float:
+    events = history(k, mix)
     state = ComplaintState()
     for event in events[:-1]:
         record_event(state, event, registry)
@@ -110,23 +130,25 @@ def main() -> None:
     args = parser.parse_args()
     registry = load_registry(ROOT / "deploy" / "registry.yaml")
     ks = [int(k) for k in args.ks.split(",")]
-    rows = []
-    for k in ks:
-        full = min(kth_event_seconds(k, registry, False) for _ in range(args.repeat))
-        incremental = min(kth_event_seconds(k, registry, True) for _ in range(args.repeat))
-        rows.append((k, full, incremental))
-    base_full, base_incremental = rows[0][1], rows[0][2]
-    print(f"k-th event of a complaint, best of {args.repeat} (microseconds)")
-    print(
-        f"{'k':>6} {'full':>10} {'incremental':>12} {'full/incr':>10} "
-        f"{'full/full(k0)':>14} {'incr/incr(k0)':>14}"
-    )
-    for k, full, incremental in rows:
+    for mix in MIXES:
+        rows = []
+        for k in ks:
+            full = min(kth_event_seconds(k, mix, registry, False) for _ in range(args.repeat))
+            incremental = min(kth_event_seconds(k, mix, registry, True) for _ in range(args.repeat))
+            rows.append((k, full, incremental))
+        base_full, base_incremental = rows[0][1], rows[0][2]
+        print(f"{mix} mix: the k-th event of a complaint, best of {args.repeat} (microseconds)")
         print(
-            f"{k:>6} {full * 1e6:>10.0f} {incremental * 1e6:>12.0f} {full / incremental:>10.1f} "
-            f"{full / base_full:>14.1f} {incremental / base_incremental:>14.2f}"
+            f"{'k':>6} {'full':>10} {'incremental':>12} {'full/incr':>10} "
+            f"{'full/full(k0)':>14} {'incr/incr(k0)':>14}"
         )
-    print(f"(k0 = {ks[0]})")
+        for k, full, incremental in rows:
+            print(
+                f"{k:>6} {full * 1e6:>10.0f} {incremental * 1e6:>12.0f} "
+                f"{full / incremental:>10.1f} {full / base_full:>14.1f} "
+                f"{incremental / base_incremental:>14.2f}"
+            )
+        print(f"(k0 = {ks[0]})")
 
 
 if __name__ == "__main__":

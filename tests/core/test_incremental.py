@@ -6,6 +6,7 @@ whatever the number of events the complaint already has (counted, not timed)."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -323,6 +324,67 @@ def test_the_kth_in_order_event_applies_one_event_whatever_k(
     replay_apply.calls = walk_apply.calls = 0
     _full(state.events, registry)
     assert (replay_apply.calls, walk_apply.calls) == (k - 1, k - 1)
+
+
+def _bounded_history(count: int) -> list[ComplaintEvent]:
+    """`created`, then a repeating mix whose views keep their size whatever the count:
+    pauses with a reason, escalations (at most MAX_ESCALATIONS kept), ratings, responses and
+    hand-overs by the officer already holding it (no transfer, no new officer span)."""
+    cycle: list[tuple[str, dict[str, Any]]] = [
+        ("handed_over", {"officer": "o-1"}),
+        ("paused", {"reason": "procurement"}),
+        ("resumed", {}),
+        ("escalated", {"level": "dinas"}),
+        ("rated", {"rating": 4}),
+        ("paused", {}),
+        ("resumed", {}),
+        ("responded", {"officer": "o-1"}),
+    ]
+    events = [_ev(0, "created", START, unit="dlh", officer="o-1")]
+    for index in range(1, count):
+        kind, fields = cycle[index % len(cycle)]
+        events.append(_ev(index, kind, START + timedelta(minutes=7 * index), **fields))
+    return events
+
+
+def _calls_for_last_event(events: list[ComplaintEvent], incremental: bool) -> int:
+    """The function calls (Python and builtin) evaluating the last of `events` makes, the
+    others recorded (and, incrementally, evaluated) before: a count, not a time."""
+    state = ComplaintState()
+    for event in events[:-1]:
+        record_event(state, event, REGISTRY)
+        if incremental:
+            changed_encoded_views(state, REGISTRY)
+    record_event(state, events[-1], REGISTRY)
+    calls = 0
+
+    def count(frame: Any, event: str, arg: Any) -> None:
+        nonlocal calls
+        if event in ("call", "c_call"):
+            calls += 1
+
+    previous = sys.getprofile()
+    sys.setprofile(count)
+    try:
+        if incremental:
+            changed_encoded_views(state, REGISTRY)
+        else:
+            _full(state.events, REGISTRY)
+    finally:
+        sys.setprofile(previous)
+    return calls
+
+
+def test_the_kth_in_order_event_makes_as_many_calls_whatever_k_when_views_keep_their_size() -> None:
+    """All the work of an event, not only the events applied: with views of a constant
+    size, the k-th event (a rating, for k = 101, 501, 901) makes the same number of calls
+    give or take the bisections' steps (a few per halving of the pauses), while the full
+    evaluation's grow with k."""
+    incremental = [_calls_for_last_event(_bounded_history(k), True) for k in (101, 501, 901)]
+    assert max(incremental) <= 1.1 * min(incremental)
+    full = [_calls_for_last_event(_bounded_history(k), False) for k in (101, 901)]
+    assert full[1] > 5 * full[0]
+    assert full[1] > 20 * incremental[2]
 
 
 def test_a_late_event_rebuilds_the_fold_from_all_the_events_once() -> None:

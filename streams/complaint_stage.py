@@ -21,7 +21,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import orjson
 from faust.streams import _current_event
@@ -45,6 +45,11 @@ log = logging.getLogger(__name__)
 
 # Kafka's record timestamp types (aiokafka / faust Message.timestamp_type).
 LOG_APPEND_TIME = 1
+# At most this many cached complaint states keep their fold (core.incremental: the
+# evaluation kept event by event, in memory only; about 8-15 KiB for a complaint of 5-50
+# events, so at most ~150 MB). A complaint that lost its fold (or its cached state)
+# rebuilds it from its events once, at its next event: as costly as one full evaluation.
+MAX_FOLDS: Final = 10_000
 
 
 @dataclass
@@ -93,6 +98,7 @@ class ComplaintStage:
         views_topic: Any,
         dead_letter_topic: Any,
         cache_size: int = 20_000,
+        fold_cache_size: int = MAX_FOLDS,
         heartbeat_repeat_seconds: float = 60.0,
         monotonic_clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
@@ -122,6 +128,9 @@ class ComplaintStage:
         # Recently used complaint states, so that most events need no table read and decode.
         self.cache_size = cache_size
         self._states: dict[str, ComplaintState] = {}
+        # The complaints whose cached state keeps its fold, least recently evaluated first.
+        self.fold_cache_size = fold_cache_size
+        self._folded: dict[str, None] = {}
         self._in_batch = False
         # Set by the app: the highwater mark of an events-topic partition, if known.
         self.highwater: Callable[[int], int | None] = lambda partition: None
@@ -169,6 +178,7 @@ class ComplaintStage:
             except Exception:
                 await self._contain_internal_error(complaint_id, item)
                 continue
+            self._keep_fold(complaint_id, item.state)
             if item.dirty:  # after the views: the state holds the hashes of the views sent
                 with acting_for(item.event):
                     self.complaints[complaint_id] = orjson.dumps(item.state.to_json())
@@ -217,6 +227,22 @@ class ComplaintStage:
     def forget_cached_states(self) -> None:
         """After a rebalance: another worker may have changed the complaints meanwhile."""
         self._states.clear()
+        self._folded.clear()
+
+    def _keep_fold(self, complaint_id: str, state: ComplaintState) -> None:
+        """Note that the complaint was just evaluated (its state keeps its fold); beyond
+        `fold_cache_size` complaints, the least recently evaluated one's fold is dropped."""
+        folded = self._folded
+        folded.pop(complaint_id, None)
+        if state.fold is None:
+            return
+        folded[complaint_id] = None
+        while len(folded) > self.fold_cache_size:
+            oldest = next(iter(folded))
+            del folded[oldest]
+            cached = self._states.get(oldest)
+            if cached is not None:
+                cached.fold = None
 
     async def _record(self, event: Any, touched: dict[str, _Touched]) -> None:
         message = event.message

@@ -68,8 +68,8 @@ class ComplaintState:
     )
     # The evaluation after these events, kept up to date event by event (core.incremental):
     # in memory only, never stored (to_json), rebuilt from the events after a restart. It
-    # lives as long as this object: the complaint stage keeps at most `cache_size` states
-    # (streams.complaint_stage), so at most that many folds.
+    # lives as long as this object, or until the complaint stage drops it: the stage keeps
+    # at most streams.complaint_stage.MAX_FOLDS folds (its `fold_cache_size`).
     fold: ComplaintFold | None = field(default=None, init=False, repr=False, compare=False)
 
     def by_id(self) -> dict[str, ComplaintEvent]:

@@ -17,11 +17,12 @@ Rules (README, "Event contract"):
   to evaluate a complaint.
 The duplicate check is a set lookup (O(1)), not a scan of the complaint's events.
 
-Evaluation is incremental (core.incremental): the state carries, in memory only, the fold of
-its events (`ComplaintState.fold`), and each new event in event-time order is applied to it
-instead of replaying all the complaint's events; out-of-order events, a state just read
-from storage and anything unusual rebuild the fold from all the events once (or use the
-full evaluation). The stored form (`to_json`) does not change: the fold is never written.
+Evaluation is incremental (core.incremental) from FOLD_MIN_EVENTS events on: the state
+carries, in memory only, the fold of its events (`ComplaintState.fold`), and each new event
+in event-time order is applied to it instead of replaying all the complaint's events;
+out-of-order events, a state just read from storage and anything unusual rebuild the fold
+from all the events once (or use the full evaluation). The stored form (`to_json`) does not
+change: the fold is never written.
 """
 
 from __future__ import annotations
@@ -46,6 +47,12 @@ STATE_VERSION = 2
 # contract's field limits a state of this many events is at most ~0.7 MiB of JSON.
 MAX_EVENTS_PER_COMPLAINT: Final = 1000
 COMPLAINT_TOO_LONG: Final = "complaint_too_long"
+# A complaint of fewer events is evaluated from all its events at each one, without a fold:
+# for a few events that is as cheap, and a fold kept in memory is not free (its objects
+# made the garbage collector's full passes over the worker's heap ~50% longer on the
+# simulator's traffic, 3.5 events per complaint: bench/RESULTS.md, issue 19). So the cost
+# of an event stays bounded: at most a full evaluation of FOLD_MIN_EVENTS - 1 events.
+FOLD_MIN_EVENTS: Final = 10
 # The rejection reason of a repeated event_id: usually a redelivery after a restart or a
 # rebalance (at-least-once delivery), which the pipeline alerts treat apart.
 DUPLICATE_EVENT_ID: Final = "duplicate_event_id"
@@ -232,7 +239,7 @@ def changed_encoded_views(
     send again after a redelivery)."""
     if state.created is None:
         return []
-    fold = synced_fold(state, registry)
+    fold = synced_fold(state, registry, build=len(state.events) >= FOLD_MIN_EVENTS)
     if fold is not None:
         outcome, views = fold.views()
     else:

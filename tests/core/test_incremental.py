@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 import yaml
@@ -18,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.events import ComplaintEvent, EventRejected
-from sigap.core import officers, timeline
+from sigap.core import complaint_state, officers, timeline
 from sigap.core.calendar import JAKARTA
 from sigap.core.complaint_state import (
     ComplaintState,
@@ -196,6 +197,13 @@ def test_incremental_views_equal_full_evaluation_for_any_arrival_order(
     case: tuple[list[ComplaintEvent], Registry, list[int]],
 ) -> None:
     events, registry, sizes = case
+    with mock.patch.object(complaint_state, "FOLD_MIN_EVENTS", 1):  # a fold from `created` on
+        _compare_with_full_evaluation(events, registry, sizes)
+
+
+def _compare_with_full_evaluation(
+    events: list[ComplaintEvent], registry: Registry, sizes: list[int]
+) -> None:
     incremental = ComplaintState()  # evaluated through its fold, as the worker does
     reference = ComplaintState()  # never evaluated incrementally: no fold
     sent: dict[str, str] = {}  # the hashes the full evaluation would have sent
@@ -302,6 +310,7 @@ def test_the_kth_in_order_event_applies_one_event_whatever_k(
     Incremental: 1 to the timeline's replay and 1 to the officer walk, for k = 10, 100 or
     900 (and a hand-over held back until the event passed it); the full evaluation applies
     k - 1 to each (all the events but `created`)."""
+    monkeypatch.setattr(complaint_state, "FOLD_MIN_EVENTS", 1)  # folded at every k
     registry = REGISTRIES[1]
     events = _long_history(k)
     state = ComplaintState()
@@ -421,6 +430,7 @@ def test_the_stored_state_is_the_same_with_the_fold_and_a_restart_rebuilds_it() 
     assert restored.fold is not None and restored.fold.applied == len(events) - 1
 
 
+@mock.patch.object(complaint_state, "FOLD_MIN_EVENTS", 1)
 def test_an_exclusion_boundary_passed_by_as_of_is_applied_before_the_next_event() -> None:
     registry = REGISTRIES[1]
     day = datetime(2026, 1, 7, tzinfo=JAKARTA)
@@ -440,3 +450,22 @@ def test_an_exclusion_boundary_passed_by_as_of_is_applied_before_the_next_event(
         assert fold.outcome() == evaluate_complaint(state.events, registry)
     assert fold.boundaries_applied == 2
     assert fold.applied == 3
+
+
+def test_a_complaint_is_folded_from_fold_min_events_events_on() -> None:
+    """Fewer events: the full evaluation at each one, no fold kept (cheap enough, and a
+    fold in memory is not free); from FOLD_MIN_EVENTS on, the fold, with the same views."""
+    events = _long_history(complaint_state.FOLD_MIN_EVENTS + 3)
+    state = ComplaintState()
+    sent: dict[str, str] = {}
+    for count, event in enumerate(events, 1):
+        record_event(state, event, REGISTRY)
+        changed = changed_encoded_views(state, REGISTRY)
+        assert (state.fold is not None) == (count >= complaint_state.FOLD_MIN_EVENTS)
+        _, full = _full(state.events, REGISTRY)
+        expected = []
+        for unit, encoded in full.items():
+            if sent.get(unit) != encoded_view_hash(encoded):
+                sent[unit] = encoded_view_hash(encoded)
+                expected.append((unit, encoded))
+        assert [(view.unit, encoded) for view, encoded in changed] == expected

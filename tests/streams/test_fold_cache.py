@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from unittest import mock
 
+from sigap.core import complaint_state
 from streams.complaint_stage import ComplaintStage
 from tests.faults.test_redelivery import CREATED, REGISTRY, message
 from tests.streams.test_agents import RecordingTopic
@@ -48,6 +50,7 @@ def _sent(stage: ComplaintStage) -> list[Any]:
     return [sent["value"] for sent in topic.sent]
 
 
+@mock.patch.object(complaint_state, "FOLD_MIN_EVENTS", 1)  # a fold from `created` on
 def test_the_stage_keeps_at_most_its_fold_cache_size_of_folds_and_a_dropped_one_is_rebuilt() -> (
     None
 ):

@@ -80,6 +80,7 @@ class ComplaintFold:
         created_at = created.occurred_at.astimezone(JAKARTA)
         self.created_at = created_at
         self.replay = _Replay(registry, created, created_at)
+        self.replay.memoize = True
         self.walk = _Walk(registry, created, created_at)
         self.as_of = created_at
         self.last_key: _OrderKey = _order_key(created)

@@ -189,12 +189,23 @@ def _segment_start(segment: _Segment) -> float:
     return segment[1]
 
 
+# Up to this many segments a scan is cheaper than a bisection (with its key function).
+_SCAN_SEGMENTS = 8
+
+
 def _holder_at(segments: list[_Segment], at: float) -> str:
     """The officer holding at `at`: the last segment started at or before it (the first
     one before them all). Segments start in order (the walk applies events in order), so
-    this is a bisection."""
-    found = bisect.bisect_right(segments, at, key=_segment_start)
-    return segments[found - 1 if found else 0][0]
+    a long list is bisected."""
+    if len(segments) > _SCAN_SEGMENTS:
+        found = bisect.bisect_right(segments, at, key=_segment_start)
+        return segments[found - 1 if found else 0][0]
+    holder = segments[0][0]
+    for officer, start in segments:
+        if start > at:
+            break
+        holder = officer
+    return holder
 
 
 def _pieces(
@@ -208,9 +219,11 @@ def _pieces(
     # Segment i holds from its start (-inf for the first) to the next one's (+inf for the
     # last). Only the segments from the one holding at `since` to the last starting before
     # `until` can meet the span (segments start in order: bisected).
-    first = max(bisect.bisect_right(segments, since, key=_segment_start) - 1, 0)
-    last = max(bisect.bisect_left(segments, until, key=_segment_start), 1)
     count = len(segments)
+    first, last = 0, count
+    if count > _SCAN_SEGMENTS:
+        first = max(bisect.bisect_right(segments, since, key=_segment_start) - 1, 0)
+        last = max(bisect.bisect_left(segments, until, key=_segment_start), 1)
     for index in range(first, min(last, count)):
         officer = segments[index][0]
         lo = max(since, segments[index][1] if index else -float("inf"))

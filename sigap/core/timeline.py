@@ -300,6 +300,9 @@ class _Replay:
         # unit_spans' results for the stints that can no longer change (see _SpansMemo).
         self.spans_memo: _SpansMemo | None = None
         self.stint_memo: _StintMemo | None = None
+        # Keep those memos: set by the incremental evaluation, which asks for an outcome
+        # after every event (one outcome, as evaluate_complaint's, has no use for them).
+        self.memoize = False
         self.extensions: dict[str, int] = {}
         self.rejected: dict[str, str] = {}
         self.route: list[tuple[str, datetime, str | None]] = [(self.holder, created_at, None)]
@@ -671,8 +674,10 @@ class _Replay:
             held = max((stop - start).total_seconds(), 0.0)
             # The closed pauses that can overlap [start, stop]: from the first ending after
             # start to the last starting before stop (sorted and disjoint: bisected).
-            first = bisect.bisect_right(all_pauses, start, key=_pause_end)
-            last = bisect.bisect_left(all_pauses, stop, key=_pause_start)
+            first = last = 0
+            if all_pauses:
+                first = bisect.bisect_right(all_pauses, start, key=_pause_end)
+                last = bisect.bisect_left(all_pauses, stop, key=_pause_start)
             partial = self.stint_memo
             if partial is not None and partial.index == index and index == done:
                 paused = _copy_by_unit(partial.paused)
@@ -694,7 +699,7 @@ class _Replay:
                     why,
                     active_sum,
                 )
-            if left is None:  # the last stint: its closed pauses are kept
+            if left is None and self.memoize:  # the last stint: its closed pauses are kept
                 self.stint_memo = _StintMemo(
                     index,
                     max(last, first),
@@ -727,7 +732,7 @@ class _Replay:
             active = held - active_sum
             if len(stints) < MAX_ROUTE:
                 stints.append(Stint(unit, start, left, reason, max(active, 0.0)))
-            if left is not None:  # ended in a transfer: final (docstring)
+            if left is not None and self.memoize:  # ended in a transfer: final (docstring)
                 self.spans_memo = _SpansMemo(
                     index + 1, tuple(stints), _copy_by_unit(paused), _copy_by_unit(excluded)
                 )

@@ -17,7 +17,9 @@ The two evaluations:
   events, core.unit_view.unit_views, core.officers.attach_officers, each view encoded and
   hashed);
 - incremental: core.complaint_state.changed_encoded_views with the complaint's fold kept
-  from the k - 1 events before (core.incremental): the k-th event applied to it.
+  from the k - 1 events before (core.incremental): the k-th event applied to it. A
+  complaint is folded from FOLD_MIN_EVENTS (10) events on, so for k = 10 this is the
+  fold's first build (a full evaluation and a little more); compare from k = 100 on.
 
 Prints the best of `--repeat` runs per k (microseconds) and the ratios. No broker, no I/O.
 """

@@ -32,10 +32,20 @@ Rules (why each is the same as the full evaluation):
    (an open pause and running rework are counted up to as_of in local copies); the walk is
    finished on a `_Walk.snapshot`, which copies only what finishing changes.
 
-What stays proportional to the complaint's size, per event: building the outcome walks its
-pauses (paused time inside the resolution timer, per unit of the route), its transfers and
-its charges; the officer split walks the segments (officer changes) of each unit; the view
-hashes are computed for every unit that held the complaint. None of these replays events.
+5. Nothing read twice. What the outcome's route and pause figures take from the stints
+   and pauses that can no longer change is kept by the replay (`_Replay.memoize`, set
+   here; core.timeline `_Replay.unit_spans` says why they cannot change), and its paused
+   time comes from a running total, so an outcome does not go over all the pauses and
+   stints again.
+
+Where folds live: on the in-memory ComplaintState (core.complaint_state, from
+FOLD_MIN_EVENTS events on), at most streams.complaint_stage.MAX_FOLDS of them.
+
+What stays proportional to the complaint's size, per event: the views themselves when they
+grow (a unit's transfers away, the officers' spans: one entry per transfer or officer
+change; the route is capped at MAX_ROUTE), and bisections (O(log n)) of the pauses and of
+the officer segments. The stage's fairness check copies the replay's lists (`rejection`).
+bench/RESULTS.md (issue 19) has the measurements.
 """
 
 from __future__ import annotations

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sigap.core.iku import indicator_scores
 from sigap.core.officer_view import UNASSIGNED, OfficerView
 from sigap.core.periods import SCORE_PERIOD_KINDS, PeriodKind
 from sigap.core.registry import Registry
@@ -32,6 +31,7 @@ from sigap.core.scoring import (
     TimerFacts,
     group_period_values,
     is_empty,
+    scored,
     sort_key,
 )
 from sigap.core.unit_view import UnitView
@@ -158,17 +158,7 @@ def officer_period_scores(
             ):
                 continue
             scores.append(
-                OfficerScore(
-                    officer,
-                    PeriodScore(
-                        unit=unit,
-                        category=category,
-                        period=kind,
-                        period_start=start,
-                        **values,
-                        indicators=indicator_scores(unit, category, values, registry),
-                    ),
-                )
+                OfficerScore(officer, scored(unit, category, kind, start, values, registry))
             )
     return sorted(scores, key=lambda item: (*sort_key(item.score), item.officer))
 

@@ -491,6 +491,19 @@ def period_score(
         and (channel is None or entry.channel == channel)
     ]
     values = period_values(kind, start, selected, watermark)
+    return scored(unit, category, kind, start, values, registry)
+
+
+def scored(
+    unit: str,
+    category: str,
+    kind: PeriodKind,
+    start: date,
+    values: Mapping[str, Any],
+    registry: Registry | None,
+) -> PeriodScore:
+    """The PeriodScore of a (unit, category, period) from its values (VALUE_COLUMNS), with
+    its IKU indicators (the registry's targets; the defaults without one)."""
     return PeriodScore(
         unit=unit,
         category=category,
@@ -559,16 +572,7 @@ def all_period_scores(
         for kind, start, values in group_period_values(entries, watermark, kinds, days_of):
             if is_empty(values):
                 continue  # e.g. only an open timer whose deadline is still ahead
-            scores.append(
-                PeriodScore(
-                    unit=unit,
-                    category=category,
-                    period=kind,
-                    period_start=start,
-                    **values,
-                    indicators=indicator_scores(unit, category, values, registry),
-                )
-            )
+            scores.append(scored(unit, category, kind, start, values, registry))
     return sorted(scores, key=sort_key)
 
 
@@ -643,5 +647,6 @@ __all__ = [
     "period_score",
     "period_values",
     "periods_touched",
+    "scored",
     "sort_key",
 ]

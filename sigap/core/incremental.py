@@ -51,7 +51,6 @@ bench/RESULTS.md (issue 19) has the measurements.
 from __future__ import annotations
 
 import bisect
-import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Final
@@ -230,8 +229,7 @@ class ComplaintFold:
                 walk.apply(event, key[0].timestamp())
         walk.finish(as_of)
         return outcome, {
-            unit: dataclasses.replace(view, officers=_split(view, walk))
-            for unit, view in views.items()
+            unit: view.with_officers(_split(view, walk)) for unit, view in views.items()
         }
 
     def rejection(self, event: ComplaintEvent) -> tuple[bool, str | None]:

@@ -181,6 +181,42 @@ class UnitView:
             encoded["of"] = [officer.to_json() for officer in self.officers]
         return encoded
 
+    def with_officers(self, officers: tuple[OfficerView, ...] | None) -> UnitView:
+        """This view with its officer split: `dataclasses.replace(self, officers=...)`
+        without its generic field walk (once per view made). Every field is passed on, in
+        field order (tests/core/test_unit_view_with_officers.py checks that against
+        `dataclasses.fields`)."""
+        return UnitView(
+            self.unit,
+            self.complaint_id,
+            self.as_of,
+            self.category,
+            self.channel,
+            self.priority,
+            self.created_at,
+            self.created_here,
+            self.holder,
+            self.open,
+            self.timers,
+            self.response_seconds,
+            self.resolved_at,
+            self.resolution_seconds,
+            self.resolution_working_seconds,
+            self.transfers_away,
+            self.reopens,
+            self.rework_seconds,
+            self.rating,
+            self.deleted,
+            self.response_working_seconds,
+            self.paused_seconds,
+            self.route,
+            self.paused_by_reason,
+            self.excluded_by_reason,
+            self.first_resolved_at,
+            self.escalations,
+            officers,
+        )
+
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> UnitView:
         return cls(
@@ -263,8 +299,10 @@ def category_label(category: str | None, registry: Registry) -> str:
 
 
 def _threshold_at(
-    charge: TimerCharge, fraction: float, calendar: WorkingCalendar, as_of: datetime
+    charge: TimerCharge, fraction: float, calendar: WorkingCalendar, as_of: float
 ) -> float:
+    """The instant `fraction` of the allowed time is used up, projected from `as_of` (the
+    view's instant, epoch seconds) with the clock running (TimerView.half_at)."""
     used = charge.allowed_seconds * fraction
     if charge.elapsed_seconds >= used:
         return 0.0
@@ -272,27 +310,31 @@ def _threshold_at(
         return NEVER
     remaining = used - charge.elapsed_seconds
     if charge.clock == "wall":
-        return as_of.timestamp() + remaining
-    return calendar.add_working_seconds_epoch(as_of.timestamp(), remaining)
+        return as_of + remaining
+    return calendar.add_working_seconds_epoch(as_of, remaining)
 
 
-def _timer_view(charge: TimerCharge, calendar: WorkingCalendar, as_of: datetime) -> TimerView:
+def _timer_view(charge: TimerCharge, calendar: WorkingCalendar, as_of: float) -> TimerView:
+    """A charge as its view; `as_of` is the outcome's as_of in epoch seconds, converted once
+    per outcome by the caller (`datetime.timestamp` gives the same float every time)."""
+    decided_at = charge.decided_at
+    stopped_at = charge.stopped_at
     return TimerView(
-        received_at=charge.received_at.timestamp(),
-        deadline=charge.deadline.timestamp(),
-        clock=charge.clock,
-        allowed_seconds=charge.allowed_seconds,
-        elapsed_seconds=charge.elapsed_seconds,
-        outcome=charge.outcome,
-        decided_at=_epoch(charge.decided_at),
-        stopped_at=_epoch(charge.stopped_at),
-        transferred_away=charge.transferred_away,
-        running=charge.running,
-        half_at=_threshold_at(charge, 0.5, calendar, as_of),
-        three_quarters_at=_threshold_at(charge, 0.75, calendar, as_of),
-        extension_days=charge.extension_days,
-        cause=charge.cause,
-        objection=charge.objection,
+        charge.received_at.timestamp(),
+        charge.deadline.timestamp(),
+        charge.clock,
+        charge.allowed_seconds,
+        charge.elapsed_seconds,
+        charge.outcome,
+        None if decided_at is None else decided_at.timestamp(),
+        None if stopped_at is None else stopped_at.timestamp(),
+        charge.transferred_away,
+        charge.running,
+        _threshold_at(charge, 0.5, calendar, as_of),
+        _threshold_at(charge, 0.75, calendar, as_of),
+        charge.extension_days,
+        charge.cause,
+        charge.objection,
     )
 
 
@@ -321,6 +363,10 @@ def unit_views(outcome: ComplaintOutcome, registry: Registry) -> dict[str, UnitV
     )
     paused_by_unit = dict(outcome.paused_by_unit)
     excluded_by_unit = dict(outcome.excluded_by_unit)
+    # The outcome's instants in epoch seconds, once for all its units' views.
+    as_of = outcome.as_of.timestamp()
+    created_at = outcome.created_at.timestamp()
+    first_resolved_at = _epoch(outcome.first_resolved_at)
 
     def stopped_by(timer: Timer, unit: str, at: datetime | None) -> bool:
         charge = by_unit[unit].get(timer)
@@ -340,20 +386,20 @@ def unit_views(outcome: ComplaintOutcome, registry: Registry) -> dict[str, UnitV
         views[unit] = UnitView(
             unit=unit,
             complaint_id=outcome.complaint_id,
-            as_of=outcome.as_of.timestamp(),
+            as_of=as_of,
             category=category,
             channel=outcome.channel,
             priority=outcome.priority,
-            created_at=outcome.created_at.timestamp(),
+            created_at=created_at,
             created_here=unit == first_unit,
             holder=unit == outcome.holder,
             open=unit == outcome.holder and outcome.is_open,
             timers={
-                timer: _timer_view(charge, calendar, outcome.as_of)
+                timer: _timer_view(charge, calendar, as_of)
                 for timer, charge in sorted(by_unit[unit].items())
             },
             response_seconds=outcome.response_seconds if responded else None,
-            resolved_at=_epoch(outcome.first_resolved_at) if resolved else None,
+            resolved_at=first_resolved_at if resolved else None,
             resolution_seconds=outcome.resolution_seconds if resolved else None,
             resolution_working_seconds=(outcome.resolution_working_seconds if resolved else None),
             transfers_away=tuple(transfers[unit]),
@@ -365,7 +411,7 @@ def unit_views(outcome: ComplaintOutcome, registry: Registry) -> dict[str, UnitV
             route=route,
             paused_by_reason=paused_by_unit.get(unit, ()),
             excluded_by_reason=excluded_by_unit.get(unit, ()),
-            first_resolved_at=_epoch(outcome.first_resolved_at),
+            first_resolved_at=first_resolved_at,
             escalations=tuple(
                 (at.timestamp(), level)
                 for held_by, at, level in outcome.escalations

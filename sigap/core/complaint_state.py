@@ -113,7 +113,11 @@ class ComplaintState:
 
     @property
     def created(self) -> ComplaintEvent | None:
-        return next((event for event in self.events if event.type == "created"), None)
+        """The first `created` event (a loop: asked several times per event)."""
+        for event in self.events:
+            if event.type == "created":
+                return event
+        return None
 
 
 def _event_from_json(data: Mapping[str, Any]) -> ComplaintEvent:

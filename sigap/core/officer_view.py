@@ -67,9 +67,9 @@ class OfficerView:
             responded=bool(data["rs"]),
             resolved=bool(data["rv"]),
             timers={str(k): (str(v[0]), float(v[1])) for k, v in data["t"].items()},
-            transfers_away=tuple(float(at) for at in data["tr"]),
+            transfers_away=tuple([float(at) for at in data["tr"]]),
             rated=bool(data["rt"]),
-            spans=tuple((float(s), None if u is None else float(u)) for s, u in data["sp"]),
+            spans=tuple([(float(s), None if u is None else float(u)) for s, u in data["sp"]]),
             held_seconds={str(k): float(v) for k, v in data["hs"].items()},
         )
 

@@ -578,7 +578,8 @@ class _Replay:
         if self.rework_since is not None:
             reworked = dict(reworked)
             reworked[self.holder] = reworked.get(self.holder, _ZERO) + (as_of - self.rework_since)
-        charges = tuple(charge.result(as_of) for charge in self.charges.values())
+        # List comprehensions and loops rather than generators: asked after every event.
+        charges = tuple([charge.result(as_of) for charge in self.charges.values()])
         response_stop = self.stopped.get("response")
         resolution_stop = self.stopped.get("resolution")
         response_seconds = resolution_seconds = None
@@ -586,12 +587,16 @@ class _Replay:
         if response_stop is not None:
             response_seconds = self.wall_seconds_unpaused(response_stop, open_pause)
             response_working_seconds = sum(
-                charge.elapsed_working_seconds for charge in charges if charge.timer == "response"
+                [charge.elapsed_working_seconds for charge in charges if charge.timer == "response"]
             )
         if resolution_stop is not None:
             resolution_seconds = self.wall_seconds_unpaused(resolution_stop, open_pause)
             resolution_working_seconds = sum(
-                charge.elapsed_working_seconds for charge in charges if charge.timer == "resolution"
+                [
+                    charge.elapsed_working_seconds
+                    for charge in charges
+                    if charge.timer == "resolution"
+                ]
             )
         rework_units = [unit for unit in self.units if unit in reworked or unit in self.reopens]
         rework = tuple(
@@ -888,17 +893,22 @@ def evaluate_complaint(
     if not distinct:
         raise ValueError("evaluate_complaint needs at least one event")
     complaint_id = distinct[0].complaint_id
-    if any(event.complaint_id != complaint_id for event in distinct):
-        raise ValueError("events of more than one complaint given to evaluate_complaint")
+    for event in distinct:
+        if event.complaint_id != complaint_id:
+            raise ValueError("events of more than one complaint given to evaluate_complaint")
     if as_of is None:
         as_of = default_as_of(distinct)
     elif as_of.tzinfo is None or as_of.utcoffset() is None:
         raise ValueError("as_of must be timezone-aware")
     as_of = as_of.astimezone(JAKARTA)
 
-    applicable = sorted((e for e in distinct if e.occurred_at <= as_of), key=_order_key)
+    applicable = sorted([e for e in distinct if e.occurred_at <= as_of], key=_order_key)
     pending_events = len(distinct) - len(applicable)
-    created = next((event for event in applicable if event.type == "created"), None)
+    created: ComplaintEvent | None = None
+    for event in applicable:
+        if event.type == "created":
+            created = event
+            break
     if created is None:
         return ComplaintOutcome(
             complaint_id=complaint_id,

@@ -481,11 +481,16 @@ class UnitKpis:
         items = self._open_items.get(view.unit)
         if items is None:
             items = self._open_items.setdefault(view.unit, {})
-        for item in open_timers_of_view(view):
-            if sign > 0:
+        if sign > 0:
+            for item in open_timers_of_view(view):
                 items[(item.complaint_id, item.timer)] = item
-            else:
-                items.pop((item.complaint_id, item.timer), None)
+        else:
+            # Only the keys of the view's open timers (open_timers_of_view's), without
+            # building their worklist items: removing distinct keys in any order is the same.
+            complaint_id = view.complaint_id
+            for timer, timer_view in view.timers.items():
+                if timer_view.is_open:
+                    items.pop((complaint_id, timer), None)
         for timer, timer_view in view.timers.items():
             if timer_view.is_open:
                 open_timers = self._open.get((view.unit, timer)) or self._open.setdefault(

@@ -235,7 +235,7 @@ class UnitView:
             resolved_at=data["ra"],
             resolution_seconds=data["rv"],
             resolution_working_seconds=data["rw"],
-            transfers_away=tuple((float(at), str(reason)) for at, reason in data["tr"]),
+            transfers_away=tuple([(float(at), str(reason)) for at, reason in data["tr"]]),
             reopens=data["ro"],
             rework_seconds=data["rk"],
             rating=data["rt"],
@@ -243,18 +243,21 @@ class UnitView:
             # Absent from views written before these fields existed.
             response_working_seconds=data.get("rsw"),
             paused_seconds=data.get("ps", 0.0),
+            # List comprehensions, not generators: a view is decoded per view received.
             route=tuple(
-                (str(u), float(r), None if left is None else float(left), why, float(active))
-                for u, r, left, why, active in data.get("rte", ())
+                [
+                    (str(u), float(r), None if left is None else float(left), why, float(active))
+                    for u, r, left, why, active in data.get("rte", ())
+                ]
             ),
-            paused_by_reason=tuple((str(k), float(v)) for k, v in data.get("pbr", ())),
-            excluded_by_reason=tuple((str(k), float(v)) for k, v in data.get("exr", ())),
+            paused_by_reason=tuple([(str(k), float(v)) for k, v in data.get("pbr", ())]),
+            excluded_by_reason=tuple([(str(k), float(v)) for k, v in data.get("exr", ())]),
             first_resolved_at=data.get("fra"),
-            escalations=tuple((float(at), str(level)) for at, level in data.get("esc", ())),
+            escalations=tuple([(float(at), str(level)) for at, level in data.get("esc", ())]),
             officers=(
                 None
                 if data.get("of") is None
-                else tuple(OfficerView.from_json(item) for item in data["of"])
+                else tuple([OfficerView.from_json(item) for item in data["of"]])
             ),
         )
 

@@ -59,11 +59,13 @@ _Segment = tuple[str, float]  # (officer, start): holds from start to the next s
 
 
 def has_officer_data(events: Iterable[ComplaintEvent]) -> bool:
-    return any(
-        event.type == "handed_over"
-        or (event.officer is not None and event.type in OFFICER_EVENT_TYPES)
-        for event in events
-    )
+    """Some event carries an officer code or hands the complaint over (a loop, not any() of
+    a generator: asked at every evaluation)."""
+    for event in events:
+        kind = event.type
+        if kind == "handed_over" or (event.officer is not None and kind in OFFICER_EVENT_TYPES):
+            return True
+    return False
 
 
 def _officer_phases() -> dict[str, dict[str, float]]:
@@ -79,7 +81,8 @@ class _Walk:
         self.registry = registry
         self.holder = self.map_unit(created.unit)
         self.officer = created.officer or UNASSIGNED
-        self.segments: dict[str, list[_Segment]] = {self.holder: [(self.officer, at.timestamp())]}
+        start = at.timestamp()
+        self.segments: dict[str, list[_Segment]] = {self.holder: [(self.officer, start)]}
         # Per unit, its segments' officers in order of first holding (the officer split's
         # order), kept so that it is not read from all the segments.
         self.unit_officers: dict[str, dict[str, None]] = {self.holder: {self.officer: None}}
@@ -88,7 +91,7 @@ class _Walk:
         self.paused = False
         self.response_stopped = False
         self.resolution_stopped = False
-        self.running_since: float | None = at.timestamp()
+        self.running_since: float | None = start
         self.frozen = False  # past as_of: hand-overs only, no time
         self.stint: dict[tuple[str, str], float] = defaultdict(float)  # (officer, phase)
         self.held: dict[str, dict[str, dict[str, float]]] = defaultdict(_officer_phases)

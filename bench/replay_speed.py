@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 from benchkit.workloads import simulated_events  # noqa: E402
 
 from sigap.core.registry_file import load_registry  # noqa: E402
+from sigap.gc_policy import tune_garbage_collector  # noqa: E402
 from sigap.replay import replay  # noqa: E402
 from sigap.replay_sources import open_source  # noqa: E402
 
@@ -37,6 +38,11 @@ def main() -> None:
     parser.add_argument("--rate-scale", type=float, default=6.0)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--profile", action="store_true", help="pyinstrument of replay")
+    parser.add_argument(
+        "--default-gc",
+        action="store_true",
+        help="keep CPython's collector thresholds (`sigap replay` tunes them: sigap.gc_policy)",
+    )
     parser.add_argument(
         "--events", type=Path, help="an events file to read instead (e.g. to compare checkouts)"
     )
@@ -60,6 +66,8 @@ def main() -> None:
                 orjson.loads(line)
         bare = max(bare, n / (time.perf_counter() - t))
 
+    if not args.default_gc:
+        tune_garbage_collector()
     t = time.perf_counter()
     stream, _report = open_source(path, None)
     parsed = list(stream)

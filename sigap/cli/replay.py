@@ -62,12 +62,14 @@ def replay(
 
     from rich.progress import Progress
 
+    from sigap.gc_policy import tune_garbage_collector
     from sigap.replay import counted, result_json
     from sigap.replay import replay as run_replay
     from sigap.replay_sources import SourceError, open_source
 
     settings = load_settings()
     registry = load_unit_registry(settings)
+    tune_garbage_collector()
     try:
         events, report = open_source(file, mapping)
     except SourceError as error:

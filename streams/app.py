@@ -30,6 +30,7 @@ from sigap.core.registry import Registry
 from sigap.settings import Settings
 from streams.api import register_api
 from streams.complaint_stage import ComplaintStage
+from streams.diagnostics import install_state_dump
 from streams.open311 import register_open311
 from streams.recovery import SigapTableManager
 from streams.unit_stage import UnitStage
@@ -519,6 +520,11 @@ def create_app(settings: Settings, registry: Registry, **faust_overrides: Any) -
     async def flush_changelogs_before_commits() -> None:
         # At start-up, before any offset commit (the producer does not exist earlier).
         drain_producer_buffer_fully(app.producer.buffer)
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def dump_state_on_signal() -> None:
+        # kill -USR1 <pid>: the consumer's state in the log (streams/diagnostics.py).
+        install_state_dump(app, lambda: sigap.state_ready)
 
     @app.timer(interval=settings.heartbeat_seconds)  # type: ignore[untyped-decorator]
     async def send_watermark_heartbeats() -> None:

@@ -28,6 +28,7 @@ import orjson
 from kafka import KafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
+from streams.diagnostics import STATE_DUMP_TITLE
 from tests.conftest import free_port
 from tests.integration.processes import SigapProcess, http_get, run_sigap, wait_for
 
@@ -296,6 +297,20 @@ class Worker:
 
     def stop(self) -> int:
         return self.process.stop()
+
+    def dump_state(self, wait_seconds: float = 10) -> str:
+        """SIGUSR1 (streams/diagnostics.py): the worker logs its consumer's state; returns
+        the dump's text ("" if none appeared within `wait_seconds`)."""
+        before = self.process.log_text().count(STATE_DUMP_TITLE)
+        os.kill(self.process.process.pid, signal.SIGUSR1)
+        deadline = time.monotonic() + wait_seconds
+        while time.monotonic() < deadline:
+            text = self.process.log_text()
+            if text.count(STATE_DUMP_TITLE) > before:
+                time.sleep(0.5)  # the rest of the block
+                return self.process.log_text().rsplit(STATE_DUMP_TITLE, 1)[1]
+            time.sleep(0.2)
+        return ""
 
     def scrape(self) -> str:
         return http_get(self.url) if self.alive() else ""

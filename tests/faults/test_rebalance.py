@@ -104,6 +104,12 @@ def test_rebalance_keeps_totals_and_single_owner(kafka_bootstrap: str, tmp_path:
         assert all(names == ["second"] for names in owners([second]).values())
         assert doubles == []
         assert second.stop() == 0
+    except BaseException:
+        # What each live worker's consumer was doing (streams/diagnostics.py), in its log.
+        for worker in (first, second):
+            if worker.alive():
+                print(f"--- {worker.name} state ---", worker.dump_state())
+        raise
     finally:
         for worker in (first, second):
             if worker.alive():

@@ -33,6 +33,7 @@ from streams.complaint_stage import ComplaintStage
 from streams.diagnostics import install_state_dump
 from streams.open311 import register_open311
 from streams.recovery import SigapTableManager
+from streams.seek_back import seek_uncommitted_to_beginning
 from streams.unit_stage import UnitStage
 
 # Series such as complaints_created_created only double the series count for nothing.
@@ -496,6 +497,9 @@ def create_app(settings: Settings, registry: Registry, **faust_overrides: Any) -
 
     unit_views.on_recover(rebuild_unit_state)
 
+    source_topics = (settings.events_topic, settings.views_topic)
+    seek_installed: list[bool] = []
+
     @app.on_partitions_revoked.connect
     def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         # Kafka's (eager) group protocol revokes every partition here, before any worker
@@ -511,6 +515,11 @@ def create_app(settings: Settings, registry: Registry, **faust_overrides: Any) -
 
     @app.on_partitions_assigned.connect
     def on_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        # Before the recovery that follows, whose seek this completes (streams/seek_back.py);
+        # the consumer exists by now.
+        if not seek_installed:
+            seek_uncommitted_to_beginning(app.consumer, source_topics)
+            seek_installed.append(True)
         # The complaint stage announces every events partition it reads now as behind, its
         # event time unknown, before its next batch or heartbeat: the unit stages hold
         # their watermarks until each is heard from (core.watermarks).

@@ -238,6 +238,9 @@ def run_round(
         return all(found.get(key) == value for key, value in expected.items())
 
     found = wait_until(kpis, matches, 180)
+    # A round that did not converge: what each live worker's consumer is doing, in its log
+    # (streams/diagnostics.py) and in the round's detail.
+    dumps = {} if matches(found) else {w.name: w.dump_state() for w in active if w.alive()}
     time.sleep(5)  # the changelog records of the last batch
     counted = counted_events(bootstrap, env["SIGAP_APP_ID"])
     dead, redelivered, reasons = dead_letters(bootstrap, f"{env['SIGAP_EVENTS_TOPIC']}.dlq")
@@ -277,7 +280,12 @@ def run_round(
         and not crashes
     )
     if not result["ok"]:
-        result["detail"] = {"double": double, "missing": missing, "crashes": crashes[:3]}
+        result["detail"] = {
+            "double": double,
+            "missing": missing,
+            "crashes": crashes[:3],
+            "state": {name: dump.splitlines()[:20] for name, dump in dumps.items()},
+        }
     return result
 
 

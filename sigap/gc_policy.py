@@ -15,11 +15,11 @@ start-up:
   and full passes rarer. Reference counting still frees every acyclic object at once; only
   cyclic garbage waits longer, and a young pass over 50,000 objects is a few milliseconds.
 
-Not applied to tests or library use (create_app does not call it): a process policy,
-set by the command that owns the process, `sigap replay`. Not (yet) by `sigap worker`:
-measured there too (both stages ~1.3-1.7x CPU), but the two full CI runs after the worker
-got it failed the rebalance fault test with a worker that stalled after a rebalance
-(docs/delivery.md, "Open"); it stays out of the worker until that stall is understood.
+Not applied to tests or library use (create_app does not call it): a process policy, set
+by the commands that own their process, `sigap replay` and `sigap worker` (both stages
+~1.3-1.7x CPU in the stage benchmark). It was taken out of the worker for a few hours on
+2026-12-07 while a worker stall after a rebalance was looked for (docs/delivery.md): the
+stall came back without it, so it was not its cause, and the worker has it again.
 """
 
 from __future__ import annotations

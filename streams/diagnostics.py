@@ -15,6 +15,7 @@ Every read is guarded: the dump must never disturb or stop the worker it describ
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import Callable
@@ -55,7 +56,8 @@ def flow_line(faust_app: Any, state_ready: bool) -> str:
         f"recovery_state={_safe(lambda: recovery.state)} "
         f"app_fetcher={_safe(lambda: faust_app._fetcher.state)} "
         f"consumer_thread={_safe(lambda: consumer._thread.state)} "
-        f"state_ready={state_ready}"
+        f"state_ready={state_ready} "
+        f"gc_thresholds={gc.get_threshold()} gc_frozen={gc.get_freeze_count()}"
     )
 
 

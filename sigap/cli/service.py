@@ -44,6 +44,9 @@ def worker(loglevel: str) -> None:
     guard.start()
     faust_worker = Worker(sigap_app.faust_app, loglevel=loglevel)
     quiet_debug_logging(faust_worker)
+    from sigap.gc_policy import tune_garbage_collector
+
+    tune_garbage_collector()  # after start-up built the app (sigap/gc_policy.py)
     faust_worker.execute_from_commandline()
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from sigap.gc_policy import GC_THRESHOLDS
 from tests.faults.helpers import (
     Worker,
     create_topics,
@@ -48,6 +49,8 @@ def test_sigusr1_logs_each_partitions_fetch_state_without_event_content(
         dump = worker.dump_state()
 
         assert "flow_active=True" in dump and "state_ready=True" in dump, dump
+        # The worker process runs with SIGAP's collector policy (sigap/gc_policy.py).
+        assert f"gc_thresholds={GC_THRESHOLDS}" in dump, dump
         events_topic = env["SIGAP_EVENTS_TOPIC"]
         positions = {
             int(partition): int(position)

@@ -29,6 +29,7 @@ from metrics.collector import MetricsSnapshot, SigapCollector
 from sigap.core.registry import Registry
 from sigap.settings import Settings
 from streams.api import register_api
+from streams.commits import acknowledge_before_commits, commit_only_processed_offsets
 from streams.complaint_stage import ComplaintStage
 from streams.diagnostics import install_state_dump
 from streams.open311 import register_open311
@@ -262,37 +263,18 @@ log = logging.getLogger(__name__)
 # How long a heartbeat waits for a partition's earliest offset (streams.complaint_stage).
 START_OFFSET_TIMEOUT_SECONDS = 5.0
 
-# How long a flush before an offset commit may wait for the changelog records to leave.
-CHANGELOG_DRAIN_SECONDS = 30.0
 
-
-def drain_producer_buffer_fully(
-    buffer: Any, limit_seconds: float = CHANGELOG_DRAIN_SECONDS
-) -> None:
-    """Make the producer buffer's flush() wait until the buffer is empty.
-
-    Table writes (changelog records) wait in Faust's ProducerBuffer; the consumer flushes it
-    before committing offsets, and on rebalance and stop. faust-streaming 0.15.3's flush
-    returns as soon as 0.1 s pass without a record leaving the buffer
-    (faust/transport/producer.py, flush_atmost), records still in it: on a loaded machine,
-    and with a batch's 1,000 state writes at once, offsets were committed before those
-    records were produced, and a rebalance or a SIGKILL then recovered complaint states
-    without them (events lost; seen in the rebalance test). The wait is bounded so that a
-    broker outage cannot hold a rebalance past the session timeout.
-    """
-    drain_some = buffer.flush_atmost
-
-    async def flush() -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + limit_seconds
-        while buffer.size and loop.time() < deadline:
-            await drain_some(None)
-        if buffer.size:
-            log.warning(
-                "%d changelog records still unsent after %.0f s", buffer.size, limit_seconds
-            )
-
-    buffer.flush = flush
+def guard_commits(app: faust.App) -> None:
+    """Offsets are committed only past events the agents processed, and only once the
+    changelog records written for them are acknowledged (streams/commits.py). Installed on
+    the first assignment: the consumer and the producer exist by then, and nothing has been
+    processed or committed yet."""
+    consumer: Any = app.consumer
+    if getattr(consumer, "_sigap_commits_guarded", False):
+        return
+    consumer._sigap_commits_guarded = True
+    commit_only_processed_offsets(consumer)
+    acknowledge_before_commits(app.producer.buffer)
 
 
 def _assigned_partitions(app: faust.App) -> Callable[[str], set[int]]:
@@ -520,15 +502,13 @@ def create_app(settings: Settings, registry: Registry, **faust_overrides: Any) -
         if not seek_installed:
             seek_uncommitted_to_beginning(app.consumer, source_topics)
             seek_installed.append(True)
+        # Before anything is processed under this assignment (and so before any commit):
+        # what a commit may cover (streams/commits.py), installed once.
+        guard_commits(app)
         # The complaint stage announces every events partition it reads now as behind, its
         # event time unknown, before its next batch or heartbeat: the unit stages hold
         # their watermarks until each is heard from (core.watermarks).
         complaint_stage.assigned(sigap.owned_partitions(settings.events_topic))
-
-    @app.task  # type: ignore[untyped-decorator]
-    async def flush_changelogs_before_commits() -> None:
-        # At start-up, before any offset commit (the producer does not exist earlier).
-        drain_producer_buffer_fully(app.producer.buffer)
 
     @app.task  # type: ignore[untyped-decorator]
     async def dump_state_on_signal() -> None:

@@ -54,7 +54,7 @@ def processes(tmp_path: Path) -> Iterator[list[SigapProcess | Worker]]:
 # the clean one although no agent crashed: the group's offsets had been committed while the
 # complaints' changelog records were still in Faust's producer buffer (its flush gives up
 # after 0.1 s without progress), and the SIGKILL lost them. The worker now drains the buffer
-# before each commit (streams.app.drain_producer_buffer_fully).
+# before each commit (streams.commits.acknowledge_before_commits).
 def test_sigkill_mid_stream_loses_and_doubles_nothing(
     kafka_bootstrap: str, tmp_path: Path, processes: list[SigapProcess | Worker]
 ) -> None:

@@ -20,7 +20,7 @@ next owner of the partition after a rebalance, loses that event for good:
   yet (its `send` waits there while the partition's batch is full, or while it fetches a
   topic's metadata the first time a process writes to it).
 
-docs/delivery.md (P10) states the resulting promise and the tests.
+docs/delivery.md (P11) states the resulting promise and the tests.
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ def seek_uncommitted_to_beginning(consumer: Any, source_topics: Iterable[str]) -
         uncommitted = uncommitted_partitions(consumer, topics)
         if not uncommitted:
             return
-        # Faust's consumer delegates to its aiokafka thread, which has no such wrapper.
+        # Faust's Consumer has no seek_to_beginning; its aiokafka consumer thread has.
         await consumer._thread.seek_to_beginning(*ensure_aiokafka_TPset(uncommitted))
         for tp in uncommitted:
             consumer._read_offset[tp] = None  # the first record read is delivered

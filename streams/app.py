@@ -264,15 +264,17 @@ log = logging.getLogger(__name__)
 START_OFFSET_TIMEOUT_SECONDS = 5.0
 
 
-def guard_commits(app: faust.App) -> None:
-    """Offsets are committed only past events the agents processed, and only once the
-    changelog records written for them are acknowledged (streams/commits.py). Installed on
-    the first assignment: the consumer and the producer exist by then, and nothing has been
-    processed or committed yet."""
+def patch_consumer(app: faust.App, source_topics: tuple[str, ...]) -> None:
+    """faust-streaming 0.15.3's consumer with SIGAP's fixes, installed once, on the first
+    assignment: the consumer and the producer exist by then, and nothing has been processed
+    or committed yet. Records a rebalance drops are read again (streams/seek_back.py);
+    offsets are committed only past events the agents processed, and only once the
+    changelog records written for them are acknowledged (streams/commits.py)."""
     consumer: Any = app.consumer
-    if getattr(consumer, "_sigap_commits_guarded", False):
+    if getattr(consumer, "_sigap_patched", False):
         return
-    consumer._sigap_commits_guarded = True
+    consumer._sigap_patched = True
+    seek_uncommitted_to_beginning(consumer, source_topics)
     commit_only_processed_offsets(consumer)
     acknowledge_before_commits(app.producer.buffer)
 
@@ -479,9 +481,6 @@ def create_app(settings: Settings, registry: Registry, **faust_overrides: Any) -
 
     unit_views.on_recover(rebuild_unit_state)
 
-    source_topics = (settings.events_topic, settings.views_topic)
-    seek_installed: list[bool] = []
-
     @app.on_partitions_revoked.connect
     def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         # Kafka's (eager) group protocol revokes every partition here, before any worker
@@ -497,14 +496,9 @@ def create_app(settings: Settings, registry: Registry, **faust_overrides: Any) -
 
     @app.on_partitions_assigned.connect
     def on_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        # Before the recovery that follows, whose seek this completes (streams/seek_back.py);
-        # the consumer exists by now.
-        if not seek_installed:
-            seek_uncommitted_to_beginning(app.consumer, source_topics)
-            seek_installed.append(True)
-        # Before anything is processed under this assignment (and so before any commit):
-        # what a commit may cover (streams/commits.py), installed once.
-        guard_commits(app)
+        # Before the recovery that follows (whose seek it completes) and before anything
+        # is processed or committed under this assignment.
+        patch_consumer(app, (settings.events_topic, settings.views_topic))
         # The complaint stage announces every events partition it reads now as behind, its
         # event time unknown, before its next batch or heartbeat: the unit stages hold
         # their watermarks until each is heard from (core.watermarks).

@@ -1,12 +1,16 @@
 """Profile the unit stage's rebuild (restart-to-ready) with pyinstrument, without a broker.
 
-    .venv/bin/python bench/profile_rebuild.py [--open 200000] [--profile]
+    .venv/bin/python bench/profile_rebuild.py [--open 200000] [--profile] [--snapshot]
 
 Builds the unit-views table of N open complaints the way the worker does (the complaint
 stage's views applied by the unit stage, dicts for the tables, the bench's `created`
 events), encodes each entry as the worker stores it (orjson bytes), then times
 `UnitStage.rebuild` on it: the Python part of a restart after Faust's recovery. The real
 worker also reads the entries from RocksDB; bench/run.py measures the whole restart.
+
+With --snapshot it also times the clean-stop path (streams.unit_snapshot): writing the
+snapshot, then the rebuild that loads it (the table's digest included) against the rebuild
+that decodes every view, alternated, in this one process.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from benchkit.workloads import created_event  # noqa: E402
 from bench.profile_hot_path import Event, Message, Topic  # noqa: E402
 from sigap.core.registry_file import load_registry  # noqa: E402
 from streams.complaint_stage import ComplaintStage  # noqa: E402
+from streams.unit_snapshot import SnapshotStore  # noqa: E402
 from streams.unit_stage import UnitStage  # noqa: E402
 
 PARTITIONS = 4
@@ -68,6 +73,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--open", type=int, default=200_000, help="open complaints")
     parser.add_argument("--profile", action="store_true", help="print pyinstrument's report")
+    parser.add_argument("--snapshot", action="store_true", help="time the snapshot path too")
     args = parser.parse_args()
     t = time.perf_counter()
     views = asyncio.run(build_unit_views(args.open))
@@ -87,6 +93,46 @@ def main() -> None:
     print(f"rebuild: {elapsed:.2f}s for {len(views):,} entries ({per_entry:.1f} us each)")
     open_total = sum(s.open_complaints for s in stage.snapshot(set(range(PARTITIONS)))[1].values())
     print(f"open complaints after the rebuild: {open_total:,}")
+    if args.snapshot:
+        compare_snapshot(views, registry, stage)
+
+
+def compare_snapshot(views: dict[str, Any], registry: Any, decoded: UnitStage) -> None:
+    import os
+    import tempfile
+
+    owned = set(range(PARTITIONS))
+    directory = Path(tempfile.mkdtemp(prefix="sigap-snapshot-"))
+    store = SnapshotStore(directory, "bench")
+    decoded.snapshots = store
+    for attempt in range(2):
+        t = time.perf_counter()
+        decoded.save_snapshot(owned)
+        saved = time.perf_counter() - t
+        size = sum(path.stat().st_size for path in directory.iterdir())
+        loaded = UnitStage(
+            registry=registry,
+            unit_views=views,
+            partitions=PARTITIONS,
+            grace_seconds=600,
+            snapshots=store,
+        )
+        t = time.perf_counter()
+        loaded.rebuild(owned)
+        from_snapshot = time.perf_counter() - t
+        again = UnitStage(
+            registry=registry, unit_views=views, partitions=PARTITIONS, grace_seconds=600
+        )
+        t = time.perf_counter()
+        again.rebuild(owned)
+        from_views = time.perf_counter() - t
+        assert loaded.snapshot_loads == PARTITIONS
+        print(
+            f"attempt {attempt + 1}: snapshot written in {saved:.2f}s ({size / 1e6:.1f} MB, "
+            f"{size / max(1, len(views)):.0f} B per stored view); rebuild from the snapshot "
+            f"{from_snapshot:.2f}s, by decoding the views {from_views:.2f}s: "
+            f"{from_views / from_snapshot:.1f}x; load {os.getloadavg()[0]:.1f}"
+        )
 
 
 if __name__ == "__main__":

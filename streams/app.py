@@ -11,6 +11,7 @@ import logging
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
 
 import faust
@@ -26,6 +27,7 @@ from prometheus_client import (
 from prometheus_client.aiohttp import make_aiohttp_handler
 
 from metrics.collector import MetricsSnapshot, SigapCollector
+from metrics.names import RESOLUTION_BUCKETS, histogram_bounds
 from sigap.core.registry import Registry
 from sigap.settings import Settings
 from streams.api import register_api
@@ -35,6 +37,7 @@ from streams.diagnostics import install_state_dump
 from streams.open311 import register_open311
 from streams.recovery import SigapTableManager
 from streams.seek_back import seek_uncommitted_to_beginning
+from streams.unit_snapshot import SnapshotStore, code_fingerprint
 from streams.unit_stage import UnitStage
 
 # Series such as complaints_created_created only double the series count for nothing.
@@ -441,6 +444,11 @@ def create_app(settings: Settings, registry: Registry, **faust_overrides: Any) -
         grace_seconds=settings.grace_seconds,
         unit_progress=unit_progress,
         cache_size=CACHE_SIZE,
+        snapshots=SnapshotStore(
+            Path(settings.state_dir) / "unit-snapshots",
+            # What the derived state depends on besides the views and the code.
+            code_fingerprint((histogram_bounds(registry), RESOLUTION_BUCKETS, partitions)),
+        ),
     )
     registry_metrics = CollectorRegistry(auto_describe=True)
     sigap = SigapApp(
@@ -480,6 +488,17 @@ def create_app(settings: Settings, registry: Registry, **faust_overrides: Any) -
         sigap.state_ready = True
 
     unit_views.on_recover(rebuild_unit_state)
+
+    def save_unit_snapshot() -> None:
+        # A clean stop (streams.recovery.SigapTableManager.before_stop): the next start
+        # loads this instead of decoding every stored view (streams.unit_snapshot). Not
+        # while a rebalance has left the derived state behind the assignment.
+        if sigap.state_ready:
+            unit_stage.save_snapshot(sigap.owned_partitions(settings.views_topic))
+
+    tables = app.tables
+    if isinstance(tables, SigapTableManager):
+        tables.before_stop.append(save_unit_snapshot)
 
     @app.on_partitions_revoked.connect
     def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:

@@ -26,6 +26,7 @@ from sigap.core.registry import Registry
 from sigap.core.unit_kpis import StoredView, UnitKpis, UnitSnapshot
 from sigap.core.unit_view import UnitView
 from sigap.core.watermarks import SourceWatermarks
+from streams.unit_snapshot import PartitionSnapshot, SnapshotStore, TableDigest
 
 __all__ = ["PROGRESS_STEP_SECONDS", "RESTORED_SOURCE", "WINDOW_STATS_SECONDS", "UnitStage"]
 
@@ -39,6 +40,21 @@ PROGRESS_STEP_SECONDS = 1.0
 WINDOW_STATS_SECONDS = 5.0
 
 
+def _key_text(key: Any) -> str:
+    """A table key as text (Faust's table keys are JSON strings, decoded to str)."""
+    return key.decode() if isinstance(key, bytes | bytearray) else str(key)
+
+
+def _entry_bytes(data: Any) -> bytes:
+    """A table entry as stored (the worker stores orjson bytes; a test table may hold the
+    decoded value)."""
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, bytearray):
+        return bytes(data)
+    return orjson.dumps(data)
+
+
 class UnitStage:
     def __init__(
         self,
@@ -50,8 +66,16 @@ class UnitStage:
         unit_progress: Any | None = None,
         wall_clock: Callable[[], float] = time.time,
         cache_size: int = 20_000,
+        snapshots: SnapshotStore | None = None,
     ) -> None:
         self.registry = registry
+        # Saved at a clean stop, loaded by the next rebuild (streams.unit_snapshot).
+        self.snapshots = snapshots
+        self.snapshot_loads = 0  # partitions whose derived state came from a snapshot
+        # Per unit: the latest view's as_of (what a rebuild restarts a watermark from
+        # when none was saved), kept so that a snapshot can carry it.
+        self._latest_as_of: dict[str, float] = {}
+        self._partition_of_unit: dict[str, int] = {}
         self.unit_views = unit_views
         # Per views partition (str): the watermark reached, so that a restart or the next
         # owner resumes from it rather than from the partition's latest view.
@@ -74,8 +98,14 @@ class UnitStage:
         # in order with its views, whatever the pace at which other partitions are read.
         self.watermarks: dict[int, SourceWatermarks] = {}
 
+    def partition_of(self, unit: str) -> int:
+        partition = self._partition_of_unit.get(unit)
+        if partition is None:
+            partition = self._partition_of_unit[unit] = unit_partition(unit, self.partitions)
+        return partition
+
     def watermark_of(self, unit: str) -> float:
-        source = self.watermarks.get(unit_partition(unit, self.partitions))
+        source = self.watermarks.get(self.partition_of(unit))
         current = None if source is None else source.current(self.wall_clock())
         return 0.0 if current is None else current
 
@@ -136,6 +166,8 @@ class UnitStage:
             self.stale_views += 1
             return
         stored = self.kpis.apply(view, previous, self.watermark_of(view.unit))
+        if view.as_of > self._latest_as_of.get(view.unit, 0.0):
+            self._latest_as_of[view.unit] = view.as_of
         cache = self._stored
         if len(cache) >= self.cache_size and key not in cache:
             del cache[next(iter(cache))]  # the oldest: a miss only costs a table read
@@ -165,20 +197,70 @@ class UnitStage:
         )
         self._stored.clear()
         self._window_stats.clear()
+        self._latest_as_of.clear()
         latest: dict[int, float] = {}
+        snapshots: dict[int, PartitionSnapshot] = {}
+        if self.snapshots is not None:
+            for partition in sorted(owned_partitions):
+                snapshot = self.snapshots.take(partition)
+                if snapshot is not None:
+                    snapshots[partition] = snapshot
+        digests = {partition: TableDigest() for partition in snapshots}
 
-        def owned_views() -> Iterator[StoredView]:
+        def owned_views(
+            partitions: set[int], digests: dict[int, TableDigest]
+        ) -> Iterator[StoredView]:
+            # The hot loop of a restart: a million entries at a million open complaints.
+            partition_of = self._partition_of_unit
             for key, data in self.unit_views.items():
-                partition = unit_partition(str(key).partition("|")[0], self.partitions)
-                if partition not in owned_partitions:
+                text = key if type(key) is str else _key_text(key)
+                unit = text.partition("|")[0]
+                partition = partition_of.get(unit)
+                if partition is None:
+                    partition = self.partition_of(unit)
+                if partition not in partitions:
+                    continue
+                digest = digests.get(partition)
+                if digest is not None:  # a snapshot's partition: checked, not decoded
+                    digest.add(data if type(data) is bytes else _entry_bytes(data))
                     continue
                 stored = StoredView.from_json(
                     orjson.loads(data) if isinstance(data, bytes | bytearray) else data
                 )
-                latest[partition] = max(latest.get(partition, 0.0), stored.view.as_of)
+                as_of = stored.view.as_of
+                if as_of > latest.get(partition, 0.0):
+                    latest[partition] = as_of
+                if as_of > self._latest_as_of.get(unit, 0.0):
+                    self._latest_as_of[unit] = as_of
                 yield stored
 
-        self.kpis.restore_all(owned_views())
+        self.kpis.restore_all(owned_views(owned_partitions, digests))
+        refused: set[int] = set()
+        for partition, snapshot in snapshots.items():
+            if digests[partition].as_tuple() != snapshot.digest:
+                log.warning(
+                    "unit snapshot %s not loaded: the table's entries of views partition %d "
+                    "changed after it was written (%d entries now, %d then); decoding them",
+                    snapshot.path,
+                    partition,
+                    digests[partition].count,
+                    snapshot.digest[0],
+                )
+                refused.add(partition)
+                continue
+            self.kpis.load_units_state(snapshot.state["kpis"])
+            self._latest_as_of.update(snapshot.state["latest_as_of"])
+            if snapshot.latest_view_as_of is not None:
+                latest[partition] = snapshot.latest_view_as_of
+            self.snapshot_loads += 1
+            log.info(
+                "unit snapshot %s loaded: %d stored views of views partition %d not decoded",
+                snapshot.path,
+                snapshot.digest[0],
+                partition,
+            )
+        if refused:
+            self.kpis.restore_all(owned_views(refused, {}))
         wall_now = self.wall_clock()
         self._progress_saved.clear()
         for partition in sorted(owned_partitions):
@@ -193,6 +275,36 @@ class UnitStage:
         for partition, as_of in latest.items():
             source = self.watermarks.setdefault(partition, SourceWatermarks())
             source.observe(RESTORED_SOURCE, as_of, True, wall_now)
+
+    def save_snapshot(self, owned_partitions: set[int]) -> int:
+        """Write the derived state of each owned partition with its table digest (a clean
+        stop: nothing is applied meanwhile, the agents are stopped). Returns how many
+        stored views the snapshots stand for."""
+        if self.snapshots is None:
+            return 0
+        digests = {partition: TableDigest() for partition in owned_partitions}
+        for key, data in self.unit_views.items():
+            digest = digests.get(self.partition_of(_key_text(key).partition("|")[0]))
+            if digest is not None:
+                digest.add(_entry_bytes(data))
+        units = self.kpis.known_units() | set(self._latest_as_of)
+        for partition, digest in sorted(digests.items()):
+            held = [unit for unit in units if self.partition_of(unit) == partition]
+            latest = [self._latest_as_of[unit] for unit in held if unit in self._latest_as_of]
+            state = {
+                "kpis": self.kpis.units_state(held),
+                "latest_as_of": {
+                    unit: self._latest_as_of[unit] for unit in held if unit in self._latest_as_of
+                },
+            }
+            path = self.snapshots.save(partition, digest, max(latest) if latest else None, state)
+            log.info(
+                "unit snapshot %s written: %d stored views of views partition %d",
+                path,
+                digest.count,
+                partition,
+            )
+        return sum(digest.count for digest in digests.values())
 
     def forget_cached_views(self) -> None:
         """After a rebalance: another worker may have changed the stored views meanwhile."""
@@ -209,9 +321,7 @@ class UnitStage:
     def owned_units(self, owned_partitions: set[int]) -> list[str]:
         """Registry units (pre-created label sets) and any other unit with data."""
         candidates: Iterable[str] = {*self.registry.units, UNKNOWN_UNIT, *self.kpis.counters}
-        return sorted(
-            unit for unit in candidates if unit_partition(unit, self.partitions) in owned_partitions
-        )
+        return sorted(unit for unit in candidates if self.partition_of(unit) in owned_partitions)
 
     def snapshot(self, owned_partitions: set[int]) -> tuple[float | None, dict[str, UnitSnapshot]]:
         """Per-unit snapshots, and the lowest watermark of the owned partitions.
@@ -235,7 +345,7 @@ class UnitStage:
             if watermark > 0:
                 # The holiday cliff at the unit's watermark (event time), like the worklist.
                 cliff = deadlines_after_break(
-                    self.kpis.open_items(unit), self.registry.calendar_for(unit), watermark
+                    self.kpis.iter_open_items(unit), self.registry.calendar_for(unit), watermark
                 )
                 if cliff is not None:
                     snapshot = replace(snapshot, after_break=dict(cliff.by_timer))

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import bisect
 from array import array
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -30,7 +30,7 @@ from sigap.core.charging import TIMERS
 from sigap.core.periods import PERIOD_KINDS, period_start, period_start_epoch
 from sigap.core.unit_view import NEVER, TimerView, UnitView
 from sigap.core.windows import RollingWindows, WindowStats
-from sigap.core.worklist import LATENESS_BANDS, OpenTimer, open_timers_of_view
+from sigap.core.worklist import LATENESS_BANDS, OpenTimer, OpenTimerRow, open_timer_rows_of_view
 
 # Fractions of its allowed time at which an open timer counts as past target (the gauges'
 # `threshold` label; its text form is `threshold_text`).
@@ -231,6 +231,15 @@ class _SortedInstants:
     def sort(self) -> None:
         self._items = array("d", sorted(self._items))
 
+    def to_bytes(self) -> bytes:
+        return self._items.tobytes()
+
+    def load_bytes(self, data: bytes) -> None:
+        """The instants of `to_bytes` (sorted when saved)."""
+        items = array("d")
+        items.frombytes(data)
+        self._items = items
+
     def remove(self, instant: float) -> None:
         index = bisect.bisect_left(self._items, instant)
         if index < len(self._items) and self._items[index] == instant:
@@ -337,8 +346,9 @@ class UnitKpis:
         self._open: dict[tuple[str, str], _OpenTimers] = {}
         self._windows: dict[tuple[str, str, str], _Windows] = {}
         self._open_complaints: dict[str, int] = {}
-        # Per unit, per (complaint id, timer): the open timers, for the worklist.
-        self._open_items: dict[str, dict[tuple[str, str], OpenTimer]] = {}
+        # Per unit, per (complaint id, timer): the open timers, for the worklist (as rows:
+        # core.worklist.OpenTimerRow).
+        self._open_items: dict[str, dict[tuple[str, str], OpenTimerRow]] = {}
         self._bulk = False  # in restore_all: indexes are sorted at the end
 
     # -- counters ---------------------------------------------------------------------
@@ -482,10 +492,10 @@ class UnitKpis:
         if items is None:
             items = self._open_items.setdefault(view.unit, {})
         if sign > 0:
-            for item in open_timers_of_view(view):
-                items[(item.complaint_id, item.timer)] = item
+            for row in open_timer_rows_of_view(view):
+                items[(row[0], row[1])] = row
         else:
-            # Only the keys of the view's open timers (open_timers_of_view's), without
+            # Only the keys of the view's open timers (open_timer_rows_of_view's), without
             # building their worklist items: removing distinct keys in any order is the same.
             complaint_id = view.complaint_id
             for timer, timer_view in view.timers.items():
@@ -659,9 +669,140 @@ class UnitKpis:
     def units(self) -> Iterator[str]:
         return iter(sorted(self.counters))
 
+    def known_units(self) -> set[str]:
+        """Every unit with any state here (counters, open timers, windows, worklist)."""
+        return {
+            *self.counters,
+            *self._open_complaints,
+            *self._open_items,
+            *(key[0] for key in self._open),
+            *(key[0] for key in self._windows),
+        }
+
     def open_items(self, unit: str) -> list[OpenTimer]:
         """The unit's open timers (core.worklist builds the worklist from them)."""
-        return list(self._open_items.get(unit, {}).values())
+        return [OpenTimer(*row) for row in self._open_items.get(unit, {}).values()]
+
+    def iter_open_items(self, unit: str) -> Iterator[OpenTimer]:
+        """`open_items` one at a time, built only when read (a caller that may not need
+        them, like the holiday cliff away from a break, costs nothing)."""
+        for row in list(self._open_items.get(unit, {}).values()):
+            yield OpenTimer(*row)
+
+    # -- snapshot (streams.unit_snapshot) ---------------------------------------------
+
+    def units_state(self, units: Collection[str]) -> dict[str, Any]:
+        """The derived state of `units` as plain data (builtins and bytes only, no class
+        to import when it is read back): exactly what `restore_all` of their stored views
+        builds, so that a restart can load it instead of decoding every view. Sorted
+        instants and window measurements are taken as held (sorted): loading needs no sort.
+        """
+        keep = set(units)
+        open_timers: dict[tuple[str, str], tuple[bytes, ...]] = {}
+        for key, timers in self._open.items():
+            if key[0] in keep:
+                open_timers[key] = tuple(
+                    instants.to_bytes()
+                    for instants in (
+                        timers.half,
+                        timers.three_quarters,
+                        timers.deadline,
+                        timers.uncounted_deadline,
+                    )
+                )
+        windows: dict[tuple[str, str, str], Any] = {}
+        for window_key, unit_windows in self._windows.items():
+            if window_key[0] in keep:
+                windows[window_key] = (
+                    {clock: list(stopped) for clock, stopped in unit_windows.stopped.items()},
+                    list(unit_windows.decided),
+                )
+        return {
+            "counters": {
+                unit: _counters_state(counters)
+                for unit, counters in self.counters.items()
+                if unit in keep
+            },
+            "open_complaints": {
+                unit: count for unit, count in self._open_complaints.items() if unit in keep
+            },
+            "open": open_timers,
+            "windows": windows,
+            "items": {
+                unit: list(items.values())
+                for unit, items in self._open_items.items()
+                if unit in keep
+            },
+        }
+
+    def load_units_state(self, state: Mapping[str, Any]) -> None:
+        """Take the units of a `units_state` (after `restore_all` of any other units):
+        their derived state becomes what it was when the state was taken."""
+        for unit, data in state["counters"].items():
+            counters = self.counters_for(unit)
+            _load_counters(counters, data)
+        self._open_complaints.update(state["open_complaints"])
+        for key, parts in state["open"].items():
+            timers = _OpenTimers()
+            for instants, data in zip(
+                (
+                    timers.half,
+                    timers.three_quarters,
+                    timers.deadline,
+                    timers.uncounted_deadline,
+                ),
+                parts,
+                strict=True,
+            ):
+                instants.load_bytes(data)
+            self._open[key] = timers
+        for key, (stopped, decided) in state["windows"].items():
+            unit_windows = _Windows()
+            for clock, measurements in stopped.items():
+                unit_windows.stopped[clock] = RollingWindows.from_sorted(measurements)
+            unit_windows.decided = RollingWindows.from_sorted(decided)
+            self._windows[key] = unit_windows
+        for unit, rows in state["items"].items():
+            self._open_items[unit] = {(row[0], row[1]): row for row in rows}
+
+
+# The plain-data form of UnitCounters for a snapshot: every field (a test checks the
+# round trip against dataclasses.fields, so a field added later cannot be left out).
+def _counters_state(counters: UnitCounters) -> dict[str, Any]:
+    return {
+        "created": counters.created,
+        "resolved": counters.resolved,
+        "reopened": counters.reopened,
+        "sla": dict(counters.sla),
+        "transfers": dict(counters.transfers),
+        "ratings": dict(counters.ratings),
+        "escalated": dict(counters.escalated),
+        "first_response": (list(counters.first_response.counts), counters.first_response.total),
+        "resolution_working": (
+            list(counters.resolution_working.counts),
+            counters.resolution_working.total,
+        ),
+        "resolution": (list(counters.resolution.counts), counters.resolution.total),
+    }
+
+
+def _load_counters(counters: UnitCounters, data: Mapping[str, Any]) -> None:
+    counters.created = int(data["created"])
+    counters.resolved = int(data["resolved"])
+    counters.reopened = int(data["reopened"])
+    counters.sla = dict(data["sla"])
+    counters.transfers = dict(data["transfers"])
+    counters.ratings = dict(data["ratings"])
+    counters.escalated = dict(data["escalated"])
+    for histogram, (counts, total) in (
+        (counters.first_response, data["first_response"]),
+        (counters.resolution_working, data["resolution_working"]),
+        (counters.resolution, data["resolution"]),
+    ):
+        if len(counts) != len(histogram.counts):
+            raise ValueError("histogram bounds differ from the snapshot's")
+        histogram.counts = list(counts)
+        histogram.total = float(total)
 
 
 def _window_stats(

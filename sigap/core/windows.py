@@ -90,6 +90,14 @@ class RollingWindows:
             for t, v, m in measurements
         )
 
+    @classmethod
+    def from_sorted(cls, measurements: list[Measurement]) -> RollingWindows:
+        """The windows of measurements taken from another instance's iteration (sorted
+        and checked then), as a snapshot holds them: no sort, no check per measurement."""
+        windows = cls()
+        windows._items = [(float(t), float(v), bool(m)) for t, v, m in measurements]
+        return windows
+
     def __len__(self) -> int:
         return len(self._items)
 

@@ -320,6 +320,10 @@ def restart(bench: Bench) -> dict[str, float]:
     """SIGTERM the worker, start it again on the same state; seconds to ready."""
     worker = bench.worker
     stop_s = worker.stop()
+    # The unit stage's snapshots written at the stop (streams.unit_snapshot); a refused one
+    # is logged at WARNING (the level the bench runs the worker at).
+    snapshots = sorted((worker.state_dir / "unit-snapshots").glob("*.snapshot"))
+    refusals_before = worker.log_path.read_bytes().count(b"not loaded")
     probe = 200
     restart = Worker(bench, "w")  # same app id, state dir and port
     restart.port = worker.port
@@ -353,11 +357,15 @@ def restart(bench: Bench) -> dict[str, float]:
         if now > deadline:
             raise TimeoutError("the restarted worker did not become ready")
         time.sleep(0.25)
+    ready = time.perf_counter() - started
+    refused = restart.log_path.read_bytes().count(b"not loaded") - refusals_before
     return {
-        "ready": time.perf_counter() - started,
+        "ready": ready,
         "serving": serving or 0.0,
         "stop": stop_s,
         "probe": probe,
+        "snapshots_written": len(snapshots),
+        "snapshots_loaded": sum(not path.exists() for path in snapshots) - refused,
     }
 
 
@@ -371,6 +379,8 @@ def restart_baseline_phase(bench: Bench) -> None:
         "open-complaint load): the fixed cost of a restart",
         metrics_serving_seconds=bench.restart_small["serving"],
         stop_seconds=bench.restart_small["stop"],
+        snapshots_written=bench.restart_small["snapshots_written"],
+        snapshots_loaded=bench.restart_small["snapshots_loaded"],
     )
 
 
@@ -387,6 +397,8 @@ def restart_phase(bench: Bench) -> None:
         open_complaints=m,
         metrics_serving_seconds=big["serving"],
         stop_seconds=big["stop"],
+        snapshots_written=big["snapshots_written"],
+        snapshots_loaded=big["snapshots_loaded"],
     )
     small = bench.restart_small["ready"]
     slope = max(big["ready"] - small, 0.0) / m

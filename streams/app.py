@@ -7,8 +7,10 @@ the CLI each get their own app with their own topics and store.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -318,23 +320,71 @@ CACHE_SIZE = 4000
 BATCH_MAX = 1000
 
 
-async def event_batches(stream: Any, max_size: int = BATCH_MAX) -> AsyncIterator[list[Any]]:
+# Put into a batching agent's channel when a rebalance starts; never an event.
+BATCH_WAKEUP: Any = object()
+
+
+class BatchWakeups:
+    """The channel queues of the agents reading through `event_batches`, and the wake-up
+    that makes each hand over the batch it holds when partitions are revoked.
+
+    Why: a batch holding events waits for the next event the buffer showed, and a
+    rebalance clears the buffer (faust-streaming 0.15.3, `App._on_partitions_revoked`:
+    `flow_control.clear()`), then waits for every event taken to be acknowledged
+    (`Consumer.wait_empty`). Nothing arrives while the flow is stopped, so neither side
+    moved until the group coordinator expelled the worker (seen in bench/run.py's two-worker
+    phase: `wait_empty: Waiting for tasks [(1, <ConsumerMessage ... offset=4883>)]` for 57 s,
+    then `local member_id was not recognized`). The wake-up is a value without an event
+    in the channel, which the stream passes through while it skips events.
+    """
+
+    def __init__(self) -> None:
+        self._queues: weakref.WeakSet[Any] = weakref.WeakSet()
+
+    def register(self, queue: Any) -> None:
+        self._queues.add(queue)
+
+    def wake(self) -> None:
+        for queue in list(self._queues):
+            # After the rebalance has cleared the queues and stopped the fetcher: room.
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait(BATCH_WAKEUP)
+
+    def wake_after_revocation_starts(self) -> None:
+        """For SigapTableManager.on_revoke: the wake-up goes in at the next turn of the
+        loop, after the rebalance's `flow_control.clear()` (which would drop it) and before
+        anything it waits for (it runs no await before `wait_empty`)."""
+        asyncio.get_running_loop().call_soon(self.wake)
+
+
+async def event_batches(
+    stream: Any, max_size: int = BATCH_MAX, wakeups: BatchWakeups | None = None
+) -> AsyncIterator[list[Any]]:
     """The stream's events in batches: whatever has already arrived, up to `max_size`.
 
     A batch ends when the stream's buffer is empty, so a quiet stream waits for nothing
-    (batches of one) and a backlog comes in batches of `max_size`. The events are
-    acknowledged only once the caller has processed their batch (asked for the next one),
-    so offsets are never committed past an event not yet processed. Faust's own
-    `stream.take_events` does the same with a timer, and measured half the throughput of
-    plain iteration (bench/RESULTS.md).
+    (batches of one) and a backlog comes in batches of `max_size`, or at a wake-up from
+    `wakeups` (a rebalance starting: BatchWakeups says why). The events are acknowledged
+    only once the caller has processed their batch (asked for the next one), so offsets are
+    never committed past an event not yet processed. Faust's own `stream.take_events` does
+    the same with a timer, and measured half the throughput of plain iteration
+    (bench/RESULTS.md).
     """
     stream.enable_acks = False
     queue = stream.channel.queue
+    if wakeups is not None:
+        wakeups.register(queue)
     batch: list[Any] = []
-    async for event in stream.events():
-        batch.append(event)
-        if len(batch) < max_size and not queue.empty():
-            continue
+    # The stream itself, not stream.events(): a wake-up comes as a value with no event.
+    async for _ in stream:
+        event = stream.current_event
+        if event is None:  # a wake-up
+            if not batch:
+                continue
+        else:
+            batch.append(event)
+            if len(batch) < max_size and not queue.empty():
+                continue
         yield batch
         for done in batch:
             await stream.ack(done)
@@ -466,9 +516,11 @@ def create_app(settings: Settings, registry: Registry, **faust_overrides: Any) -
     # Concurrency 1 (the default): offsets are never committed past an event still being
     # processed (faust-streaming #606), and a complaint's events apply in order.
     # event_batches acknowledges a batch's events only after the batch is processed.
+    batch_wakeups = BatchWakeups()
+
     @app.agent(events_topic, name="complaints")
     async def complaints_agent(stream: Any) -> None:
-        async for events in event_batches(stream):
+        async for events in event_batches(stream, wakeups=batch_wakeups):
             await complaint_stage.process_batch(events)
             for event in events:
                 sigap.note_position(
@@ -499,6 +551,7 @@ def create_app(settings: Settings, registry: Registry, **faust_overrides: Any) -
     tables = app.tables
     if isinstance(tables, SigapTableManager):
         tables.before_stop.append(save_unit_snapshot)
+        tables.on_revoke.append(batch_wakeups.wake_after_revocation_starts)
 
     @app.on_partitions_revoked.connect
     def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:

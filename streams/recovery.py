@@ -59,7 +59,8 @@ class PatientRecovery(Recovery):
 
 class SigapTableManager(TableManager):
     """Faust's table manager with `PatientRecovery` (faust setting `TableManager`), and
-    callbacks run when it stops, before its tables' stores close.
+    callbacks run when partitions are revoked (first, `on_revoke`) and when it stops, before
+    its tables' stores close (`before_stop`).
 
     At a clean stop Faust stops the consumer's flow, waits for the agents' streams to be
     empty, then stops the table manager, whose stores then close (the RocksDB store forgets
@@ -70,6 +71,14 @@ class SigapTableManager(TableManager):
     def __init__(self, app: Any, **kwargs: Any) -> None:
         super().__init__(app, **kwargs)
         self.before_stop: list[Callable[[], None]] = []
+        # Run first when partitions are revoked (a rebalance or a stop), before the flow
+        # stops: `App._on_partitions_revoked` calls this method before anything else.
+        self.on_revoke: list[Callable[[], None]] = []
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        for callback in self.on_revoke:
+            callback()
+        super().on_partitions_revoked(revoked)
 
     async def on_stop(self) -> None:
         for callback in self.before_stop:

@@ -26,7 +26,12 @@ from sigap.core.registry import Registry
 from sigap.core.unit_kpis import StoredView, UnitKpis, UnitSnapshot
 from sigap.core.unit_view import UnitView
 from sigap.core.watermarks import SourceWatermarks
-from streams.unit_snapshot import PartitionSnapshot, SnapshotStore, TableDigest
+from streams.unit_snapshot import (
+    PartitionSnapshot,
+    SnapshotStore,
+    TableDigest,
+    stored_values_by_partition,
+)
 
 __all__ = ["PROGRESS_STEP_SECONDS", "RESTORED_SOURCE", "WINDOW_STATS_SECONDS", "UnitStage"]
 
@@ -234,7 +239,16 @@ class UnitStage:
                     self._latest_as_of[unit] = as_of
                 yield stored
 
-        self.kpis.restore_all(owned_views(owned_partitions, digests))
+        # The snapshots' partitions are checked on their raw values when the store allows
+        # (no key decoded); the pass through items() is then only for the partitions
+        # without a snapshot (none at a restart after a clean stop).
+        raw = self._raw_digests(set(snapshots))
+        if raw is not None:
+            digests = raw
+            if owned_partitions - set(snapshots):
+                self.kpis.restore_all(owned_views(owned_partitions - set(snapshots), {}))
+        else:
+            self.kpis.restore_all(owned_views(owned_partitions, digests))
         refused: set[int] = set()
         for partition, snapshot in snapshots.items():
             if digests[partition].as_tuple() != snapshot.digest:
@@ -276,17 +290,34 @@ class UnitStage:
             source = self.watermarks.setdefault(partition, SourceWatermarks())
             source.observe(RESTORED_SOURCE, as_of, True, wall_now)
 
+    def _raw_digests(self, partitions: set[int]) -> dict[int, TableDigest] | None:
+        """The digests of `partitions` from the store's raw values, or None when the table
+        cannot be read that way (then items() is read: the same values, the same digest)."""
+        raw = stored_values_by_partition(self.unit_views, partitions)
+        if raw is None:
+            return None
+        digests = {}
+        for partition, values in raw.items():
+            digest = digests[partition] = TableDigest()
+            for value in values:
+                digest.add(value)
+        return digests
+
     def save_snapshot(self, owned_partitions: set[int]) -> int:
         """Write the derived state of each owned partition with its table digest (a clean
         stop: nothing is applied meanwhile, the agents are stopped). Returns how many
         stored views the snapshots stand for."""
         if self.snapshots is None:
             return 0
-        digests = {partition: TableDigest() for partition in owned_partitions}
-        for key, data in self.unit_views.items():
-            digest = digests.get(self.partition_of(_key_text(key).partition("|")[0]))
-            if digest is not None:
-                digest.add(_entry_bytes(data))
+        raw = self._raw_digests(owned_partitions)
+        if raw is not None:
+            digests = raw
+        else:
+            digests = {partition: TableDigest() for partition in owned_partitions}
+            for key, data in self.unit_views.items():
+                digest = digests.get(self.partition_of(_key_text(key).partition("|")[0]))
+                if digest is not None:
+                    digest.add(_entry_bytes(data))
         units = self.kpis.known_units() | set(self._latest_as_of)
         for partition, digest in sorted(digests.items()):
             held = [unit for unit in units if self.partition_of(unit) == partition]

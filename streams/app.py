@@ -340,9 +340,11 @@ class BatchWakeups:
 
     def __init__(self) -> None:
         self._queues: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._loop: asyncio.AbstractEventLoop | None = None  # the agents' loop
 
     def register(self, queue: Any) -> None:
         self._queues.add(queue)
+        self._loop = asyncio.get_running_loop()
 
     def wake(self) -> None:
         for queue in list(self._queues):
@@ -353,8 +355,20 @@ class BatchWakeups:
     def wake_after_revocation_starts(self) -> None:
         """For SigapTableManager.on_revoke: the wake-up goes in at the next turn of the
         loop, after the rebalance's `flow_control.clear()` (which would drop it) and before
-        anything it waits for (it runs no await before `wait_empty`)."""
-        asyncio.get_running_loop().call_soon(self.wake)
+        anything it waits for (it runs no await before `wait_empty`). Faust runs the
+        revocation on the agents' loop (the consumer thread hands it over); from any other
+        thread the wake-up is still handed to that loop safely."""
+        loop = self._loop
+        if loop is None:  # no batching agent has started: nothing can be held
+            return
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            loop.call_soon(self.wake)
+        else:
+            loop.call_soon_threadsafe(self.wake)
 
 
 async def event_batches(

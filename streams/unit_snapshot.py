@@ -195,7 +195,10 @@ class SnapshotStore:
             log.warning("unit snapshot %s not loaded: %s; decoding the stored views", path, refused)
             return None
         finally:
-            path.unlink(missing_ok=True)
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as error:  # e.g. a directory in its place: the start goes on
+                log.warning("unit snapshot %s could not be removed: %s", path, error)
 
     def _read(self, path: Path, partition: int) -> PartitionSnapshot:
         try:

@@ -319,3 +319,23 @@ def test_the_counters_round_trip_every_field() -> None:
         if hasattr(left, "to_json"):
             left, right = left.to_json(), right.to_json()
         assert left == right, spec.name
+
+
+def test_a_directory_in_place_of_a_snapshot_does_not_stop_the_start(
+    pipeline: Pipeline, caplog: pytest.LogCaptureFixture
+) -> None:
+    owned = set(range(PARTITIONS))
+    pipeline.units.save_snapshot(owned)
+    target = pipeline.snapshot_dir / "views-2.snapshot"
+    target.unlink()
+    target.mkdir()
+    loaded = pipeline.unit_stage(snapshots=True)
+    with caplog.at_level(logging.WARNING):
+        loaded.rebuild(owned)
+    decoded = pipeline.unit_stage(snapshots=False)
+    decoded.rebuild(owned)
+    messages = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(str(target) in m and "unreadable" in m for m in messages), messages
+    assert any(str(target) in m and "could not be removed" in m for m in messages), messages
+    assert loaded.snapshot_loads == PARTITIONS - 1
+    assert canonical(loaded.kpis) == canonical(decoded.kpis)

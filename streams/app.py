@@ -527,11 +527,11 @@ def create_app(settings: Settings, registry: Registry, **faust_overrides: Any) -
     complaint_stage.start_offset = sigap.start_offset_of(settings.events_topic)
     complaint_stage.views_partitions = partitions
 
+    batch_wakeups = BatchWakeups()
+
     # Concurrency 1 (the default): offsets are never committed past an event still being
     # processed (faust-streaming #606), and a complaint's events apply in order.
     # event_batches acknowledges a batch's events only after the batch is processed.
-    batch_wakeups = BatchWakeups()
-
     @app.agent(events_topic, name="complaints")
     async def complaints_agent(stream: Any) -> None:
         async for events in event_batches(stream, wakeups=batch_wakeups):

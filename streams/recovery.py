@@ -14,6 +14,11 @@ about 90 s to come back on the loaded machine: the worker logged its last
 a timed-out step restarts the recovery of the current assignment (the same path Faust takes
 when a new rebalance interrupts a recovery), after a warning. A recovery restart re-reads
 highwaters and offsets, so it is idempotent. Retries are spaced by the request timeout.
+
+`SigapTableManager` also carries two hooks into Faust's sequence that only the table
+manager sees: the start of a revocation (the batch wake-up, streams.app.BatchWakeups) and
+the last moment of a clean stop before the stores close (the unit snapshot,
+streams.unit_snapshot).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -57,6 +58,26 @@ WATERMARK = ("sigap_events_watermark_timestamp_seconds", ())
 # the restart: more than a restart takes, so that a watermark restarted from the latest
 # event time (as before the unit-progress table) cannot pass for the one saved.
 QUIET_SECONDS = 30
+
+
+def after_later_events(before: dict[Any, float]) -> dict[Any, float]:
+    """dishub's series once LATER is processed on top of `before`: k0002 answered 4 h and
+    resolved 5 h after its creation, new-1 opened (the open count unchanged)."""
+
+    def plus(name: str, added: float) -> tuple[tuple[str, Any], float]:
+        return (name, DISHUB), before[(name, DISHUB)] + added
+
+    return dict(
+        [
+            plus("sigap_complaints_created_total", 1),
+            plus("sigap_complaints_resolved_total", 1),
+            plus("sigap_complaints_open", 0),
+            plus("sigap_complaint_resolution_wall_seconds_count", 1),
+            plus("sigap_complaint_resolution_wall_seconds_sum", 5 * 3600),
+            plus("sigap_complaint_first_response_wall_seconds_count", 1),
+            plus("sigap_complaint_first_response_wall_seconds_sum", 4 * 3600),
+        ]
+    )
 
 
 def watermark(text: str) -> float:
@@ -125,33 +146,7 @@ def test_state_recovered_from_changelogs(kafka_bootstrap: str, tmp_path: Path) -
         publish(kafka_bootstrap, env["SIGAP_EVENTS_TOPIC"], LATER)
         # k0002's resolution, 5 h after its creation at 08:03, is measured: the created
         # event came back from the changelog, not from the events topic.
-        wanted = {
-            ("sigap_complaints_created_total", DISHUB): before[
-                ("sigap_complaints_created_total", DISHUB)
-            ]
-            + 1,
-            ("sigap_complaints_resolved_total", DISHUB): before[
-                ("sigap_complaints_resolved_total", DISHUB)
-            ]
-            + 1,
-            ("sigap_complaints_open", DISHUB): before[("sigap_complaints_open", DISHUB)],
-            ("sigap_complaint_resolution_wall_seconds_count", DISHUB): before[
-                ("sigap_complaint_resolution_wall_seconds_count", DISHUB)
-            ]
-            + 1,
-            ("sigap_complaint_resolution_wall_seconds_sum", DISHUB): before[
-                ("sigap_complaint_resolution_wall_seconds_sum", DISHUB)
-            ]
-            + 5 * 3600,
-            ("sigap_complaint_first_response_wall_seconds_count", DISHUB): before[
-                ("sigap_complaint_first_response_wall_seconds_count", DISHUB)
-            ]
-            + 1,
-            ("sigap_complaint_first_response_wall_seconds_sum", DISHUB): before[
-                ("sigap_complaint_first_response_wall_seconds_sum", DISHUB)
-            ]
-            + 4 * 3600,
-        }
+        wanted = after_later_events(before)
         final = wait_for(
             lambda: kpi_samples(worker.scrape()),
             lambda found: not subset_differences(found, wanted),

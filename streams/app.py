@@ -36,6 +36,7 @@ from streams.api import register_api
 from streams.commits import acknowledge_before_commits, commit_only_processed_offsets
 from streams.complaint_stage import ComplaintStage
 from streams.diagnostics import install_state_dump
+from streams.fetch_wait import shorten_fetch_wait
 from streams.open311 import register_open311
 from streams.recovery import SigapTableManager
 from streams.seek_back import seek_uncommitted_to_beginning
@@ -371,12 +372,35 @@ class BatchWakeups:
             loop.call_soon_threadsafe(self.wake)
 
 
+# Loop turns a batch waits for the consumer's next event before it ends (see _more_after_turns).
+HANDOVER_TURNS = 10
+
+
+async def _more_after_turns(queue: Any) -> bool:
+    """Whether an event arrives in `queue` within HANDOVER_TURNS turns of the event loop.
+
+    Faust's consumer hands fetched records to the agents one at a time, each put awaited
+    with `wait_first` (four tasks and an `asyncio.wait`: several loop turns per record, more
+    when other tasks are ready). Ended at the first empty queue, a batch taken while records
+    were still being handed over held one event: under live load the agent then went event
+    by event (one views record and one table write per event, the whole per-batch cost each
+    time) and fell behind (bench/RESULTS.md, "Live batches"). A few turns let the consumer
+    hand over what it has fetched; when it has nothing, the batch ends after these turns
+    (microseconds)."""
+    for _ in range(HANDOVER_TURNS):
+        await asyncio.sleep(0)
+        if not queue.empty():
+            return True
+    return False
+
+
 async def event_batches(
     stream: Any, max_size: int = BATCH_MAX, wakeups: BatchWakeups | None = None
 ) -> AsyncIterator[list[Any]]:
     """The stream's events in batches: whatever has already arrived, up to `max_size`.
 
-    A batch ends when the stream's buffer is empty, so a quiet stream waits for nothing
+    A batch ends when the stream's buffer is empty and stays so for HANDOVER_TURNS loop
+    turns (the consumer hands records over one by one), so a quiet stream waits for nothing
     (batches of one) and a backlog comes in batches of `max_size`, or at a wake-up from
     `wakeups` (a rebalance starting: BatchWakeups says why). The events are acknowledged
     only once the caller has processed their batch (asked for the next one), so offsets are
@@ -397,7 +421,7 @@ async def event_batches(
                 continue
         else:
             batch.append(event)
-            if len(batch) < max_size and not queue.empty():
+            if len(batch) < max_size and (not queue.empty() or await _more_after_turns(queue)):
                 continue
         yield batch
         for done in batch:
@@ -585,6 +609,7 @@ def create_app(settings: Settings, registry: Registry, **faust_overrides: Any) -
         # Before the recovery that follows (whose seek it completes) and before anything
         # is processed or committed under this assignment.
         patch_consumer(app, (settings.events_topic, settings.views_topic))
+        shorten_fetch_wait(app.consumer)
         # The complaint stage announces every events partition it reads now as behind, its
         # event time unknown, before its next batch or heartbeat: the unit stages hold
         # their watermarks until each is heard from (core.watermarks).

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from metrics import names
+
 from .common import QUIX_PY, ROOT
 
 Samples = dict[str, list[tuple[str, float]]]
@@ -21,9 +23,27 @@ Samples = dict[str, list[tuple[str, float]]]
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)")
 
 
-def scrape(port: int, timeout: float = 2.0) -> Samples | None:
+# The series the phases poll for progress. A poll asks for these only (`name[]`, which
+# prometheus_client's exposition honours): the whole page (~7,500 series, ~0.9 MB with the
+# simulator's 8 units) takes the worker's event loop 55-100 ms to render, and polled every
+# 0.3-0.5 s it took 11-25% of the worker it measured (bench/RESULTS.md, "The benchmark's own
+# polling"); Prometheus renders it once per scrape interval (15 s).
+PROGRESS_SERIES: tuple[str, ...] = (
+    f"{names.EVENTS_PROCESSED}_total",
+    f"{names.EVENTS_REJECTED}_total",
+    f"{names.COMPLAINTS_CREATED}_total",
+    names.CONSUMER_LAG,
+)
+
+
+def scrape(
+    port: int, timeout: float = 2.0, series: tuple[str, ...] | None = None
+) -> Samples | None:
+    """The worker's /metrics parsed; only the samples named in `series` when given."""
+    query = "?" + "&".join(f"name[]={name}" for name in series) if series else ""
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=timeout) as page:
+        url = f"http://127.0.0.1:{port}/metrics{query}"
+        with urllib.request.urlopen(url, timeout=timeout) as page:
             text = page.read().decode()
     except OSError:
         return None

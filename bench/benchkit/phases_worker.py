@@ -12,7 +12,15 @@ import orjson
 from .broker import publish
 from .common import UNITS, log, wait_for
 from .context import Bench
-from .measure import consumed, du_bytes, rss_bytes, scrape, total, watch_throughput
+from .measure import (
+    PROGRESS_SERIES,
+    consumed,
+    du_bytes,
+    rss_bytes,
+    scrape,
+    total,
+    watch_throughput,
+)
 from .workloads import Worker, created_event, encoded
 
 
@@ -168,7 +176,7 @@ def latency_phase(bench: Bench, rate: float = 1000.0, prefix: str = "latency") -
     def poll() -> None:
         while not stop.is_set():
             t0 = time.perf_counter()
-            samples = scrape(bench.worker.port)
+            samples = scrape(bench.worker.port, series=PROGRESS_SERIES)
             t1 = time.perf_counter()
             if samples is not None:
                 poll_costs.append(t1 - t0)
@@ -280,7 +288,7 @@ def open_complaints_phase(bench: Bench) -> None:
     )
     time.sleep(2.0)  # let RocksDB flush its memtables a little
     rss_after, state_after = rss_bytes(worker.pid), du_bytes(worker.state_dir)
-    open_total = total(worker.scrape(), "sigap_complaints_open")
+    open_total = total(worker.scrape(series=None), "sigap_complaints_open")
     per = (rss_after - rss_before + state_after - state_before) / m
     bench.open_m = m
     bench.figure(

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from .common import ROOT, SIGAP
-from .measure import Samples, scrape
+from .measure import PROGRESS_SERIES, Samples, scrape
 
 if TYPE_CHECKING:
     from .context import Bench
@@ -114,13 +114,14 @@ class Worker:
         assert self.process is not None
         return self.process.pid
 
-    def scrape(self) -> Samples | None:
+    def scrape(self, series: tuple[str, ...] | None = PROGRESS_SERIES) -> Samples | None:
+        """Its /metrics: by default the progress series only (measure.PROGRESS_SERIES)."""
         if self.process is not None and self.process.poll() is not None:
             code = self.process.returncode
             raise RuntimeError(f"the worker exited ({code}); see {self.log_path}")
         if b"PartitionsMismatch" in self.log_path.read_bytes():  # a crashed agent stays up
             raise RuntimeError(f"the worker logged a traceback; see {self.log_path}")
-        return scrape(self.port)
+        return scrape(self.port, series=series)
 
     def stop(self, timeout: float = 60.0) -> float:
         """SIGTERM; seconds until it exited."""

@@ -28,7 +28,10 @@ def worker_phase(bench: Bench) -> None:
     bench.worker = Worker(bench, "w")
     bench.worker.start()
     result = watch_throughput(
-        lambda: consumed(bench.worker.scrape()), bench.n, timeout=bench.timeout(), interval=0.5
+        lambda: consumed(bench.worker.scrape()),
+        bench.n,
+        timeout=bench.timeout(),
+        interval=bench.poll_seconds,
     )
     bench.figure(
         "worker_events_per_second",
@@ -50,7 +53,7 @@ def worker_phase(bench: Bench) -> None:
                 >= bench.expected_created
             ),
             timeout=bench.timeout(),
-            interval=0.5,
+            interval=bench.poll_seconds,
             what="the unit stage",
         )
     bench.figure(
@@ -123,7 +126,7 @@ def two_workers_phase(bench: Bench) -> None:
             lambda: sum(consumed(worker.scrape()) for worker in pair),
             bench.n,
             timeout=bench.timeout(),
-            interval=0.5,
+            interval=bench.poll_seconds,
         )
     finally:
         for worker in pair:
@@ -152,7 +155,7 @@ def two_workers_phase(bench: Bench) -> None:
             total(restarted.scrape(), "sigap_complaints_created_total") >= bench.expected_created
         ),
         timeout=300,
-        interval=0.5,
+        interval=bench.poll_seconds,
         what="the single worker again, with its state",
     )
 
@@ -278,12 +281,12 @@ def open_complaints_phase(bench: Bench) -> None:
         lambda: consumed(worker.scrape()) - consumed_before,
         m,
         timeout=max(300.0, m / 200.0),
-        interval=0.5,
+        interval=bench.poll_seconds,
     )
     wait_for(
         lambda: total(worker.scrape(), "sigap_complaints_created_total") >= created_before + m,
         timeout=max(300.0, m / 200.0),
-        interval=0.5,
+        interval=bench.poll_seconds,
         what="the unit stage to count the open complaints",
     )
     time.sleep(2.0)  # let RocksDB flush its memtables a little

@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from sigap.core.registry_file import load_registry
 from sigap.settings import Settings
-from streams.app import SigapApp, create_app
+from streams.app import HANDOVER_TURNS, SigapApp, create_app
 
 REGISTRY = load_registry(Path(__file__).resolve().parents[2] / "deploy" / "registry.yaml")
 
@@ -65,6 +65,12 @@ async def _send_all(sigap: SigapApp, agent_name: str, messages: list[tuple[bytes
     async with agent.test_context() as agent_context:
         for key, value in messages:
             await agent_context.put(value, key=key)
+        # put() returns once the agent has taken the event; the complaints agent hands its
+        # batch over only after HANDOVER_TURNS loop turns without another
+        # (streams.app.event_batches). Those turns, and some to process it, before the
+        # context stops the agent.
+        for _ in range(2 * HANDOVER_TURNS + 10):
+            await asyncio.sleep(0)
 
 
 def run(sigap: SigapApp, messages: list[tuple[bytes, bytes]]) -> None:

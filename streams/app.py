@@ -28,7 +28,7 @@ from prometheus_client import (
 )
 from prometheus_client.aiohttp import make_aiohttp_handler
 
-from metrics.collector import MetricsSnapshot, SigapCollector
+from metrics.collector import REQUESTED_SAMPLES, MetricsSnapshot, SigapCollector
 from metrics.names import RESOLUTION_BUCKETS, histogram_bounds
 from sigap.core.registry import Registry
 from sigap.settings import Settings
@@ -225,7 +225,13 @@ def setup_metrics_page(app: faust.App, registry: CollectorRegistry) -> None:
     @app.page(METRICS_PATH, name="sigap-metrics")
     async def metrics_page(self: View, request: Request) -> Response:
         # Faust's aiohttp driver hands the view aiohttp's own request and sends its response.
-        return cast(Response, await handler(cast(Any, request)))
+        # The exposition runs in this task: the collector sees which samples were asked for.
+        asked = frozenset(cast(Any, request).query.getall("name[]", ()))
+        token = REQUESTED_SAMPLES.set(asked or None)
+        try:
+            return cast(Response, await handler(cast(Any, request)))
+        finally:
+            REQUESTED_SAMPLES.reset(token)
 
 
 # The worker's tables; each has a changelog topic `<app id>-<table>-changelog`.

@@ -390,9 +390,9 @@ async def _more_after_turns(queue: Any) -> bool:
     when other tasks are ready). Ended at the first empty queue, a batch taken while records
     were still being handed over held one event: under live load the agent then went event
     by event (one views record and one table write per event, the whole per-batch cost each
-    time) and fell behind (bench/RESULTS.md, "Live batches"). A few turns let the consumer
-    hand over what it has fetched; when it has nothing, the batch ends after these turns
-    (microseconds)."""
+    time) and fell behind (bench/RESULTS.md, "Issue 19: live batches, fetches and polls").
+    A few turns let the consumer hand over what it has fetched; when it has nothing, the
+    batch ends after these turns (microseconds)."""
     for _ in range(HANDOVER_TURNS):
         await asyncio.sleep(0)
         if not queue.empty():

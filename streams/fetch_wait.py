@@ -7,9 +7,9 @@ sent for the partitions that had nothing (say, the views partitions, while the e
 still being handed over) is held by the broker until one of *them* gets a record, or for
 1.5 s; the records arriving meanwhile on the other partitions wait for it. Under live load
 the events and the views each waited up to 1.5 s at every such turn: at 1,000 events/s the
-worker's publish -> metric latency was 4-10 s, with the worker mostly idle (bench/RESULTS.md,
-"Live latency"). With 100 ms a held fetch costs at most that; an idle worker sends ten
-small fetch requests a second instead of one every 1.5 s.
+worker processed nothing for 0.5-1.5 s at a time and took events 1-2 s old (bench/RESULTS.md,
+"Issue 19: live batches, fetches and polls"). With 100 ms a held fetch costs at most that;
+an idle worker sends ten small fetch requests a second instead of one every 1.5 s.
 """
 
 from __future__ import annotations

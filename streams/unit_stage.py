@@ -21,7 +21,7 @@ import orjson
 
 from metrics.names import RESOLUTION_BUCKETS, UNKNOWN_UNIT, histogram_bounds
 from schemas.views import decode_envelope, unit_partition
-from sigap.core.holiday_cliff import deadlines_after_break
+from sigap.core.holiday_cliff import cliff_window
 from sigap.core.registry import Registry
 from sigap.core.unit_kpis import StoredView, UnitKpis, UnitSnapshot
 from sigap.core.unit_view import UnitView
@@ -387,11 +387,10 @@ class UnitStage:
             watermark = self.watermark_of(unit)
             if watermark > 0:
                 # The holiday cliff at the unit's watermark (event time), like the worklist.
-                cliff = deadlines_after_break(
-                    self.kpis.iter_open_items(unit), self.registry.calendar_for(unit), watermark
-                )
-                if cliff is not None:
-                    snapshot = replace(snapshot, after_break=dict(cliff.by_timer))
+                window = cliff_window(self.registry.calendar_for(unit), watermark)
+                if window is not None:
+                    after_break = self.kpis.running_deadlines_in(unit, window.start, window.end)
+                    snapshot = replace(snapshot, after_break=after_break)
             snapshots[unit] = snapshot
         marks = [self.watermark_of(unit) for unit in units if self.watermark_of(unit) > 0]
         return (min(marks) if marks else None), snapshots

@@ -89,3 +89,17 @@ def test_bench_smoke_reports_every_figure(kafka_bootstrap: str, tmp_path: Path) 
         assert "worker_vs_naive_quix" in figures
     else:
         assert any("make bench-quix-venv" in note for note in report["notes"])
+
+
+@pytest.mark.timeout(120)
+def test_the_cliff_scrape_bench_runs_and_both_counts_agree() -> None:
+    # bench/cliff_scrape.py asserts that the two ways of counting agree before it times them.
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "cliff_scrape.py"), "--open", "400", "--rounds", "1"],
+        capture_output=True,
+        text=True,
+        timeout=110,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "walked / bisected" in result.stdout

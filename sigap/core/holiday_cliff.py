@@ -45,7 +45,9 @@ __all__ = [
     "SEARCH_DAYS",
     "WARN_WORKING_DAYS",
     "Cliff",
+    "CliffWindow",
     "LongBreak",
+    "cliff_window",
     "deadlines_after_break",
     "next_long_break",
 ]
@@ -134,6 +136,42 @@ def _working_day_after(calendar: WorkingCalendar, day: date, count: int) -> date
                 return day
 
 
+@dataclass(frozen=True, slots=True)
+class CliffWindow:
+    """The coming long break and its cliff window [start, end), in epoch seconds."""
+
+    long_break: LongBreak
+    start: float  # 00:00 of the break's first day
+    end: float  # 24:00 of the Nth working day after the break
+
+    def contains(self, deadline: float) -> bool:
+        return self.start <= deadline < self.end
+
+
+def cliff_window(
+    calendar: WorkingCalendar,
+    now: float,
+    *,
+    after_working_days: int = AFTER_WORKING_DAYS,
+    warn_working_days: int = WARN_WORKING_DAYS,
+    min_days: int = MIN_BREAK_DAYS,
+) -> CliffWindow | None:
+    """The window of one unit's cliff at ``now``: None when no long break starts within
+    ``warn_working_days`` working days. Counting the deadlines in it is the caller's: over
+    worklist items (`deadlines_after_break`) or over a unit's sorted running deadlines
+    (`UnitKpis.running_deadlines_in`, for the gauge: a scrape must not walk every open
+    timer)."""
+    if after_working_days < 1 or warn_working_days < 0:
+        raise ValueError("after_working_days must be >= 1 and warn_working_days >= 0")
+    long_break = next_long_break(calendar, now, min_days=min_days)
+    if long_break is None or long_break.working_days_before > warn_working_days:
+        return None
+    last = _working_day_after(calendar, long_break.last_day, after_working_days)
+    start = datetime.combine(long_break.first_day, time(0), tzinfo=calendar.tz).timestamp()
+    end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=calendar.tz).timestamp()
+    return CliffWindow(long_break, start, end)
+
+
 def deadlines_after_break(
     items: Iterable[OpenTimer],
     calendar: WorkingCalendar,
@@ -143,20 +181,21 @@ def deadlines_after_break(
     warn_working_days: int = WARN_WORKING_DAYS,
     min_days: int = MIN_BREAK_DAYS,
 ) -> Cliff | None:
-    """The cliff of one unit at ``now``: None when no long break starts within
-    ``warn_working_days`` working days."""
-    if after_working_days < 1 or warn_working_days < 0:
-        raise ValueError("after_working_days must be >= 1 and warn_working_days >= 0")
-    long_break = next_long_break(calendar, now, min_days=min_days)
-    if long_break is None or long_break.working_days_before > warn_working_days:
+    """The cliff of one unit at ``now``, counted over ``items``: None when no long break
+    starts within ``warn_working_days`` working days."""
+    window = cliff_window(
+        calendar,
+        now,
+        after_working_days=after_working_days,
+        warn_working_days=warn_working_days,
+        min_days=min_days,
+    )
+    if window is None:
         return None
-    last = _working_day_after(calendar, long_break.last_day, after_working_days)
-    start = datetime.combine(long_break.first_day, time(0), tzinfo=calendar.tz).timestamp()
-    end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=calendar.tz).timestamp()
     by_timer: dict[str, int] = {}
     keys: set[tuple[str, str]] = set()
     for item in items:
-        if item.running and start <= item.deadline < end:
+        if item.running and window.contains(item.deadline):
             by_timer[item.timer] = by_timer.get(item.timer, 0) + 1
             keys.add((item.complaint_id, item.timer))
-    return Cliff(long_break, start, end, by_timer, frozenset(keys))
+    return Cliff(window.long_break, window.start, window.end, by_timer, frozenset(keys))

@@ -251,6 +251,10 @@ class _SortedInstants:
     def first(self) -> float | None:
         return self._items[0] if self._items else None
 
+    def in_half_open(self, start: float, end: float) -> int:
+        """How many lie in [start, end)."""
+        return bisect.bisect_left(self._items, end) - bisect.bisect_left(self._items, start)
+
     def between(self, low: float, high_inclusive: float, *, low_inclusive: bool = False) -> int:
         """How many lie in (low, high], or [low, high] with low_inclusive."""
         find_low = bisect.bisect_left if low_inclusive else bisect.bisect_right
@@ -679,15 +683,26 @@ class UnitKpis:
             *(key[0] for key in self._windows),
         }
 
+    def running_deadlines_in(self, unit: str, start: float, end: float) -> dict[str, int]:
+        """Per timer (those with any), the unit's open timers whose clock runs with a
+        deadline in [start, end): the holiday cliff's count (core.holiday_cliff) from the
+        sorted deadlines, two bisections per timer, where counting over `open_items` walks
+        every open timer of the unit (at each scrape, for the whole week before a
+        break: seconds of the event loop at a million open complaints). A paused timer's
+        deadline is held as NEVER, outside any window."""
+        counts: dict[str, int] = {}
+        for timer in TIMERS:
+            open_timers = self._open.get((unit, timer))
+            if open_timers is None:
+                continue
+            count = open_timers.deadline.in_half_open(start, end)
+            if count:
+                counts[timer] = count
+        return counts
+
     def open_items(self, unit: str) -> list[OpenTimer]:
         """The unit's open timers (core.worklist builds the worklist from them)."""
         return [OpenTimer(*row) for row in self._open_items.get(unit, {}).values()]
-
-    def iter_open_items(self, unit: str) -> Iterator[OpenTimer]:
-        """`open_items` one at a time, built only when read (a caller that may not need
-        them, like the holiday cliff away from a break, costs nothing)."""
-        for row in list(self._open_items.get(unit, {}).values()):
-            yield OpenTimer(*row)
 
     # -- snapshot (streams.unit_snapshot) ---------------------------------------------
 

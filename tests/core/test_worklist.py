@@ -185,3 +185,51 @@ def test_bad_pages_are_refused() -> None:
         listed(kpis, "dlh", MONDAY_9, min_level=0.6)
     with pytest.raises(ValueError):
         listed(kpis, "dlh", MONDAY_9, offset=-1)
+
+
+def test_the_after_break_gauge_from_sorted_deadlines_counts_what_the_worklist_items_do() -> None:
+    # Wednesday 23 December 2026, 15:00: the Christmas break (24-27 December) starts
+    # tomorrow, so the cliff window [24 Dec 00:00, 31 Dec 00:00) WIB is open. Complaints
+    # created every 5 hours over the month before, of three categories (response and
+    # resolution targets of several lengths), some paused, answered, resolved or
+    # transferred: their deadlines fall before, inside and after the window. The gauge
+    # counts from the unit's sorted running deadlines (UnitKpis.running_deadlines_in); the
+    # reference counts over every open worklist item (deadlines_after_break), a different
+    # structure of the same views.
+    from sigap.core.holiday_cliff import cliff_window, deadlines_after_break
+
+    watermark = datetime.fromisoformat("2026-12-23T15:00:00+07:00")
+    categories = ("waste", "pollution", "parks_trees")
+    histories = []
+    for n in range(150):
+        created = watermark - timedelta(hours=5 * n + 1)
+        events: list[tuple[str, datetime, dict[str, Any]]] = [
+            ("created", created, {"unit": "dlh", "category": categories[n % 3]})
+        ]
+        step = created + timedelta(hours=2)
+        if step > watermark:
+            pass
+        elif n % 7 == 1:
+            events.append(("paused", step, {}))
+        elif n % 7 == 2:
+            events.append(("responded", step, {}))
+        elif n % 7 == 3:
+            events.append(("resolved", step, {}))
+        elif n % 7 == 4:
+            events.append(("assigned", step, {"unit": "dsda", "reason": "not_our_authority"}))
+        histories.append(views_of(f"c{n}", *events))
+    kpis = kpis_of(*histories)
+    now = watermark.timestamp()
+    for unit in ("dlh", "dsda"):
+        calendar = REGISTRY.calendar_for(unit)
+        window = cliff_window(calendar, now)
+        assert window is not None
+        reference = deadlines_after_break(kpis.open_items(unit), calendar, now)
+        assert reference is not None
+        assert kpis.running_deadlines_in(unit, window.start, window.end) == reference.by_timer
+    counted = kpis.running_deadlines_in("dlh", window.start, window.end)
+    open_running = [item for item in kpis.open_items("dlh") if item.running]
+    # Not a trivial agreement: both timers have deadlines in the window, and some open
+    # running timers are outside it.
+    assert set(counted) == {"response", "resolution"}
+    assert 0 < sum(counted.values()) < len(open_running)

@@ -9,8 +9,11 @@ data: see core.open311.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from itertools import islice
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
@@ -18,13 +21,19 @@ from faust import web
 
 from sigap.core.open311 import (
     Open311Error,
+    RequestQuery,
+    ServiceRequest,
+    first_requests,
     one_request,
     parse_request_query,
+    requests_page,
+    selected_requests,
     service_requests,
     services,
 )
 from sigap.core.unit_view import UnitView
 from streams.api import JSON, ApiView, _query
+from streams.unit_snapshot import stored_values_by_partition
 
 if TYPE_CHECKING:
     from streams.app import SigapApp
@@ -39,11 +48,31 @@ def _decoded(data: Any) -> dict[str, Any]:
     return dict(value)
 
 
+# GET requests.json without ids reads every stored view of the units served here: ~22-28 us
+# each (decoded, mapped, filtered; bench/open311_walk.py), ~25 s at a million, and on the
+# worker's event loop, which also runs the agents. So the walk hands the loop back every
+# WALK_SLICE views and pauses after each slice so that it takes at most WALK_SHARE of the
+# loop's time, and a worker runs one such walk at a time (another gets a 503): a client,
+# or many, can slow the agents by at most that share, never stop them.
+WALK_SLICE = 500
+WALK_SHARE = 0.25
+RETRY_AFTER_SECONDS = 5
+
+
 class Open311:
     """What the views serve, from the unit stage's `unit-views` table."""
 
-    def __init__(self, sigap: SigapApp) -> None:
+    def __init__(
+        self,
+        sigap: SigapApp,
+        *,
+        clock: Callable[[], float] = time.perf_counter,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.sigap = sigap
+        self._clock = clock
+        self._sleep = sleep
+        self._walking = False
 
     @property
     def registry(self) -> Any:
@@ -59,16 +88,24 @@ class Open311:
         stage = self.sigap.unit_stage
         return max((stage.watermark_of(unit) for unit in self._owned_units()), default=0.0)
 
-    def holder_views(self) -> Iterator[UnitView]:
-        """The views of the holding units served here (others are skipped before decoding)."""
+    def _stored_views(self) -> Iterator[dict[str, Any]]:
+        """The stored view of every complaint of the units served here, lazily: on the
+        RocksDB store straight from each owned views partition's database (no key decoded;
+        a RocksDB iterator reads a consistent snapshot while the agents write), else (a
+        test's dict, the memory store) from a copy of the table's items, which a dict needs
+        to be read across the walk's pauses."""
+        table = self.sigap.unit_stage.unit_views
+        partitions = self.sigap.exported_partitions(self.sigap.settings.views_topic)
+        by_partition = stored_values_by_partition(table, partitions)
+        if by_partition is not None:
+            for values in by_partition.values():
+                for data in values:
+                    yield _decoded(data)["v"]
+            return
         owned = self._owned_units()
-        for key, data in list(self.sigap.unit_stage.unit_views.items()):
-            unit = str(key).partition("|")[0]
-            if unit not in owned:
-                continue
-            stored = _decoded(data)["v"]
-            if stored.get("h"):
-                yield UnitView.from_json(stored)
+        for key, data in list(table.items()):
+            if str(key).partition("|")[0] in owned:
+                yield _decoded(data)["v"]
 
     def views_of(self, request_id: str) -> Iterator[UnitView]:
         """The served views of one complaint: one table read per unit."""
@@ -81,15 +118,53 @@ class Open311:
     def services(self) -> list[dict[str, Any]]:
         return services(self.registry)
 
-    def requests(self, query: dict[str, list[str]]) -> list[dict[str, Any]]:
+    async def requests(self, query: dict[str, list[str]]) -> list[dict[str, Any]]:
         parsed = parse_request_query(query, self.registry, self.now())
-        if parsed.ids:
-            views: Iterator[UnitView] = (
-                view for request_id in parsed.ids for view in self.views_of(request_id)
+        if parsed.ids:  # at most 100 ids: one table read per unit each
+            views = (view for request_id in parsed.ids for view in self.views_of(request_id))
+            return service_requests(views, self.registry, parsed)
+        if self._walking:
+            raise Open311Error(
+                503,
+                "another requests.json search is running on this worker; retry in "
+                f"{RETRY_AFTER_SECONDS} s, or ask for service_request_id",
             )
-        else:
-            views = self.holder_views()
-        return service_requests(views, self.registry, parsed)
+        partitions = self.sigap.exported_partitions(self.sigap.settings.views_topic)
+        self._walking = True
+        try:
+            selected = await self._walk(parsed)
+        finally:
+            self._walking = False
+        if self.sigap.exported_partitions(self.sigap.settings.views_topic) != partitions:
+            # A rebalance during the walk's pauses: part of what was read may be another
+            # worker's now, or half-recovered.
+            raise Open311Error(
+                503,
+                "this worker's partitions changed during the search; retry in "
+                f"{RETRY_AFTER_SECONDS} s",
+            )
+        return requests_page(selected, self.registry, parsed)
+
+    async def _walk(self, query: RequestQuery) -> list[ServiceRequest]:
+        """selected_requests over the holding units' views, WALK_SLICE stored views at a
+        time (the other units' views are skipped before decoding), pausing after each
+        slice (see WALK_SHARE)."""
+        stored = self._stored_views()
+        selected: list[ServiceRequest] = []
+        pause_per_second = (1.0 - WALK_SHARE) / WALK_SHARE
+        # Only the first `needed` in page order can be on the page asked for: the others
+        # are dropped as the walk goes (memory, and no sort of everything at the end).
+        needed = query.page * query.page_size
+        while True:
+            started = self._clock()
+            part = list(islice(stored, WALK_SLICE))
+            holders = (UnitView.from_json(view) for view in part if view.get("h"))
+            selected += selected_requests(holders, query)
+            if len(selected) > 2 * needed:
+                selected = first_requests(selected, needed)
+            if len(part) < WALK_SLICE:
+                return selected
+            await self._sleep((self._clock() - started) * pause_per_second)
 
     def request(self, request_id: str, query: dict[str, list[str]]) -> list[dict[str, Any]]:
         unknown = sorted(set(query) - {"jurisdiction_id"})
@@ -104,7 +179,11 @@ class Open311View(ApiView):
     open311: ClassVar[Open311]
 
     def _reply(self, body: Any, status: int = 200) -> web.Response:
-        headers = {"Allow": "GET, HEAD"} if status == 405 else None
+        headers = None
+        if status == 405:
+            headers = {"Allow": "GET, HEAD"}
+        elif status == 503:
+            headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
         return self.bytes(orjson.dumps(body), content_type=JSON, status=status, headers=headers)
 
     async def _not_allowed(self, request: web.Request, **_: Any) -> web.Response:
@@ -113,7 +192,7 @@ class Open311View(ApiView):
 
     async def get(self, request: web.Request, **match: Any) -> web.Response:
         try:
-            body = self.serve_open311(_query(request), **match)
+            body = await self.serve_open311(_query(request), **match)
         except Open311Error as error:
             return self._reply(error.body(), error.status)
         except Exception:
@@ -121,14 +200,14 @@ class Open311View(ApiView):
             return self._reply(Open311Error(500, "internal error").body(), 500)
         return self._reply(body)
 
-    def serve_open311(self, query: dict[str, list[str]], **match: Any) -> Any:
+    async def serve_open311(self, query: dict[str, list[str]], **match: Any) -> Any:
         raise NotImplementedError
 
 
 class ServicesView(Open311View):
     path = PREFIX + "/services.json"
 
-    def serve_open311(self, query: dict[str, list[str]], **match: Any) -> Any:
+    async def serve_open311(self, query: dict[str, list[str]], **match: Any) -> Any:
         unknown = sorted(set(query) - {"jurisdiction_id"})
         if unknown:
             raise Open311Error(400, f"unknown parameter {unknown[0]!r}; known: jurisdiction_id")
@@ -138,14 +217,14 @@ class ServicesView(Open311View):
 class RequestsView(Open311View):
     path = PREFIX + "/requests.json"
 
-    def serve_open311(self, query: dict[str, list[str]], **match: Any) -> Any:
-        return self.open311.requests(query)
+    async def serve_open311(self, query: dict[str, list[str]], **match: Any) -> Any:
+        return await self.open311.requests(query)
 
 
 class RequestView(Open311View):
     path = PREFIX + "/requests/{request_id}.json"
 
-    def serve_open311(self, query: dict[str, list[str]], **match: Any) -> Any:
+    async def serve_open311(self, query: dict[str, list[str]], **match: Any) -> Any:
         return self.open311.request(str(match["request_id"]), query)
 
 

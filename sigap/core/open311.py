@@ -27,6 +27,7 @@ not span more than 90 days; `status` and `service_code` are comma lists. Pages a
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -286,14 +287,33 @@ def service_requests(
 ) -> list[dict[str, Any]]:
     """GET requests.json: one page of the requests the query selects, newest first
     (``query`` comes from parse_request_query at the same ``now``)."""
+    return requests_page(selected_requests(views, query), registry, query)
+
+
+def selected_requests(views: Iterable[UnitView], query: RequestQuery) -> list[ServiceRequest]:
+    """The requests of ``views`` that ``query`` keeps, in any order: a caller reading the
+    views in parts (streams.open311's walk) adds up each part's and pages them once."""
     selected = []
     for view in views:
         request = service_request(view)
         if request is not None and query.keeps(request):
             selected.append(request)
-    selected.sort(key=_order)
+    return selected
+
+
+def first_requests(selected: list[ServiceRequest], count: int) -> list[ServiceRequest]:
+    """The first ``count`` of ``selected`` in page order (newest first): all that the pages
+    up to the ``count``-th request need (``sorted(...)[:count]``, without sorting all)."""
+    return heapq.nsmallest(count, selected, key=_order)
+
+
+def requests_page(
+    selected: list[ServiceRequest], registry: Registry, query: RequestQuery
+) -> list[dict[str, Any]]:
+    """The page ``query`` asks for of the ``selected`` requests, newest first."""
+    ordered = sorted(selected, key=_order)
     first = (query.page - 1) * query.page_size
-    return [r.as_json(registry) for r in selected[first : first + query.page_size]]
+    return [r.as_json(registry) for r in ordered[first : first + query.page_size]]
 
 
 def one_request(

@@ -1,0 +1,95 @@
+"""Per-event cost of each stage for `created` events of new complaints (the latency phase's
+traffic), without a broker, Faust or RocksDB: dicts for the tables, each batch's views
+handed from the complaint stage to the unit stage in memory.
+
+    .venv/bin/python bench/stage_costs.py [--events 20000] [--batch 300] [--profile]
+
+Compared with the same stages in a live worker (bench/RESULTS.md, "stalls of the worker's
+event loop"), the difference is what Faust's tables and topics and RocksDB add per event.
+Runs with the worker's collector policy (sigap.gc_policy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import pstats
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT))
+
+from benchkit.workloads import created_event  # noqa: E402
+
+from bench.profile_hot_path import Event, Message, Topic  # noqa: E402
+from sigap.core.registry_file import load_registry  # noqa: E402
+from sigap.gc_policy import tune_garbage_collector  # noqa: E402
+from streams.complaint_stage import ComplaintStage  # noqa: E402
+from streams.unit_stage import UnitStage  # noqa: E402
+
+PARTITIONS = 4
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=20_000, help="created events")
+    parser.add_argument("--batch", type=int, default=300, help="events per complaint batch")
+    parser.add_argument("--profile", action="store_true", help="print cProfile's top entries")
+    args = parser.parse_args()
+    registry = load_registry(ROOT / "deploy" / "registry.yaml")
+    topic = Topic()
+    complaints = ComplaintStage(
+        registry=registry,
+        complaints={},
+        rejections={},
+        views_topic=topic,
+        dead_letter_topic=Topic(),
+    )
+    complaints.views_partitions = PARTITIONS
+    views: dict[str, Any] = {}
+    units = UnitStage(registry=registry, unit_views=views, partitions=PARTITIONS, grace_seconds=600)
+    start = time.time() - 60
+    batches = []
+    for first in range(0, args.events, args.batch):
+        batch = []
+        for i in range(first, min(first + args.batch, args.events)):
+            at = start + i * 1e-3
+            event = created_event(f"c-{i}", "dlh", at)
+            message = Message(partition=i % PARTITIONS, offset=i, timestamp=at)
+            batch.append(Event(event["complaint_id"].encode(), orjson.dumps(event), message))
+        batches.append(batch)
+    tune_garbage_collector()
+    spent = {"complaint stage": 0.0, "unit stage": 0.0}
+
+    async def run() -> None:
+        for batch in batches:
+            t0 = time.perf_counter()
+            await complaints.process_batch(batch)
+            t1 = time.perf_counter()
+            for _, value in topic.sent:
+                await units.process(Event(None, value, Message(0, 0, 0.0)))
+            topic.sent.clear()
+            t2 = time.perf_counter()
+            spent["complaint stage"] += t1 - t0
+            spent["unit stage"] += t2 - t1
+
+    profiler = cProfile.Profile() if args.profile else None
+    if profiler is not None:
+        profiler.enable()
+    asyncio.run(run())
+    if profiler is not None:
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+    for stage, seconds in spent.items():
+        print(f"{stage}: {seconds / args.events * 1e6:.1f} us per event")
+
+
+if __name__ == "__main__":
+    main()

@@ -6,6 +6,9 @@
 - `GET /api/units/{unit}/overdue`: the unit's worklist (core.worklist): open complaints past,
   or nearing (50%, 75%), a target, oldest deadline first, paginated (`limit` at most
   MAX_WORKLIST_LIMIT).
+  This reply and the previous one grow with the state (all of the unit's open timers, 30
+  days of its stopped ones): they are computed in turn, within a quarter of the event loop
+  (streams.loop_share); too many waiting is a 503 `busy` with Retry-After.
 - `GET /api/scores`: persisted period scores (storage.score_queries.score_rows), queried in a
   thread so that a slow database never stalls the event loop; a missing or unreachable
   database is a 503 for this endpoint only, never a reason for the worker not to start.
@@ -58,6 +61,8 @@ from sigap.core.unit_kpis import (
 from sigap.core.worklist import LEVELS as WORKLIST_LEVELS
 from sigap.core.worklist import WorklistEntry, WorklistPage, worklist
 from sigap.core.worklist import level_text as level_text_of
+from streams.loop_share import RETRY_AFTER_SECONDS as LOOP_SHARE_RETRY_AFTER_SECONDS
+from streams.loop_share import LoopShare, LoopShareExceeded
 
 if TYPE_CHECKING:
     from sigap.settings import Settings
@@ -670,11 +675,15 @@ class Api:
         sigap: SigapApp,
         database: ScoreDatabase,
         officer_access: OfficerAccess | None = None,
+        loop_share: LoopShare | None = None,
     ) -> None:
         self.sigap = sigap
         self.database = database
         self.officer_access = officer_access or OfficerAccess(None)
         self._document: dict[str, Any] | None = None
+        # The worklist and the window statistics grow with the state: in turn, and at most a
+        # share of the event loop (streams.loop_share).
+        self.loop_share = loop_share or LoopShare()
 
     def _owned_units(self) -> set[str]:
         # As /metrics: nothing between a revocation and the end of the recovery after it.
@@ -702,16 +711,36 @@ class Api:
             )
         return {"registry_version": registry.version, "units": listed}
 
-    def unit_kpis(self, unit: str) -> dict[str, Any]:
-        stage = self.sigap.unit_stage
+    async def unit_kpis(self, unit: str) -> dict[str, Any]:
         self._require_served(unit)
+        return await self._in_turn(partial(self._unit_kpis, unit))
+
+    def _unit_kpis(self, unit: str) -> dict[str, Any]:
+        stage = self.sigap.unit_stage
+        self._require_served(unit)  # again: a rebalance may have come while it waited
         watermark = stage.watermark_of(unit)
         snapshot = stage.kpis.unit_snapshot(unit, watermark)
         return unit_kpis_json(unit, snapshot, watermark if watermark > 0 else None)
 
-    def overdue(self, unit: str, query: WorklistQuery) -> dict[str, Any]:
-        stage = self.sigap.unit_stage
+    async def overdue(self, unit: str, query: WorklistQuery) -> dict[str, Any]:
         self._require_served(unit)
+        return await self._in_turn(partial(self._overdue, unit, query))
+
+    async def _in_turn(self, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        try:
+            return await self.loop_share.run(compute)
+        except LoopShareExceeded as exceeded:
+            raise ApiError(
+                503,
+                "busy",
+                detail=f"too many requests of this kind wait for their turn ({exceeded}); "
+                f"retry in {LOOP_SHARE_RETRY_AFTER_SECONDS} s",
+                headers={"Retry-After": str(LOOP_SHARE_RETRY_AFTER_SECONDS)},
+            ) from None
+
+    def _overdue(self, unit: str, query: WorklistQuery) -> dict[str, Any]:
+        stage = self.sigap.unit_stage
+        self._require_served(unit)  # again: a rebalance may have come while it waited
         watermark = stage.watermark_of(unit)
         page = worklist(
             stage.kpis.open_items(unit),
@@ -880,7 +909,7 @@ class UnitKpisView(ApiView):
 
     async def serve(self, request: web.Request, **match: Any) -> Any:
         _no_parameters(request)
-        return self.api.unit_kpis(str(match["unit"]))
+        return await self.api.unit_kpis(str(match["unit"]))
 
 
 class UnitCausesView(ApiView):
@@ -894,7 +923,8 @@ class UnitOverdueView(ApiView):
     path = "/api/units/{unit}/overdue"
 
     async def serve(self, request: web.Request, **match: Any) -> Any:
-        return self.api.overdue(str(match["unit"]), parse_worklist_query(_query(request)))
+        query = parse_worklist_query(_query(request))
+        return await self.api.overdue(str(match["unit"]), query)
 
 
 class ScoresView(ApiView):

@@ -91,15 +91,24 @@ def test_bench_smoke_reports_every_figure(kafka_bootstrap: str, tmp_path: Path) 
         assert any("make bench-quix-venv" in note for note in report["notes"])
 
 
-@pytest.mark.timeout(120)
-def test_the_cliff_scrape_bench_runs_and_both_counts_agree() -> None:
-    # bench/cliff_scrape.py asserts that the two ways of counting agree before it times them.
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize(
+    ("script", "arguments", "printed"),
+    [
+        # cliff_scrape and open311_walk assert that their two ways agree before they time them.
+        ("cliff_scrape.py", ["--open", "400", "--rounds", "1"], "walked / bisected"),
+        ("open311_walk.py", ["--open", "1200", "--rounds", "1"], "stall one pass / walk"),
+        ("api_share.py", ["--open", "400", "--seconds", "0.3"], "the agents kept"),
+        ("stage_costs.py", ["--events", "600", "--batch", "100"], "unit stage:"),
+    ],
+)
+def test_the_offline_benches_run(script: str, arguments: list[str], printed: str) -> None:
     result = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "cliff_scrape.py"), "--open", "400", "--rounds", "1"],
+        [sys.executable, str(ROOT / "bench" / script), *arguments],
         capture_output=True,
         text=True,
-        timeout=110,
+        timeout=220,
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "walked / bisected" in result.stdout
+    assert printed in result.stdout

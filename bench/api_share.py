@@ -23,12 +23,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
-from bench.profile_rebuild import PARTITIONS, build_unit_views  # noqa: E402
-from sigap.core.registry_file import load_registry  # noqa: E402
+from bench.profile_rebuild import PARTITIONS, build_unit_views, served_state  # noqa: E402
 from sigap.gc_policy import tune_garbage_collector  # noqa: E402
 from streams.api import Api, ApiError, parse_worklist_query  # noqa: E402
 from streams.loop_share import SHARE, LoopShare  # noqa: E402
-from streams.unit_stage import UnitStage  # noqa: E402
 
 
 async def contend(api: Api, unit: str, clients: int, seconds: float) -> tuple[float, int, int]:
@@ -76,14 +74,8 @@ def main() -> None:
     args = parser.parse_args()
     views = asyncio.run(build_unit_views(args.open))
     tune_garbage_collector()
-    registry = load_registry(ROOT / "deploy" / "registry.yaml")
-    stage = UnitStage(registry=registry, unit_views=views, partitions=PARTITIONS, grace_seconds=600)
-    stage.rebuild(set(range(PARTITIONS)))
-    served_here = SimpleNamespace(
-        unit_stage=stage,
-        exported_partitions=lambda topic: set(range(PARTITIONS)),
-        settings=SimpleNamespace(views_topic="views"),
-    )
+    served_here = served_state(views)
+    stage = served_here.unit_stage
     units = stage.owned_units(set(range(PARTITIONS)))
     unit = max(units, key=lambda u: len(stage.kpis.open_items(u)))
     timers = len(stage.kpis.open_items(unit))

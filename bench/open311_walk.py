@@ -1,6 +1,6 @@
 """GET /open311/v2/requests.json on the worker's event loop, without a broker: how long the
 agents would wait behind one search over every stored view, before and after the walk was
-cut into slices with pauses (streams.open311, WALK_SLICE and WALK_SHARE).
+cut into slices, each a turn of the loop share (streams.open311, streams.loop_share).
 
     .venv/bin/python bench/open311_walk.py [--open 50000] [--rounds 3]
 
@@ -21,7 +21,6 @@ import asyncio
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -30,12 +29,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
-from bench.profile_rebuild import PARTITIONS, build_unit_views  # noqa: E402
+from bench.profile_rebuild import build_unit_views, served_state  # noqa: E402
 from sigap.core.open311 import parse_request_query, service_requests  # noqa: E402
-from sigap.core.registry_file import load_registry  # noqa: E402
 from sigap.core.unit_view import UnitView  # noqa: E402
-from streams.open311 import WALK_SHARE, WALK_SLICE, Open311  # noqa: E402
-from streams.unit_stage import UnitStage  # noqa: E402
+from streams.loop_share import SHARE  # noqa: E402
+from streams.open311 import WALK_SLICE, Open311  # noqa: E402
 
 
 def one_pass(views: dict[str, Any], open311: Open311) -> tuple[list[dict[str, Any]], float]:
@@ -85,15 +83,7 @@ def main() -> None:
         from sigap.gc_policy import tune_garbage_collector
 
         tune_garbage_collector()
-    registry = load_registry(ROOT / "deploy" / "registry.yaml")
-    stage = UnitStage(registry=registry, unit_views=views, partitions=PARTITIONS, grace_seconds=600)
-    stage.rebuild(set(range(PARTITIONS)))
-    served = SimpleNamespace(
-        unit_stage=stage,
-        exported_partitions=lambda topic: set(range(PARTITIONS)),
-        settings=SimpleNamespace(views_topic="views"),
-    )
-    open311 = Open311(served)  # type: ignore[arg-type]
+    open311 = Open311(served_state(views))
     stalls: list[float] = []
     longest: list[float] = []
     walls: list[float] = []
@@ -108,7 +98,7 @@ def main() -> None:
     def median(values: list[float]) -> float:
         return sorted(values)[len(values) // 2]
 
-    print(f"{len(views):,} stored views; WALK_SLICE {WALK_SLICE}, WALK_SHARE {WALK_SHARE}")
+    print(f"{len(views):,} stored views; WALK_SLICE {WALK_SLICE}, loop share {SHARE}")
     print(
         f"one pass: the loop stalls {median(stalls) * 1e3:,.0f} ms "
         f"({median(stalls) / len(views) * 1e6:.1f} us per view)"

@@ -69,6 +69,21 @@ async def build_unit_views(open_complaints: int) -> dict[str, Any]:
     return views
 
 
+def served_state(views: dict[str, Any]) -> Any:
+    """What the API and Open311 read of a worker that owns every views partition: the unit
+    stage rebuilt from `views` (bench/open311_walk.py, bench/api_share.py)."""
+    from types import SimpleNamespace
+
+    registry = load_registry(ROOT / "deploy" / "registry.yaml")
+    stage = UnitStage(registry=registry, unit_views=views, partitions=PARTITIONS, grace_seconds=600)
+    stage.rebuild(set(range(PARTITIONS)))
+    return SimpleNamespace(
+        unit_stage=stage,
+        exported_partitions=lambda topic: set(range(PARTITIONS)),
+        settings=SimpleNamespace(views_topic="views"),
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--open", type=int, default=200_000, help="open complaints")

@@ -985,11 +985,11 @@ def officer_endpoints_text(settings: Settings) -> str:
     return "officer endpoints (/api/officers/...) enabled: bearer token required"
 
 
-def register_api(sigap: SigapApp) -> Api:
+def register_api(sigap: SigapApp, loop_share: LoopShare | None = None) -> Api:
     """Add the API's views to the worker's web server."""
     token = sigap.settings.officer_token
     access = OfficerAccess(None if token is None else token.get_secret_value())
-    api = Api(sigap, ScoreDatabase(sigap.settings.database_url), access)
+    api = Api(sigap, ScoreDatabase(sigap.settings.database_url), access, loop_share)
     for view in VIEWS:
         bound = type(view.__name__, (view,), {"api": api, "__module__": __name__})
         sigap.faust_app.page(view.path, name=f"sigap-api-{view.__name__}")(bound)

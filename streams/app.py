@@ -37,6 +37,7 @@ from streams.commits import acknowledge_before_commits, commit_only_processed_of
 from streams.complaint_stage import ComplaintStage
 from streams.diagnostics import install_state_dump
 from streams.fetch_wait import shorten_fetch_wait
+from streams.loop_share import LoopShare
 from streams.open311 import register_open311
 from streams.recovery import SigapTableManager
 from streams.seek_back import seek_uncommitted_to_beginning
@@ -637,6 +638,8 @@ def create_app(settings: Settings, registry: Registry, **faust_overrides: Any) -
     registry_metrics.register(SigapCollector(sigap.snapshot))
     setup_sensors(app, registry_metrics)
     setup_metrics_page(app, registry_metrics)
-    register_api(sigap)  # the read-only JSON API (streams/api.py)
-    register_open311(sigap)  # Open311 GeoReport v2, read-only (streams/open311.py)
+    # The API's state-sized replies and Open311's search share one bound on the loop.
+    loop_share = LoopShare()
+    register_api(sigap, loop_share)  # the read-only JSON API (streams/api.py)
+    register_open311(sigap, loop_share)  # Open311 GeoReport v2, read-only (streams/open311.py)
     return sigap

@@ -14,8 +14,8 @@ client or many, would stop them. So these computations go through a `LoopShare`:
   (`LoopShareExceeded`: the API answers `503` with `Retry-After`), so that waiting
   requests cannot pile up without bound.
 
-Open311's search over every stored view is cut into slices instead (streams.open311): a
-single computation there could last minutes.
+Open311's search over every stored view (minutes at a million) takes its turns here slice by
+slice (streams.open311). The worker has one LoopShare for all of them (streams.app).
 """
 
 from __future__ import annotations

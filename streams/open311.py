@@ -9,10 +9,8 @@ data: see core.open311.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from itertools import islice
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -33,6 +31,7 @@ from sigap.core.open311 import (
 )
 from sigap.core.unit_view import UnitView
 from streams.api import JSON, ApiView, _query
+from streams.loop_share import LoopShare, LoopShareExceeded
 from streams.unit_snapshot import stored_values_by_partition
 
 if TYPE_CHECKING:
@@ -50,28 +49,20 @@ def _decoded(data: Any) -> dict[str, Any]:
 
 # GET requests.json without ids reads every stored view of the units served here: ~22-28 us
 # each (decoded, mapped, filtered; bench/open311_walk.py), ~25 s at a million, and on the
-# worker's event loop, which also runs the agents. So the walk hands the loop back every
-# WALK_SLICE views and pauses after each slice so that it takes at most WALK_SHARE of the
-# loop's time, and a worker runs one such walk at a time (another gets a 503): a client,
-# or many, can slow the agents by at most that share, never stop them.
+# worker's event loop, which also runs the agents. So the walk goes WALK_SLICE views at a
+# time, each slice a turn of the worker's LoopShare (streams.loop_share: with the API's
+# state-sized replies, at most a quarter of the loop), and a worker runs one such walk at a
+# time (another gets a 503): a client, or many, can slow the agents, never stop them.
 WALK_SLICE = 500
-WALK_SHARE = 0.25
 RETRY_AFTER_SECONDS = 5
 
 
 class Open311:
     """What the views serve, from the unit stage's `unit-views` table."""
 
-    def __init__(
-        self,
-        sigap: SigapApp,
-        *,
-        clock: Callable[[], float] = time.perf_counter,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
+    def __init__(self, sigap: SigapApp, loop_share: LoopShare | None = None) -> None:
         self.sigap = sigap
-        self._clock = clock
-        self._sleep = sleep
+        self.loop_share = loop_share or LoopShare()
         self._walking = False
 
     @property
@@ -147,24 +138,32 @@ class Open311:
 
     async def _walk(self, query: RequestQuery) -> list[ServiceRequest]:
         """selected_requests over the holding units' views, WALK_SLICE stored views at a
-        time (the other units' views are skipped before decoding), pausing after each
-        slice (see WALK_SHARE)."""
+        time (the other units' views are skipped before decoding), each slice in turn on
+        the loop share."""
         stored = self._stored_views()
         selected: list[ServiceRequest] = []
-        pause_per_second = (1.0 - WALK_SHARE) / WALK_SHARE
         # Only the first `needed` in page order can be on the page asked for: the others
         # are dropped as the walk goes (memory, and no sort of everything at the end).
         needed = query.page * query.page_size
-        while True:
-            started = self._clock()
+
+        def next_slice() -> bool:
+            """Reads one slice; whether there may be more."""
+            nonlocal selected
             part = list(islice(stored, WALK_SLICE))
             holders = (UnitView.from_json(view) for view in part if view.get("h"))
             selected += selected_requests(holders, query)
             if len(selected) > 2 * needed:
                 selected = first_requests(selected, needed)
-            if len(part) < WALK_SLICE:
-                return selected
-            await self._sleep((self._clock() - started) * pause_per_second)
+            return len(part) == WALK_SLICE
+
+        try:
+            while await self.loop_share.run(next_slice):
+                pass
+        except LoopShareExceeded as exceeded:
+            raise Open311Error(
+                503, f"the worker is busy ({exceeded}); retry in {RETRY_AFTER_SECONDS} s"
+            ) from None
+        return selected
 
     def request(self, request_id: str, query: dict[str, list[str]]) -> list[dict[str, Any]]:
         unknown = sorted(set(query) - {"jurisdiction_id"})
@@ -231,9 +230,9 @@ class RequestView(Open311View):
 OPEN311_VIEWS: tuple[type[Open311View], ...] = (ServicesView, RequestsView, RequestView)
 
 
-def register_open311(sigap: SigapApp) -> Open311:
+def register_open311(sigap: SigapApp, loop_share: LoopShare | None = None) -> Open311:
     """Add the GeoReport v2 views to the worker's web server."""
-    open311 = Open311(sigap)
+    open311 = Open311(sigap, loop_share)
     for view in OPEN311_VIEWS:
         bound = type(view.__name__, (view,), {"open311": open311, "__module__": __name__})
         sigap.faust_app.page(view.path, name=f"sigap-open311-{view.__name__}")(bound)

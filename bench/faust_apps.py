@@ -27,6 +27,21 @@ created/resolved facts to a topic keyed by unit (with the event time as the reco
 stage 2 (keyed by unit) counts created/resolved and sums resolution seconds in tumbling
 windowed tables (1 h and 24 h, relative to the stream = event time). Not equivalent to SIGAP's
 KPIs (no working calendar, no transfers, pauses, reopenings, targets): a lower bound of work.
+
+`skeleton PATTERN`: the worker's records per event without its work (bench/record_floor.py):
+what Faust alone costs for a record pattern, i.e. the most the worker could reach with it
+however fast SIGAP's own code became. The worker's settings (as `empty worker`), its consumer
+patches (streams.app.patch_consumer) and its batches. Per batch, each complaint touched is
+read from and written to a bytes table (a stand-in of the complaint state's size) and gives
+one view (a stand-in of a unit view's size); the views go out as one record per (events
+partition, views partition), and the units agent reads each view's stored entry and writes it.
+PATTERN says which writes produce a changelog record (a store-only write is `table.data[k]`):
+  records           both tables (the worker today: ~2 changelog records per event);
+  views-recovered   the complaint table only: the unit table recovered from the views topic;
+  source-recovered  neither: the complaint table recovered from the events topic, the unit
+                    table from the views topic (state flushed per commit interval at best);
+  one-stage         the complaint table store-only and no views topic: per-unit figures
+                    kept per events partition in memory (summed across workers by Prometheus).
 """
 
 from __future__ import annotations
@@ -43,21 +58,32 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from schemas.views import unit_partition
 from sigap.settings import Settings
 from streams.app import (
     FAUST_TUNING,
+    ROCKSDB_OPTIONS,
     event_batches,
     faust_settings,
     install_event_loop,
+    patch_consumer,
     quiet_debug_logging,
     setup_sensors,
 )
+from streams.complaint_stage import acting_for
 
 MODE = sys.argv[1]
-VARIANT = sys.argv[2] if len(sys.argv) > 2 else "defaults"
 VARIANTS = ("defaults", "uvloop", "tuned", "take", "batch", "worker")
-if VARIANT not in VARIANTS:
-    raise SystemExit(f"unknown variant {VARIANT!r}; known: {VARIANTS}")
+PATTERNS = ("records", "views-recovered", "source-recovered", "one-stage")
+if MODE == "skeleton":
+    PATTERN = sys.argv[2] if len(sys.argv) > 2 else "records"
+    if PATTERN not in PATTERNS:
+        raise SystemExit(f"unknown record pattern {PATTERN!r}; known: {PATTERNS}")
+    VARIANT = "worker"
+else:
+    VARIANT = sys.argv[2] if len(sys.argv) > 2 else "defaults"
+    if VARIANT not in VARIANTS:
+        raise SystemExit(f"unknown variant {VARIANT!r}; known: {VARIANTS}")
 USE_UVLOOP = VARIANT != "defaults"
 TUNED = VARIANT in ("tuned", "take", "batch", "worker")
 TAKE = VARIANT == "take"
@@ -209,6 +235,82 @@ elif MODE == "naive":
                 ressum_1d[unit] += data["d"]
             state["n2"] += 1
             maybe_finish()
+
+elif MODE == "skeleton":
+    # Stand-ins of the sizes measured on created events (bench/RESULTS.md, "record floor").
+    STATE_BYTES, VIEW_BYTES = 215, 640
+    views_topic = app.topic(ENV["BENCH_UNITS_TOPIC"], partitions=PARTITIONS, internal=False)
+
+    def bytes_table(name: str) -> Any:
+        return app.Table(name, partitions=PARTITIONS, value_type=bytes, options=ROCKSDB_OPTIONS)
+
+    complaint_table, view_table = bytes_table("complaints"), bytes_table("unit-views")
+    complaint_changelog = PATTERN in ("records", "views-recovered")
+    view_changelog = PATTERN == "records"
+    per_unit: dict[str, int] = {}  # one-stage: the per-unit figure, in memory
+
+    @app.on_partitions_assigned.connect
+    def on_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        patch_consumer(app, (TOPIC, views_topic.get_topic_name()))
+
+    def finish_when_done() -> None:
+        if state["t_target"] is not None and state["n2"] >= state["forwarded"]:
+            elapsed = time.perf_counter() - state["t_first"]
+            finish(
+                {
+                    "pattern": PATTERN,
+                    "forwarded": state["forwarded"],
+                    "all_stages_events_per_second": (state["n"] - 1) / elapsed,
+                }
+            )
+
+    @app.agent(events_topic, name="skeleton-complaints")
+    async def skeleton_complaints(stream: Any) -> None:
+        async for events in event_batches(stream):
+            touched: dict[bytes, tuple[Any, bytes]] = {}
+            for event in events:
+                data = orjson.loads(event.value)
+                key = event.key
+                with acting_for(event):
+                    stored = complaint_table.get(key)
+                unit = data.get("unit")
+                if unit is None:  # the unit of the complaint, from its stored state
+                    unit = (stored or b"|").split(b"|", 1)[0].decode() or "unknown"
+                value = unit.encode() + b"|" + event.value[: STATE_BYTES - len(unit) - 1]
+                touched[key] = (event, value)
+                count_stage1()
+            outgoing: dict[tuple[int, int], list[bytes]] = {}
+            for key, (event, value) in touched.items():
+                with acting_for(event):
+                    if complaint_changelog:
+                        complaint_table[key] = value
+                    else:
+                        complaint_table.data[key] = value
+                unit = value.split(b"|", 1)[0].decode()
+                if PATTERN == "one-stage":
+                    per_unit[unit] = per_unit.get(unit, 0) + 1
+                    continue
+                view = key + b"|" + unit.encode() + b"|" + b"v" * VIEW_BYTES
+                destination = unit_partition(unit, PARTITIONS)
+                outgoing.setdefault((event.message.partition, destination), []).append(view)
+            for (_source, destination), views in outgoing.items():
+                state["forwarded"] += len(views)
+                await views_topic.send(key=None, partition=destination, value=b"\n".join(views))
+            finish_when_done()
+
+    @app.agent(views_topic, name="skeleton-units")
+    async def skeleton_units(stream: Any) -> None:
+        async for event in stream.events():
+            for view in event.value.split(b"\n"):
+                complaint, unit, _ = view.split(b"|", 2)
+                key = unit + b"|" + complaint
+                view_table.get(key)
+                if view_changelog:
+                    view_table[key] = view
+                else:
+                    view_table.data[key] = view
+                state["n2"] += 1
+            finish_when_done()
 
 else:
     raise SystemExit(f"unknown mode {MODE!r}")

@@ -91,6 +91,38 @@ def test_bench_smoke_reports_every_figure(kafka_bootstrap: str, tmp_path: Path) 
         assert any("make bench-quix-venv" in note for note in report["notes"])
 
 
+@pytest.mark.kafka
+@pytest.mark.timeout(300)
+def test_the_record_floor_moves_every_record_of_each_pattern(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """bench/record_floor.py: each skeleton reads the whole backlog, and a two-stage one
+    applies every view it forwarded before its figure is taken (else it never finishes)."""
+    out = tmp_path / "floor.json"
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap}
+    script = ROOT / "bench" / "record_floor.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--smoke", "--rounds", "1", "--no-worker", "--out", str(out)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    [row] = json.loads(out.read_text())
+    patterns = ("records", "views-recovered", "source-recovered", "one-stage")
+    for name in ("empty", *patterns):
+        assert row[name] > 0, name
+        assert math.isfinite(row["ratios_to_empty"].get(name, 1.0)), name
+    forwarded = row["views_forwarded"]
+    # Per batch, one view per complaint touched: at most one per event, at least one per
+    # complaint; the single stage sends none.
+    for name in patterns[:3]:
+        assert 0 < forwarded[name] <= row["events"], name
+    assert forwarded["one-stage"] == 0
+
+
 @pytest.mark.timeout(240)
 @pytest.mark.parametrize(
     ("script", "arguments", "printed"),

@@ -34,7 +34,8 @@ however fast SIGAP's own code became. The worker's settings (as `empty worker`),
 patches (streams.app.patch_consumer) and its batches. Per batch, each complaint touched is
 read from and written to a bytes table (a stand-in of the complaint state's size) and gives
 one view (a stand-in of a unit view's size); the views go out as one record per (events
-partition, views partition), and the units agent reads each view's stored entry and writes it.
+partition, views partition), and the units agent reads each view's stored entry and writes it
+(reads go to the tables only on a miss of the worker's in-memory copies, CACHE_SIZE each).
 PATTERN says which writes produce a changelog record (a store-only write is `table.data[k]`):
   records           both tables (the worker today: ~2 changelog records per event);
   views-recovered   the complaint table only: the unit table recovered from the views topic;
@@ -61,6 +62,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from schemas.views import unit_partition
 from sigap.settings import Settings
 from streams.app import (
+    CACHE_SIZE,
     FAUST_TUNING,
     ROCKSDB_OPTIONS,
     event_batches,
@@ -248,6 +250,19 @@ elif MODE == "skeleton":
     complaint_changelog = PATTERN in ("records", "views-recovered")
     view_changelog = PATTERN == "records"
     per_unit: dict[str, int] = {}  # one-stage: the per-unit figure, in memory
+    # The worker's in-memory copies of table entries (streams.app.CACHE_SIZE, oldest out):
+    # a read goes to the table only on a miss, as in the stages.
+    complaint_cache: dict[bytes, bytes] = {}
+    view_cache: dict[bytes, bytes] = {}
+
+    def read_through(table: Any, cache: dict[bytes, bytes], key: bytes) -> bytes | None:
+        value = cache.get(key)
+        return table.get(key) if value is None else value
+
+    def keep(cache: dict[bytes, bytes], key: bytes, value: bytes) -> None:
+        if len(cache) >= CACHE_SIZE and key not in cache:
+            del cache[next(iter(cache))]
+        cache[key] = value
 
     @app.on_partitions_assigned.connect
     def on_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
@@ -272,7 +287,7 @@ elif MODE == "skeleton":
                 data = orjson.loads(event.value)
                 key = event.key
                 with acting_for(event):
-                    stored = complaint_table.get(key)
+                    stored = read_through(complaint_table, complaint_cache, key)
                 unit = data.get("unit")
                 if unit is None:  # the unit of the complaint, from its stored state
                     unit = (stored or b"|").split(b"|", 1)[0].decode() or "unknown"
@@ -286,6 +301,7 @@ elif MODE == "skeleton":
                         complaint_table[key] = value
                     else:
                         complaint_table.data[key] = value
+                keep(complaint_cache, key, value)
                 unit = value.split(b"|", 1)[0].decode()
                 if PATTERN == "one-stage":
                     per_unit[unit] = per_unit.get(unit, 0) + 1
@@ -304,11 +320,12 @@ elif MODE == "skeleton":
             for view in event.value.split(b"\n"):
                 complaint, unit, _ = view.split(b"|", 2)
                 key = unit + b"|" + complaint
-                view_table.get(key)
+                read_through(view_table, view_cache, key)
                 if view_changelog:
                     view_table[key] = view
                 else:
                     view_table.data[key] = view
+                keep(view_cache, key, view)
                 state["n2"] += 1
             finish_when_done()
 

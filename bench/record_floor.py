@@ -30,10 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchkit import phases_offline, phases_worker
 from benchkit.broker import create_topics
-from benchkit.common import PY, ROOT, log
+from benchkit.common import log
 from benchkit.context import Bench
-from benchkit.phases_peers import _peer_env
-from benchkit.workloads import run_peer_app
+from benchkit.phases_peers import faust_app_phase
 
 PATTERNS = ("records", "views-recovered", "source-recovered", "one-stage")
 TABLES = ("complaints", "unit-views")
@@ -41,26 +40,18 @@ TABLES = ("complaints", "unit-views")
 
 def peer(bench: Bench, mode: str, pattern: str) -> dict[str, Any]:
     """One run of bench/faust_apps.py on the round's backlog, with its own group and topics."""
-    name = f"{mode}-{pattern}"
-    app_id = f"{bench.run_id}-{name}"
-    env = _peer_env(bench, app_id, name)
-    env["BENCH_UNITS_TOPIC"] = f"{app_id}-views"
+    app_id = f"{bench.run_id}-{mode}-{pattern}"  # as phases_peers.faust_app_phase names it
+    units_topic = f"{app_id}-views"
     # Up front, as bench/run.py does: Faust creating several topics at once raced with its
     # partition check (PartitionsMismatch).
     create_topics(
         bench.bootstrap,
         [
-            (env["BENCH_UNITS_TOPIC"], bench.partitions),
+            (units_topic, bench.partitions),
             *((f"{app_id}-{table}-changelog", bench.partitions) for table in TABLES),
         ],
     )
-    return run_peer_app(
-        [PY, str(ROOT / "bench" / "faust_apps.py"), mode, pattern],
-        env,
-        bench.workdir / f"faust-{name}.log",
-        bench.workdir / f"{name}.json",
-        bench.timeout(),
-    )
+    return faust_app_phase(bench, mode, pattern, units_topic=units_topic)
 
 
 def one_round(bench: Bench, order: list[str]) -> dict[str, Any]:

@@ -45,13 +45,10 @@ EXPECTED_FIGURES = {
 }
 
 
-@pytest.mark.kafka
-@pytest.mark.timeout(300)
-def test_bench_smoke_reports_every_figure(kafka_bootstrap: str, tmp_path: Path) -> None:
-    out = tmp_path / "results.json"
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap}
+def _run_on_broker(bootstrap: str, script: str, *arguments: str) -> None:
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap}
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "run.py"), "--smoke", "--out", str(out)],
+        [sys.executable, str(ROOT / "bench" / script), *arguments],
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -59,6 +56,13 @@ def test_bench_smoke_reports_every_figure(kafka_bootstrap: str, tmp_path: Path) 
         timeout=280,
     )
     assert done.returncode == 0, done.stderr[-4000:]
+
+
+@pytest.mark.kafka
+@pytest.mark.timeout(300)
+def test_bench_smoke_reports_every_figure(kafka_bootstrap: str, tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    _run_on_broker(kafka_bootstrap, "run.py", "--smoke", "--out", str(out))
     report = json.loads(out.read_text())
 
     machine = report["machine"]
@@ -99,17 +103,8 @@ def test_the_record_floor_moves_every_record_of_each_pattern(
     """bench/record_floor.py: each skeleton reads the whole backlog, and a two-stage one
     applies every view it forwarded before its figure is taken (else it never finishes)."""
     out = tmp_path / "floor.json"
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap}
-    script = ROOT / "bench" / "record_floor.py"
-    done = subprocess.run(
-        [sys.executable, str(script), "--smoke", "--rounds", "1", "--no-worker", "--out", str(out)],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=280,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
+    arguments = ("--smoke", "--rounds", "1", "--no-worker", "--out", str(out))
+    _run_on_broker(kafka_bootstrap, "record_floor.py", *arguments)
     [row] = json.loads(out.read_text())
     patterns = ("records", "views-recovered", "source-recovered", "one-stage")
     for name in ("empty", *patterns):

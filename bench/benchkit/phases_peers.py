@@ -69,10 +69,16 @@ def _peer_env(bench: Bench, app_id: str, name: str) -> dict[str, str]:
     }
 
 
-def faust_app_phase(bench: Bench, mode: str, variant: str = "defaults") -> dict[str, Any]:
+def faust_app_phase(
+    bench: Bench, mode: str, variant: str = "defaults", units_topic: str | None = None
+) -> dict[str, Any]:
+    """bench/faust_apps.py MODE VARIANT until it writes its result; `units_topic` replaces
+    the naive app's second topic (bench/record_floor.py: one per skeleton)."""
     name = f"{mode}-{variant}"
     app_id = f"{bench.run_id}-{mode}" + ("" if mode == "naive" else f"-{variant}")
     env = _peer_env(bench, app_id, name)
+    if units_topic is not None:
+        env["BENCH_UNITS_TOPIC"] = units_topic
     return run_peer_app(
         [PY, str(ROOT / "bench" / "faust_apps.py"), mode, variant],
         env,

@@ -23,6 +23,7 @@ import orjson
 import pytest
 
 from schemas.events import parse_event
+from sigap.core.calendar import JAKARTA
 from sigap.core.registry_file import load_registry
 from sigap.replay import ReplayResult, replay, unit_summary
 from tests.api.helpers import ROOT, Reply, call, comparable, kpis_from_metrics, validate
@@ -72,6 +73,16 @@ def make_events(now: datetime) -> list[dict[str, Any]]:
         ev("s8", "created", "api-s4", 2, unit="dlh"),
         ev("s9", "assigned", "api-s4", 1.8, unit="dsda", reason="wrong_category"),
     ]
+
+
+def recent_hours_on_one_day(now: datetime) -> datetime:
+    """`now`, or in the first 4 hours of a Jakarta day the last minute of the day before: then
+    make_events' recent events (up to 3 h old) share one Jakarta day, the one their latest
+    event time has not yet closed (in the first hours of a day their day was already final)."""
+    local = now.astimezone(JAKARTA)
+    if local.hour < 4:
+        local = local.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(minutes=1)
+    return local.astimezone(UTC)
 
 
 def replayed(events: list[dict[str, Any]]) -> ReplayResult:
@@ -339,7 +350,7 @@ def test_scores_from_postgresql(
         assert (reply.status, reply.json()["error"]) == (503, "score database unavailable")
         assert "score tables do not exist" in reply.json()["detail"]
 
-        result = replayed(make_events(datetime.now(UTC)))
+        result = replayed(make_events(recent_hours_on_one_day(datetime.now(UTC))))
         write_scores(postgres_schema_url, result)
         for kind in KINDS:
             rows = scores(base, [("period", kind)])

@@ -1,6 +1,6 @@
 """Profile the unit stage's rebuild (restart-to-ready) with pyinstrument, without a broker.
 
-    .venv/bin/python bench/profile_rebuild.py [--open 200000] [--profile] [--snapshot]
+    .venv/bin/python bench/profile_rebuild.py [--open 200000] [--profile] [--snapshot] [--memory]
 
 Builds the unit-views table of N open complaints the way the worker does (the complaint
 stage's views applied by the unit stage, dicts for the tables, the bench's `created`
@@ -11,6 +11,11 @@ worker also reads the entries from RocksDB; bench/run.py measures the whole rest
 With --snapshot it also times the clean-stop path (streams.unit_snapshot): writing the
 snapshot, then the rebuild that loads it (the table's digest included) against the rebuild
 that decodes every view, alternated, in this one process.
+
+With --memory it reports the bytes per open complaint that the rebuilt unit stage holds
+(tracemalloc: every Python allocation the rebuild leaves behind, by source line), the
+in-process part of the worker's "bytes per open complaint" figure (bench/run.py measures the
+whole process and its RocksDB files).
 """
 
 from __future__ import annotations
@@ -89,11 +94,15 @@ def main() -> None:
     parser.add_argument("--open", type=int, default=200_000, help="open complaints")
     parser.add_argument("--profile", action="store_true", help="print pyinstrument's report")
     parser.add_argument("--snapshot", action="store_true", help="time the snapshot path too")
+    parser.add_argument("--memory", action="store_true", help="bytes held per open complaint")
     args = parser.parse_args()
     t = time.perf_counter()
     views = asyncio.run(build_unit_views(args.open))
     print(f"built {len(views):,} unit-views entries in {time.perf_counter() - t:.1f}s")
     registry = load_registry(ROOT / "deploy" / "registry.yaml")
+    if args.memory:
+        measure_memory(views, registry)
+        return
     stage = UnitStage(registry=registry, unit_views=views, partitions=PARTITIONS, grace_seconds=600)
     profiler = Profiler() if args.profile else None
     if profiler:
@@ -110,6 +119,33 @@ def main() -> None:
     print(f"open complaints after the rebuild: {open_total:,}")
     if args.snapshot:
         compare_snapshot(views, registry, stage)
+
+
+def measure_memory(views: dict[str, Any], registry: Any) -> None:
+    import gc
+    import os
+    import tracemalloc
+
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    stage = UnitStage(registry=registry, unit_views=views, partitions=PARTITIONS, grace_seconds=600)
+    stage.rebuild(set(range(PARTITIONS)))
+    gc.collect()
+    after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    grown = after.compare_to(before, "lineno")
+    held = len(views)
+    total = sum(stat.size_diff for stat in grown)
+    print(
+        f"the rebuilt unit stage holds {total / held:.0f} B per open complaint "
+        f"({held:,} open; load {os.getloadavg()[0]:.1f}); by line:"
+    )
+    for stat in grown[:8]:
+        frame = stat.traceback[0]
+        where = f"{Path(frame.filename).relative_to(ROOT)}:{frame.lineno}"
+        print(f"  {stat.size_diff / held:7.1f} B  {where}")
+    assert stage.kpis.open_items(UNITS[0]), "the rebuild holds the open timers"
 
 
 def compare_snapshot(views: dict[str, Any], registry: Any, decoded: UnitStage) -> None:

@@ -49,11 +49,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_FORMAT: Final = 1
+SNAPSHOT_FORMAT: Final = 2  # 2: the worklist's open timers as columns (core.open_rows)
 # The modules whose code decides what the derived state is: a snapshot taken by other code
 # is refused (an upgrade's first start decodes the views).
 _DERIVING_MODULES: Final = (
     "sigap.core.unit_kpis",
+    "sigap.core.open_rows",
     "sigap.core.windows",
     "sigap.core.worklist",
     "sigap.core.unit_view",

@@ -27,10 +27,11 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from sigap.core.charging import TIMERS
+from sigap.core.open_rows import OpenRows
 from sigap.core.periods import PERIOD_KINDS, period_start, period_start_epoch
 from sigap.core.unit_view import NEVER, TimerView, UnitView
 from sigap.core.windows import RollingWindows, WindowStats
-from sigap.core.worklist import LATENESS_BANDS, OpenTimer, OpenTimerRow, open_timer_rows_of_view
+from sigap.core.worklist import LATENESS_BANDS, OpenTimer, open_timer_rows_of_view
 
 # Fractions of its allowed time at which an open timer counts as past target (the gauges'
 # `threshold` label; its text form is `threshold_text`).
@@ -350,9 +351,8 @@ class UnitKpis:
         self._open: dict[tuple[str, str], _OpenTimers] = {}
         self._windows: dict[tuple[str, str, str], _Windows] = {}
         self._open_complaints: dict[str, int] = {}
-        # Per unit, per (complaint id, timer): the open timers, for the worklist (as rows:
-        # core.worklist.OpenTimerRow).
-        self._open_items: dict[str, dict[tuple[str, str], OpenTimerRow]] = {}
+        # Per unit: the open timers, for the worklist (rows held as columns: core.open_rows).
+        self._open_items: dict[str, OpenRows] = {}
         self._bulk = False  # in restore_all: indexes are sorted at the end
 
     # -- counters ---------------------------------------------------------------------
@@ -494,17 +494,17 @@ class UnitKpis:
             self._open_complaints[view.unit] = self._open_complaints.get(view.unit, 0) + sign
         items = self._open_items.get(view.unit)
         if items is None:
-            items = self._open_items.setdefault(view.unit, {})
+            items = self._open_items.setdefault(view.unit, OpenRows())
         if sign > 0:
             for row in open_timer_rows_of_view(view):
-                items[(row[0], row[1])] = row
+                items.put(row)
         else:
             # Only the keys of the view's open timers (open_timer_rows_of_view's), without
             # building their worklist items: removing distinct keys in any order is the same.
             complaint_id = view.complaint_id
             for timer, timer_view in view.timers.items():
                 if timer_view.is_open:
-                    items.pop((complaint_id, timer), None)
+                    items.remove(complaint_id, timer)
         for timer, timer_view in view.timers.items():
             if timer_view.is_open:
                 open_timers = self._open.get((view.unit, timer)) or self._open.setdefault(
@@ -702,7 +702,8 @@ class UnitKpis:
 
     def open_items(self, unit: str) -> list[OpenTimer]:
         """The unit's open timers (core.worklist builds the worklist from them)."""
-        return [OpenTimer(*row) for row in self._open_items.get(unit, {}).values()]
+        items = self._open_items.get(unit)
+        return [] if items is None else [OpenTimer(*row) for row in items.rows()]
 
     # -- snapshot (streams.unit_snapshot) ---------------------------------------------
 
@@ -744,9 +745,7 @@ class UnitKpis:
             "open": open_timers,
             "windows": windows,
             "items": {
-                unit: list(items.values())
-                for unit, items in self._open_items.items()
-                if unit in keep
+                unit: items.to_state() for unit, items in self._open_items.items() if unit in keep
             },
         }
 
@@ -777,8 +776,8 @@ class UnitKpis:
                 unit_windows.stopped[clock] = RollingWindows.from_sorted(measurements)
             unit_windows.decided = RollingWindows.from_sorted(decided)
             self._windows[key] = unit_windows
-        for unit, rows in state["items"].items():
-            self._open_items[unit] = {(row[0], row[1]): row for row in rows}
+        for unit, columns in state["items"].items():
+            self._open_items[unit] = OpenRows.from_state(columns)
 
 
 # The plain-data form of UnitCounters for a snapshot: every field (a test checks the

@@ -18,6 +18,7 @@ import orjson
 import pytest
 
 from metrics.names import RESOLUTION_BUCKETS
+from sigap.core.open_rows import OpenRows
 from sigap.core.unit_kpis import Histogram, UnitCounters, UnitKpis
 from sigap.simulator import TrafficModel
 from streams.complaint_stage import ComplaintStage
@@ -120,7 +121,11 @@ def canonical(kpis: UnitKpis) -> dict[str, Any]:
         "open_complaints": {u: n for u, n in state["open_complaints"].items() if n},
         "open": {k: v for k, v in state["open"].items() if any(v)},
         "windows": {k: v for k, v in state["windows"].items() if v[1] or any(v[0].values())},
-        "items": {u: sorted(rows) for u, rows in state["items"].items() if rows},
+        "items": {
+            u: sorted(OpenRows.from_state(columns).rows())
+            for u, columns in state["items"].items()
+            if columns[0] or columns[8]
+        },
     }
 
 

@@ -52,6 +52,7 @@ logger = logging.getLogger(__name__)
 # "no event received" warning (a minute).
 STALL_CHECK_SECONDS: Final = 5.0
 STALL_SECONDS: Final = 15.0
+POSITION_SECONDS: Final = 1.0
 
 
 class PatientRecovery(Recovery):
@@ -124,7 +125,9 @@ class PatientRecovery(Recovery):
                 stalled_since.pop(tp, None)
                 continue
             try:
-                position = await asyncio.wait_for(consumer.position(tp), STALL_CHECK_SECONDS)
+                # Known at once for a partition being read; bounded for one being reset, so
+                # that the watch does not hold up the end of the step it watches.
+                position = await asyncio.wait_for(consumer.position(tp), POSITION_SECONDS)
             except Exception:  # not assigned any more, or no position yet: not stalled
                 position = None
             # `highwater` is Faust's: the offset of the last record, one below the end.

@@ -7,7 +7,8 @@ result identical).
 
 The clock is fixed (`--now`), so two runs on the same commit write the same file. Written:
 every views-topic record the complaint stage sends (bytes), the `complaints` and
-`unit-views` tables, each unit's snapshot (repr: floats exactly), and the replay's views,
+`unit-views` tables, each unit's snapshot (repr: floats exactly) and open timers (the worklist's
+rows), and the replay's views,
 snapshots, period scores and officer scores (repr). One line per item, so `diff` shows where
 two commits part.
 """
@@ -96,6 +97,8 @@ async def stages(raw: list[bytes], registry: Any, now: float, batch: int, out: l
     out.append(f"watermark {watermark!r}")
     for name in sorted(snapshots):
         out.append(f"snapshot {name} {dump(snapshots[name])}")
+        # The worklist's open timers (core.open_rows holds them as columns since 5bc00ab).
+        out.extend(f"open {name} {row}" for row in sorted(map(repr, unit.kpis.open_items(name))))
 
 
 def main() -> None:

@@ -266,8 +266,21 @@ class UnitStage:
                 )
                 refused.add(partition)
                 continue
-            self.kpis.load_units_state(snapshot.state["kpis"])
-            self._latest_as_of.update(snapshot.state["latest_as_of"])
+            try:
+                # Checked whole before anything is taken (UnitKpis.load_units_state).
+                self.kpis.load_units_state(snapshot.state["kpis"])
+                self._latest_as_of.update(snapshot.state["latest_as_of"])
+            except (ValueError, KeyError, TypeError, IndexError) as error:
+                log.warning(
+                    "unit snapshot %s not loaded: its state does not fit together (%s: %s); "
+                    "decoding the stored views of views partition %d",
+                    snapshot.path,
+                    type(error).__name__,
+                    error,
+                    partition,
+                )
+                refused.add(partition)
+                continue
             if snapshot.latest_view_as_of is not None:
                 latest[partition] = snapshot.latest_view_as_of
             self.snapshot_loads += 1

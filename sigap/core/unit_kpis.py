@@ -751,11 +751,21 @@ class UnitKpis:
 
     def load_units_state(self, state: Mapping[str, Any]) -> None:
         """Take the units of a `units_state` (after `restore_all` of any other units):
-        their derived state becomes what it was when the state was taken."""
+        their derived state becomes what it was when the state was taken.
+
+        Everything is read before anything here changes: a state whose parts do not fit
+        (ValueError, KeyError, TypeError, IndexError) leaves this object as it was, so the
+        caller can decode the stored views instead (streams.unit_stage)."""
+        loaded_counters: dict[str, dict[str, Any]] = {}
         for unit, data in state["counters"].items():
-            counters = self.counters_for(unit)
-            _load_counters(counters, data)
-        self._open_complaints.update(state["open_complaints"])
+            _load_counters(
+                UnitCounters(self.response_bounds, self.working_bounds, self.resolution_bounds),
+                data,
+            )
+            loaded_counters[unit] = data
+        open_complaints = dict(state["open_complaints"])
+        loaded_open: dict[tuple[str, str], _OpenTimers] = {}
+        loaded_windows: dict[tuple[str, str, str], _Windows] = {}
         for key, parts in state["open"].items():
             timers = _OpenTimers()
             for instants, data in zip(
@@ -769,15 +779,22 @@ class UnitKpis:
                 strict=True,
             ):
                 instants.load_bytes(data)
-            self._open[key] = timers
+            loaded_open[key] = timers
         for key, (stopped, decided) in state["windows"].items():
             unit_windows = _Windows()
             for clock, measurements in stopped.items():
                 unit_windows.stopped[clock] = RollingWindows.from_sorted(measurements)
             unit_windows.decided = RollingWindows.from_sorted(decided)
-            self._windows[key] = unit_windows
-        for unit, columns in state["items"].items():
-            self._open_items[unit] = OpenRows.from_state(columns)
+            loaded_windows[key] = unit_windows
+        loaded_items = {
+            unit: OpenRows.from_state(columns) for unit, columns in state["items"].items()
+        }
+        for unit, data in loaded_counters.items():
+            _load_counters(self.counters_for(unit), data)
+        self._open_complaints.update(open_complaints)
+        self._open.update(loaded_open)
+        self._windows.update(loaded_windows)
+        self._open_items.update(loaded_items)
 
 
 # The plain-data form of UnitCounters for a snapshot: every field (a test checks the

@@ -184,23 +184,28 @@ class OpenRows:
         held._clock.frombytes(clock)
         held._numbers.frombytes(numbers)
         cells = len(held._flags)
-        taken = len(slot_array) + len(free_array)
+        slots_held = cells // _TIMERS
+        held._slot_of = dict(zip(ids, slot_array, strict=False))
+        held._other = {(row[0], row[1]): tuple(row) for row in other}
+        every_slot = set(slot_array).union(free_array)
         if (
             len(ids) != len(slot_array)
+            or len(held._slot_of) != len(ids)  # an id twice
             or cells % _TIMERS
-            or taken != cells // _TIMERS
+            or len(slot_array) + len(free_array) != slots_held
+            or len(every_slot) != slots_held  # a slot taken twice, or taken and free
+            or (every_slot and (min(every_slot) < 0 or max(every_slot) >= slots_held))
             or len(held._category) != cells
             or len(held._clock) != cells
             or len(held._numbers) != cells * _NUMBERS
-            or max(held._category, default=0) >= max(len(strings), 1)
-            or max(held._clock, default=0) >= max(len(strings), 1)
+            or (cells and max(held._category) >= len(strings))
+            or (cells and max(held._clock) >= len(strings))
+            or int(rows) != cells - held._flags.count(0) + len(held._other)
         ):
             raise ValueError("open rows: the columns of the state do not fit together")
-        held._slot_of = dict(zip(ids, slot_array, strict=True))
         held._free = list(free_array)
         held._strings = list(strings)
         held._string_index = {value: index for index, value in enumerate(held._strings)}
-        held._other = {(row[0], row[1]): tuple(row) for row in other}
         held._rows = int(rows)
         return held
 

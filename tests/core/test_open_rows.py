@@ -7,6 +7,7 @@ held the rows before."""
 from __future__ import annotations
 
 import math
+from array import array
 
 import pytest
 from hypothesis import given, settings
@@ -99,11 +100,16 @@ def apply(held: OpenRows, steps: list[tuple[str, tuple[object, ...]]]) -> None:
 
 
 def test_a_state_whose_columns_do_not_fit_together_is_refused() -> None:
-    state = OpenRows([row("a"), row("b")]).to_state()
+    state = OpenRows([row("a"), row("b"), row("c")]).to_state()
+    one_slot_twice = array("q", [0, 0, 2]).tobytes()
     for broken in (
-        (["a"], *state[1:]),  # an id short
+        (["a", "b"], *state[1:]),  # an id short
+        (["a", "a", "c"], *state[1:]),  # an id twice
+        (state[0], one_slot_twice, *state[2:]),  # two complaints in one slot
+        (state[0], array("q", [0, 1, 3]).tobytes(), *state[2:]),  # a slot beyond the columns
         (*state[:6], state[6][:-8], *state[7:]),  # a number short
         (*state[:7], [], *state[8:]),  # no strings for the indexes
+        (*state[:9], 4),  # a row more than the flags show
     ):
         with pytest.raises(ValueError, match="do not fit"):
             OpenRows.from_state(broken)

@@ -756,13 +756,13 @@ class UnitKpis:
         Everything is read before anything here changes: a state whose parts do not fit
         (ValueError, KeyError, TypeError, IndexError) leaves this object as it was, so the
         caller can decode the stored views instead (streams.unit_stage)."""
-        loaded_counters: dict[str, dict[str, Any]] = {}
+        loaded_counters: dict[str, UnitCounters] = {}
         for unit, data in state["counters"].items():
-            _load_counters(
-                UnitCounters(self.response_bounds, self.working_bounds, self.resolution_bounds),
-                data,
+            counters = UnitCounters(
+                self.response_bounds, self.working_bounds, self.resolution_bounds
             )
-            loaded_counters[unit] = data
+            _load_counters(counters, data)  # sets every field (a test checks the round trip)
+            loaded_counters[unit] = counters
         open_complaints = dict(state["open_complaints"])
         loaded_open: dict[tuple[str, str], _OpenTimers] = {}
         loaded_windows: dict[tuple[str, str, str], _Windows] = {}
@@ -789,8 +789,7 @@ class UnitKpis:
         loaded_items = {
             unit: OpenRows.from_state(columns) for unit, columns in state["items"].items()
         }
-        for unit, data in loaded_counters.items():
-            _load_counters(self.counters_for(unit), data)
+        self.counters.update(loaded_counters)
         self._open_complaints.update(open_complaints)
         self._open.update(loaded_open)
         self._windows.update(loaded_windows)

@@ -223,7 +223,17 @@ def latency_phase(bench: Bench, rate: float = 1000.0, prefix: str = "latency") -
             break
         latencies.append(max(observations[j][0] - sent, 0.0))
     missing = count - len(latencies)
+    # Where the tail is: the worst latency of each second of sending (a stall at the start,
+    # or one per commit interval, shows here, where a percentile cannot tell them apart).
+    worst_by_second: dict[int, float] = {}
+    for sent, latency in zip(sent_at, latencies, strict=False):
+        second = int(sent - start)
+        worst_by_second[second] = max(worst_by_second.get(second, 0.0), latency)
     latencies.sort()
+    log(
+        f"{prefix}: worst latency per second of sending: "
+        + " ".join(f"{worst_by_second[second]:.2f}" for second in sorted(worst_by_second))
+    )
 
     def pct(q: float) -> float:
         return latencies[min(len(latencies) - 1, int(q * len(latencies)))]
@@ -235,6 +245,9 @@ def latency_phase(bench: Bench, rate: float = 1000.0, prefix: str = "latency") -
         "unobserved_events": missing,
         "median_scrape_seconds": costs[len(costs) // 2] if costs else None,
         "scrapes": len(costs),
+        "worst_by_second_of_sending": [
+            round(worst_by_second[second], 3) for second in sorted(worst_by_second)
+        ],
     }
     bench.figure(
         f"{prefix}_p50_seconds",

@@ -34,6 +34,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from consumers.poll_budget import DEFAULT_MAX_POLL_INTERVAL_SECONDS, PollBudget
 from metrics.names import (
     SCORE_WRITER_DEAD_LETTERED,
     SCORE_WRITER_LAG,
@@ -110,6 +111,13 @@ class ScoreWriter:
         self.consumer = consumer
         self.grace_seconds = grace_seconds
         self.max_records = max_records
+        # Records per poll: as many as are written well within the group's poll interval
+        # (consumers.poll_budget: one oversized poll must not come back for ever).
+        interval_ms = getattr(consumer, "config", {}).get("max_poll_interval_ms")
+        self.poll_budget = PollBudget(
+            max_records,
+            interval_ms / 1000 if interval_ms else DEFAULT_MAX_POLL_INTERVAL_SECONDS,
+        )
         self.retry_seconds = retry_seconds
         self.finalize_every_seconds = finalize_every_seconds
         self.wall_clock = wall_clock
@@ -141,7 +149,7 @@ class ScoreWriter:
         self._restored = self._until_database_answers(self._read_restored_watermark)
         while not self.stopping.is_set():
             batches: Mapping[Any, list[Any]] = self.consumer.poll(
-                timeout_ms=500, max_records=self.max_records
+                timeout_ms=500, max_records=self.poll_budget.records
             )
             views: list[UnitView] = []
             for tp, batch in batches.items():
@@ -170,8 +178,10 @@ class ScoreWriter:
             due = self.wall_clock() - self._last_finalize >= self.finalize_every_seconds
             if not batches and not due:
                 continue
+            started = time.monotonic()
             self._write_until_done(views, finalize=due)
             if batches:
+                self._note_write(sum(map(len, batches.values())), time.monotonic() - started)
                 try:
                     self.consumer.commit()
                 except CommitFailedError:
@@ -191,6 +201,29 @@ class ScoreWriter:
             self.written += len(views)
             if on_batch is not None and views:
                 on_batch(len(views))
+
+    def _note_write(self, records: int, seconds: float) -> None:
+        budget = self.poll_budget
+        before = budget.records
+        budget.observe(records, seconds)
+        if seconds > budget.interval_seconds:
+            # The group has moved on meanwhile: the commit below fails and these records
+            # come back, to be taken a few at a time.
+            log.warning(
+                "writing %d records took %.0f s, over the consumer's max_poll_interval_ms "
+                "(%.0f s): the next polls take at most %d records",
+                records,
+                seconds,
+                budget.interval_seconds,
+                budget.records,
+            )
+        elif budget.records < before:
+            log.info(
+                "polls take at most %d records (writing %d took %.1f s)",
+                budget.records,
+                records,
+                seconds,
+            )
 
     def _owned_partitions(self) -> set[int] | None:
         """The views partitions assigned to this writer (None: not known yet)."""

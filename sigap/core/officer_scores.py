@@ -127,12 +127,16 @@ def officer_period_scores(
     registry: Registry | None = None,
     *,
     unit_keys: Iterable[ScoreKey] = (),
+    only_unit_keys: bool = False,
 ) -> list[OfficerScore]:
     """Every (unit, officer, category, period) with activity, as core.scoring
     all_period_scores does for units; and, for each (unit, category, period) of `unit_keys`
     (the unit scores' keys), every officer who held some of the unit's open complaints at
     its end, so that the officers' rows add up to the unit's row, `open_at_end` included.
-    Sorted like the unit scores, then by officer."""
+    Sorted like the unit scores, then by officer.
+
+    `only_unit_keys`: just the rows of the (unit, category, period)s of `unit_keys`, the
+    same rows as without it, computed for those periods only (the score writer's case)."""
     kinds = tuple(kinds)
     unit_starts: dict[tuple[str, str], dict[PeriodKind, set[date]]] = defaultdict(
         lambda: defaultdict(set)
@@ -148,8 +152,10 @@ def officer_period_scores(
     scores = []
     for (unit, officer, category), entries in groups.items():
         also = unit_starts.get((unit, category))
+        if only_unit_keys and also is None:
+            continue
         for kind, start, values in group_period_values(
-            entries, watermark, kinds, days_of, also=also
+            entries, watermark, kinds, days_of, also=also, only=also if only_unit_keys else None
         ):
             # An officer with no activity in a period of the unit's still has a row when
             # they held some of the unit's complaints open at its end.

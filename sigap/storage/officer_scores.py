@@ -44,7 +44,12 @@ def write_officer_period(
     scores = [
         score
         for score in officer_period_scores(
-            views, watermark, (kind,), registry, unit_keys=[(unit, category, kind, start)]
+            views,
+            watermark,
+            (kind,),
+            registry,
+            unit_keys=[(unit, category, kind, start)],
+            only_unit_keys=True,
         )
         if score.score.category == category and score.score.period_start == start
     ]

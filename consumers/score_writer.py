@@ -218,7 +218,7 @@ class ScoreWriter:
                 budget.records,
             )
         elif budget.records < before:
-            log.info(
+            log.debug(
                 "polls take at most %d records (writing %d took %.1f s)",
                 budget.records,
                 records,

@@ -125,10 +125,15 @@ class Demo:
         return None
 
     def start_prometheus(
-        self, worker_port: int, prometheus_port: int, alertmanager_port: int
+        self,
+        worker_port: int,
+        prometheus_port: int,
+        alertmanager_port: int,
+        score_writer_port: int = 0,
     ) -> list[str]:
         """Prometheus (and Alertmanager) on 127.0.0.1 when installed and their ports are
-        free, scraping the worker with the generated rules; the "where to look" lines."""
+        free, scraping the worker and the score writer with the generated rules; the
+        "where to look" lines."""
         if os.environ.get("SIGAP_DEMO_PROMETHEUS") == "0":
             return []
         prometheus = shutil.which("prometheus")
@@ -148,7 +153,9 @@ class Demo:
         config.write_text(
             "# Written by `sigap demo` at every start: scrapes this demo's worker.\n"
             + yaml.safe_dump(
-                _prometheus_config(worker_port, prometheus_port, alertmanager_url),
+                _prometheus_config(
+                    worker_port, prometheus_port, alertmanager_url, score_writer_port
+                ),
                 sort_keys=False,
             )
         )
@@ -253,9 +260,12 @@ def _events_topic_is_empty(env: dict[str, str]) -> bool | None:
 
 
 def _prometheus_config(
-    worker_port: int, prometheus_port: int, alertmanager_url: str | None
+    worker_port: int,
+    prometheus_port: int,
+    alertmanager_url: str | None,
+    score_writer_port: int = 0,
 ) -> dict[str, Any]:
-    from sigap.monitoring.rules import WORKER_JOB
+    from sigap.monitoring.rules import SCORE_WRITER_JOB, WORKER_JOB
 
     config: dict[str, Any] = {
         # Scraped more often than in production (15s): the simulator fast-forwards.
@@ -273,6 +283,15 @@ def _prometheus_config(
             },
         ],
     }
+    if score_writer_port:  # 0: the writer serves no metrics (SIGAP_SCORE_WRITER_METRICS_PORT)
+        config["scrape_configs"].insert(
+            1,
+            {
+                "job_name": SCORE_WRITER_JOB,
+                "metrics_path": "/metrics",
+                "static_configs": [{"targets": [f"127.0.0.1:{score_writer_port}"]}],
+            },
+        )
     if alertmanager_url is not None:
         target = alertmanager_url.removeprefix("http://")
         config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [target]}]}]}
@@ -348,7 +367,10 @@ def run_demo(seconds: float | None) -> int:
         if not _wait_for_metrics(metrics_url, 90):
             demo.say(f"the worker did not serve {metrics_url}; see {log_dir}/worker.log")
             return 1
-        monitoring = demo.start_prometheus(worker_port, prometheus_port, alertmanager_port)
+        writer_port = int(env.get("SIGAP_SCORE_WRITER_METRICS_PORT", "6067"))
+        monitoring = demo.start_prometheus(
+            worker_port, prometheus_port, alertmanager_port, writer_port
+        )
         # Continue the simulated history of an earlier run (no event published twice),
         # unless the broker's events topic is empty (a new broker): then start afresh.
         state = Path(env["SIGAP_STATE_DIR"]) / SIMULATOR_STATE

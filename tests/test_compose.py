@@ -21,7 +21,8 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from sigap.monitoring.dashboards import render_datasource_provisioning
-from sigap.monitoring.rules import WORKER_JOB
+from sigap.monitoring.rules import SCORE_WRITER_JOB, WORKER_JOB
+from sigap.settings import Settings
 from tests.monitoring.helpers import require_tool, run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -220,6 +221,9 @@ def test_prometheus_scrapes_the_worker_with_the_generated_rules(compose: dict[st
     worker_port = every["worker"]["ports"][0].rsplit(":", 1)[1]
     targets = jobs[WORKER_JOB]["static_configs"][0]["targets"]
     assert targets == [f"worker:{worker_port}"]
+    writer_port = Settings.model_fields["score_writer_metrics_port"].default
+    writer_targets = jobs[SCORE_WRITER_JOB]["static_configs"][0]["targets"]
+    assert writer_targets == [f"score-writer:{writer_port}"]
     alertmanagers = config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
     listen = command_flag(every["alertmanager"], "--web.listen-address").rsplit(":", 1)[1]
     assert alertmanagers == [f"alertmanager:{listen}"]

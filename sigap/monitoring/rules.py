@@ -35,6 +35,7 @@ from metrics.names import (
     EVENTS_REJECTED,
     OPEN_PAST_TARGET,
     OUTCOMES,
+    SCORE_WRITER_LAG,
     SLA,
     THRESHOLDS,
     TIMERS,
@@ -60,6 +61,8 @@ __all__ = [
     "ALERT_HOLIDAY_CLIFF",
     "ALERT_NEAR_TARGET",
     "ALERT_PAST_TARGET",
+    "ALERT_SCORES_BEHIND",
+    "ALERT_SCORE_WRITER_DOWN",
     "ALERT_UNKNOWN_UNIT",
     "ALERT_VIEWS_FAILED",
     "ALERT_WORKER_DOWN",
@@ -69,6 +72,7 @@ __all__ = [
     "COMPONENT_SLO",
     "ESCALATION_SHARE_RECORD",
     "OBJECTIVE_RECORD",
+    "SCORE_WRITER_JOB",
     "SLI_WINDOWS",
     "SLO_PERIOD",
     "SLO_PERIOD_DAYS",
@@ -86,6 +90,7 @@ __all__ = [
 ]
 
 WORKER_JOB: Final = "sigap-worker"
+SCORE_WRITER_JOB: Final = "sigap-score-writer"
 SLO_PERIOD_DAYS: Final = 30
 SLO_PERIOD: Final = f"{SLO_PERIOD_DAYS}d"
 # Every window a burn-rate condition uses, plus the SLO period for the remaining budget.
@@ -112,6 +117,8 @@ ALERT_DEAD_LETTERS: Final = "SigapEventsDeadLettered"
 ALERT_DUPLICATE_EVENTS: Final = "SigapDuplicateEventsSustained"
 ALERT_UNKNOWN_UNIT: Final = "SigapUnknownUnit"
 ALERT_VIEWS_FAILED: Final = "SigapUnitViewsFailed"
+ALERT_SCORE_WRITER_DOWN: Final = "SigapScoreWriterDown"
+ALERT_SCORES_BEHIND: Final = "SigapScoresBehind"
 # While one of these fires the SLO numbers are not trustworthy (Alertmanager inhibits them).
 STALE_PIPELINE_ALERTS: Final = (ALERT_WORKER_DOWN, ALERT_EVENTS_STALLED)
 
@@ -186,6 +193,13 @@ class PipelineSettings:
     duplicates_for: str = "1h"
     worker_down_for: str = "2m"
     unknown_unit_window: str = "1h"
+    # The persisted scores wait for the score writer: not urgent (nothing is lost, its
+    # offsets stay uncommitted), but evaluations read them.
+    score_writer_down_for: str = "10m"
+    # Views waiting at every scrape for this long, and not fewer at the end: the writer is
+    # stuck (docs/delivery.md, P13) or slower than the worker.
+    scores_behind_window: str = "30m"
+    scores_behind_for: str = "5m"
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +232,8 @@ def alert_catalogue() -> tuple[AlertSpec, ...]:
         AlertSpec(ALERT_DUPLICATE_EVENTS, SEVERITY_TICKET, COMPONENT_PIPELINE, False),
         AlertSpec(ALERT_UNKNOWN_UNIT, SEVERITY_TICKET, COMPONENT_PIPELINE, False),
         AlertSpec(ALERT_VIEWS_FAILED, SEVERITY_TICKET, COMPONENT_PIPELINE, False),
+        AlertSpec(ALERT_SCORE_WRITER_DOWN, SEVERITY_TICKET, COMPONENT_PIPELINE, False),
+        AlertSpec(ALERT_SCORES_BEHIND, SEVERITY_TICKET, COMPONENT_PIPELINE, False),
     )
 
 
@@ -368,6 +384,8 @@ def _pipeline_alerts(p: PipelineSettings) -> list[dict[str, Any]]:
     views_failed = f"{VIEWS_FAILED}_total"
     created = f"{COMPLAINTS_CREATED}_total"
     up = f'up{{job="{WORKER_JOB}"}}'
+    writer_up = f'up{{job="{SCORE_WRITER_JOB}"}}'
+    writer_lag = SCORE_WRITER_LAG
     labels_page = {"severity": SEVERITY_PAGE, "component": COMPONENT_PIPELINE}
     labels_ticket = {"severity": SEVERITY_TICKET, "component": COMPONENT_PIPELINE}
     return [
@@ -486,6 +504,39 @@ def _pipeline_alerts(p: PipelineSettings) -> list[dict[str, Any]]:
                     "(a bug in the KPI code) and skipped them: the live KPIs of their units may"
                     " be off. The complaints' events are kept; the persisted scores are"
                     " computed separately."
+                ),
+            },
+        },
+        {
+            "alert": ALERT_SCORE_WRITER_DOWN,
+            "expr": f"{writer_up} == 0\nor\nabsent({writer_up})\n",
+            "for": p.score_writer_down_for,
+            "labels": labels_ticket,
+            "annotations": {
+                "summary": "SIGAP score writer is down or not scraped",
+                "description": (
+                    f"Prometheus cannot scrape job {SCORE_WRITER_JOB} (or has no such "
+                    "target): the period scores in the database are not being updated. "
+                    "Nothing is lost: the views wait on their topic."
+                ),
+            },
+        },
+        {
+            "alert": ALERT_SCORES_BEHIND,
+            "expr": (
+                f"min_over_time({writer_lag}[{p.scores_behind_window}]) > 0\n"
+                f"and\n"
+                f"deriv({writer_lag}[{p.scores_behind_window}]) >= 0\n"
+            ),
+            "for": p.scores_behind_for,
+            "labels": labels_ticket,
+            "annotations": {
+                "summary": "SIGAP score writer is behind and not catching up",
+                "description": (
+                    "Views records (at least {{ $value }}) have waited for the score writer at "
+                    f"every scrape for {p.scores_behind_window} and are not fewer: the period "
+                    "scores in the database trail the live KPIs. The writer is stuck or "
+                    "slower than the worker."
                 ),
             },
         },

@@ -17,6 +17,7 @@ from sigap.core.registry_file import parse_registry
 from sigap.monitoring import DEFAULT_DOCS_URL, runbook_url
 from sigap.monitoring.rules import (
     BURN_POLICIES,
+    SCORE_WRITER_JOB,
     SLI_WINDOWS,
     WORKER_JOB,
     PipelineSettings,
@@ -26,6 +27,7 @@ from sigap.monitoring.rules import (
     error_ratio_record,
     render_rules,
 )
+from sigap.settings import Settings
 from tests.monitoring.helpers import DEPLOY, ROOT, require_tool, run
 
 PROMETHEUS_DIR = DEPLOY / "prometheus"
@@ -212,7 +214,7 @@ def test_promtool_rejects_a_broken_rules_file(registry: Registry, tmp_path: Path
     assert result.returncode != 0, "duplicate rules must fail the lint"
 
 
-def test_prometheus_config_is_valid_and_scrapes_the_worker_job() -> None:
+def test_prometheus_config_is_valid_and_scrapes_the_worker_and_score_writer_jobs() -> None:
     promtool = require_tool("promtool")
     config_path = PROMETHEUS_DIR / "prometheus.yml"
     result = run([promtool, "check", "config", str(config_path)])
@@ -223,6 +225,20 @@ def test_prometheus_config_is_valid_and_scrapes_the_worker_job() -> None:
     worker = jobs[WORKER_JOB]
     assert worker["static_configs"][0]["targets"] == ["127.0.0.1:6066"]
     assert worker["metrics_path"] == "/metrics"
+    writer = jobs[SCORE_WRITER_JOB]
+    port = Settings.model_fields["score_writer_metrics_port"].default
+    assert writer["static_configs"][0]["targets"] == [f"127.0.0.1:{port}"]
+
+
+def test_the_demo_scrapes_the_score_writer_on_its_port() -> None:
+    from sigap.demo import _prometheus_config
+
+    config = _prometheus_config(6066, 9090, None, 6167)
+    jobs = {c["job_name"]: c for c in config["scrape_configs"]}
+    assert jobs[SCORE_WRITER_JOB]["static_configs"][0]["targets"] == ["127.0.0.1:6167"]
+    assert jobs[WORKER_JOB]["static_configs"][0]["targets"] == ["127.0.0.1:6066"]
+    unserved = _prometheus_config(6066, 9090, None, 0)
+    assert SCORE_WRITER_JOB not in {c["job_name"] for c in unserved["scrape_configs"]}
 
 
 def test_there_are_promtool_test_files() -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -36,7 +36,13 @@ from sigap.core.scoring import (
 )
 from sigap.core.unit_view import UnitView
 
-__all__ = ["OfficerScore", "held_seconds", "officer_inputs", "officer_period_scores"]
+__all__ = [
+    "OfficerInputCache",
+    "OfficerScore",
+    "held_seconds",
+    "officer_inputs",
+    "officer_period_scores",
+]
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,17 @@ def officer_inputs(view: UnitView) -> Iterator[tuple[str, ScoreInput]]:
             yield officer.officer, entry
 
 
+@dataclass
+class OfficerInputCache:
+    """The officer inputs of views and their Jakarta days, kept across calls of
+    officer_period_scores on the same view objects: the score writer writes a period's rows
+    category by category, and the same views count in a day, its week, month and quarter.
+    Keyed by id(): the views must outlive the cache (the writer keeps both for one batch)."""
+
+    inputs: dict[int, list[tuple[str, ScoreInput]]] = field(default_factory=dict)
+    days_of: dict[int, set[date]] = field(default_factory=dict)
+
+
 def officer_period_scores(
     views: Iterable[UnitView],
     watermark: float,
@@ -128,6 +145,7 @@ def officer_period_scores(
     *,
     unit_keys: Iterable[ScoreKey] = (),
     only_unit_keys: bool = False,
+    cache: OfficerInputCache | None = None,
 ) -> list[OfficerScore]:
     """Every (unit, officer, category, period) with activity, as core.scoring
     all_period_scores does for units; and, for each (unit, category, period) of `unit_keys`
@@ -136,19 +154,26 @@ def officer_period_scores(
     Sorted like the unit scores, then by officer.
 
     `only_unit_keys`: just the rows of the (unit, category, period)s of `unit_keys`, the
-    same rows as without it, computed for those periods only (the score writer's case)."""
+    same rows as without it, computed for those periods only (the score writer's case).
+    `cache`: reuse the officer inputs of views already seen (OfficerInputCache)."""
     kinds = tuple(kinds)
     unit_starts: dict[tuple[str, str], dict[PeriodKind, set[date]]] = defaultdict(
         lambda: defaultdict(set)
     )
     for unit, category, kind, start in unit_keys:
         unit_starts[(unit, category)][kind].add(start)
+    if cache is None:
+        cache = OfficerInputCache()
+    known = cache.inputs
     groups: dict[tuple[str, str, str], list[ScoreInput]] = defaultdict(list)
     for view in views:
-        for officer, entry in officer_inputs(view):
+        found = known.get(id(view))
+        if found is None:
+            found = known[id(view)] = list(officer_inputs(view))
+        for officer, entry in found:
             groups[(view.unit, officer, ALL)].append(entry)
             groups[(view.unit, officer, entry.category)].append(entry)
-    days_of: dict[int, set[date]] = {}
+    days_of = cache.days_of
     scores = []
     for (unit, officer, category), entries in groups.items():
         also = unit_starts.get((unit, category))

@@ -16,7 +16,7 @@ import orjson
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
-from sigap.core.officer_scores import OfficerScore, officer_period_scores
+from sigap.core.officer_scores import OfficerInputCache, OfficerScore, officer_period_scores
 from sigap.core.registry import Registry
 from sigap.core.scoring import ALL, VALUE_COLUMNS, ScoreKey
 from sigap.core.unit_view import UnitView
@@ -34,9 +34,11 @@ def write_officer_period(
     *,
     registry: Registry | None,
     computed_at: float,
+    cache: OfficerInputCache | None = None,
 ) -> list[OfficerScore]:
     """Replace the officer rows of one (unit, category, period) with those computed from
-    `views` (the unit's stored views that may count in it)."""
+    `views` (the unit's stored views that may count in it); `cache`: the officer inputs of
+    views already seen in this batch (core.officer_scores.OfficerInputCache)."""
     unit, category, kind, start = key
     views = [view for view in views if view.unit == unit]
     if category != ALL:
@@ -50,6 +52,7 @@ def write_officer_period(
             registry,
             unit_keys=[(unit, category, kind, start)],
             only_unit_keys=True,
+            cache=cache,
         )
         if score.score.category == category and score.score.period_start == start
     ]

@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from sigap.core.officer_scores import OfficerInputCache
 from sigap.core.periods import (
     PeriodKind,
     jakarta_day_of_epoch,
@@ -163,14 +164,17 @@ def _write_periods(
     registry: Registry,
     wall_clock: Callable[[], float],
 ) -> None:
-    # A period's views are read and decoded once, for all the categories written of it (the
-    # scores rows written meanwhile do not change them).
+    # A period's views are read once, for all the categories written of it, and each stored
+    # view is decoded once, for every period it counts in (the views were stored before,
+    # and the score rows written meanwhile do not change them); their officer inputs too.
     cache: dict[tuple[str, PeriodKind, date], tuple[list[UnitView], list[ScoreInput]]] = {}
+    decoded: dict[tuple[str, str], tuple[UnitView, ScoreInput]] = {}
+    officer_inputs = OfficerInputCache()
     for unit, category, kind, start in keys:
         period = (unit, kind, start)
         if period not in cache:
-            views = period_views(session, unit, kind, start)
-            cache[period] = (views, [ScoreInput.from_view(view) for view in views])
+            pairs = period_views_with_inputs(session, unit, kind, start, decoded)
+            cache[period] = ([view for view, _ in pairs], [entry for _, entry in pairs])
         views, inputs = cache[period]
         write_period(
             session,
@@ -193,6 +197,7 @@ def _write_periods(
             is_final(kind, start, watermark, grace_seconds),
             registry=registry,
             computed_at=wall_clock(),
+            cache=officer_inputs,
         )
 
 
@@ -253,10 +258,23 @@ def _stored_keys_in_spans(
 
 def period_views(session: Session, unit: str, kind: PeriodKind, start: date) -> list[UnitView]:
     """The stored views of `unit` that may count in the period (activity or open span)."""
+    return [view for view, _ in period_views_with_inputs(session, unit, kind, start, {})]
+
+
+def period_views_with_inputs(
+    session: Session,
+    unit: str,
+    kind: PeriodKind,
+    start: date,
+    decoded: dict[tuple[str, str], tuple[UnitView, ScoreInput]],
+) -> list[tuple[UnitView, ScoreInput]]:
+    """As period_views, each view with its ScoreInput; `decoded` keeps them by (unit,
+    complaint_id) for the next period asked with it: only while the stored views do not
+    change (the caller's batch, after it stored its views)."""
     begin, end = period_start_epoch(kind, start), period_end(kind, start)
     # Activity happens between creation and the last instant; open_at_end needs the span.
-    rows = session.scalars(
-        select(UnitComplaintRow.view_json).where(
+    rows = session.execute(
+        select(UnitComplaintRow.complaint_id, UnitComplaintRow.view_json).where(
             UnitComplaintRow.unit == unit,
             or_(
                 and_(
@@ -273,7 +291,14 @@ def period_views(session: Session, unit: str, kind: PeriodKind, start: date) -> 
             ),
         )
     )
-    return [UnitView.from_json(orjson.loads(text)) for text in rows]
+    found = []
+    for complaint_id, text in rows:
+        pair = decoded.get((unit, complaint_id))
+        if pair is None:
+            view = UnitView.from_json(orjson.loads(text))
+            pair = decoded[(unit, complaint_id)] = (view, ScoreInput.from_view(view))
+        found.append(pair)
+    return found
 
 
 def write_period(

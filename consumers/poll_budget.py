@@ -14,9 +14,9 @@ export").
 The budget learns the seconds per record from each write. The next poll takes at most the
 records that fit in `share` of the interval. It shrinks at once after a slow write and grows
 at most twofold per poll, so a slow patch costs one oversized poll and a few short ones.
-A single record must still be writable within the interval: at the slowest measured rate
-(about 30 views/s on the four-year export, before the officer scores were limited to the
-period being written) a record of a thousand views takes about 35 s of the 300.
+A single record can still hold more than the interval's worth of views: the writer also
+writes a poll's views in chunks and polls with its partitions paused between them
+(`ScoreWriter._write_in_chunks`).
 """
 
 from __future__ import annotations

@@ -60,6 +60,10 @@ INTEGRITY_ERROR = "integrity_error"
 DeadLetterSink = Callable[[bytes, str], None]
 
 
+# Views per transaction when a poll brings many (consumers.poll_budget, _write_in_chunks).
+WRITE_CHUNK_VIEWS = 200
+
+
 def _log_only(value: bytes, reason: str) -> None:
     log.error("score writer: a view set aside (reason=%s), no dead-letter topic", reason)
 
@@ -130,6 +134,8 @@ class ScoreWriter:
         # view), until its own progress stamps arrive.
         self._restored: dict[int, float] = {}
         self._last_finalize = 0.0
+        self._polled_at = time.monotonic()
+        self.keepalive_polls = 0  # polls with the partitions paused, between chunks
 
     def watermark(self) -> float:
         """The lowest over the views partitions (core.watermarks): each one's live
@@ -151,37 +157,17 @@ class ScoreWriter:
             batches: Mapping[Any, list[Any]] = self.consumer.poll(
                 timeout_ms=500, max_records=self.poll_budget.records
             )
-            views: list[UnitView] = []
-            for tp, batch in batches.items():
-                for record in batch:
-                    # The complaint stage's envelope (schemas.views): a progress stamp, and
-                    # the views of one batch (a heartbeat carries none).
-                    try:
-                        envelope = decode_envelope(record.value)
-                        # Every stamp counts, one without an event time too: announced
-                        # behind, that source holds the watermark (core.watermarks).
-                        source = self.watermarks.setdefault(tp.partition, SourceWatermarks())
-                        source.observe(
-                            envelope.source,
-                            envelope.watermark,
-                            envelope.caught_up,
-                            self.wall_clock(),
-                        )
-                        decoded = [UnitView.from_json(view) for view in envelope.views]
-                    except Exception:
-                        # Not a views envelope (a bug or a foreign producer): set aside,
-                        # never a reason to stop.
-                        self._set_aside(record.value or b"", INVALID_VIEW)
-                        continue
-                    views.extend(decoded)
+            self._polled_at = time.monotonic()
+            views = self._decode(batches)
             self._export_lag()
             due = self.wall_clock() - self._last_finalize >= self.finalize_every_seconds
             if not batches and not due:
                 continue
             started = time.monotonic()
-            self._write_until_done(views, finalize=due)
+            records = sum(map(len, batches.values()))
+            records += self._write_in_chunks(views, finalize=due)
             if batches:
-                self._note_write(sum(map(len, batches.values())), time.monotonic() - started)
+                self._note_write(records, time.monotonic() - started)
                 try:
                     self.consumer.commit()
                 except CommitFailedError:
@@ -202,16 +188,75 @@ class ScoreWriter:
             if on_batch is not None and views:
                 on_batch(len(views))
 
+    def _decode(self, batches: Mapping[Any, list[Any]]) -> list[UnitView]:
+        views: list[UnitView] = []
+        for tp, batch in batches.items():
+            for record in batch:
+                # The complaint stage's envelope (schemas.views): a progress stamp, and the
+                # views of one batch (a heartbeat carries none).
+                try:
+                    envelope = decode_envelope(record.value)
+                    # Every stamp counts, one without an event time too: announced behind,
+                    # that source holds the watermark (core.watermarks).
+                    source = self.watermarks.setdefault(tp.partition, SourceWatermarks())
+                    source.observe(
+                        envelope.source, envelope.watermark, envelope.caught_up, self.wall_clock()
+                    )
+                    decoded = [UnitView.from_json(view) for view in envelope.views]
+                except Exception:
+                    # Not a views envelope (a bug or a foreign producer): set aside, never a
+                    # reason to stop.
+                    self._set_aside(record.value or b"", INVALID_VIEW)
+                    continue
+                views.extend(decoded)
+        return views
+
+    def _write_in_chunks(self, views: list[UnitView], finalize: bool) -> int:
+        """Write the views WRITE_CHUNK_VIEWS at a time, each chunk its own transaction (the
+        upserts are idempotent and every touched period is rewritten from all stored views,
+        so the rows come out as from one transaction). Between two chunks, once a share of
+        the poll interval has passed since the last poll, poll with the partitions paused,
+        so that the group does not take the writer for stuck (docs/delivery.md, P13). The
+        records such a poll returns (partitions assigned meanwhile) are written too; how
+        many, returned."""
+        extra = 0
+        done = 0
+        while True:
+            chunk = views[done : done + WRITE_CHUNK_VIEWS]
+            done += len(chunk)
+            last = done >= len(views)
+            self._write_until_done(chunk, finalize=finalize and last)
+            if last:
+                return extra
+            if time.monotonic() - self._polled_at > self.poll_budget.seconds:
+                more = self._poll_paused()
+                extra += sum(map(len, more.values()))
+                views.extend(self._decode(more))
+
+    def _poll_paused(self) -> Mapping[Any, list[Any]]:
+        """A poll that fetches nothing from the assigned partitions: it tells the group
+        coordinator the writer is alive (kafka-python's max_poll_interval_ms). Partitions
+        assigned by a rebalance meanwhile are not paused: their records are returned."""
+        consumer = self.consumer
+        paused = set(consumer.assignment())
+        consumer.pause(*paused)
+        try:
+            batches: Mapping[Any, list[Any]] = consumer.poll(timeout_ms=0)
+        finally:
+            consumer.resume(*(paused & set(consumer.assignment())))
+            self._polled_at = time.monotonic()
+        self.keepalive_polls += 1
+        return batches
+
     def _note_write(self, records: int, seconds: float) -> None:
         budget = self.poll_budget
         before = budget.records
         budget.observe(records, seconds)
         if seconds > budget.interval_seconds:
-            # The group has moved on meanwhile: the commit below fails and these records
-            # come back, to be taken a few at a time.
+            # Polls with the partitions paused kept the writer in its group meanwhile.
             log.warning(
-                "writing %d records took %.0f s, over the consumer's max_poll_interval_ms "
-                "(%.0f s): the next polls take at most %d records",
+                "writing %d records took %.0f s, longer than the consumer's "
+                "max_poll_interval_ms (%.0f s): the next polls take at most %d records",
                 records,
                 seconds,
                 budget.interval_seconds,

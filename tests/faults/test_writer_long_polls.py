@@ -7,7 +7,9 @@ and the same records came back, to be written and refused again. Found with `sig
 the St. Louis export: the writer spent minutes on one poll, rejoined, and started over.
 
 Here, on the real broker, each view takes 0.4 s to write (a stand-in for a slow database or a
-long export), 40 records wait, and the interval is 8 s: one poll of all 40 takes 16 s.
+long export) and the interval is 8 s: 40 records of one view each (one poll of all 40 takes
+16 s: the poll budget), then one record of 30 views (12 s, more than the interval however few
+records a poll takes: the polls with the partitions paused between chunks).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import orjson
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+import consumers.score_writer as score_writer_module
 from consumers.poll_budget import PollBudget
 from consumers.score_writer import ScoreWriter, build_consumer
 from sigap.settings import Settings
@@ -74,10 +77,7 @@ def _committed(bootstrap: str, group: str, topic: str) -> int:
     return -1 if found is None else found
 
 
-@pytest.mark.kafka
-def test_records_that_take_longer_than_the_poll_interval_are_written_and_committed(
-    kafka_bootstrap: str, tmp_path: object
-) -> None:
+def _settings(kafka_bootstrap: str) -> Settings:
     prefix = f"longpoll-{uuid.uuid4().hex[:8]}"
     settings = Settings(
         kafka_bootstrap_servers=kafka_bootstrap,
@@ -88,15 +88,24 @@ def test_records_that_take_longer_than_the_poll_interval_are_written_and_committ
         topic_partitions=1,
     )
     ensure_topics(settings)
-    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
-    for n in range(RECORDS):
-        view = _versions(f"slow{n}")[1]
-        envelope = {"src": 0, "wm": view.as_of, "cu": True, "vs": [view.to_json()]}
+    return settings
+
+
+def _publish(settings: Settings, records: list[list[str]]) -> None:
+    """One views record per item, holding the views of those complaints."""
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+    for complaints in records:
+        views = [_versions(complaint)[1] for complaint in complaints]
+        envelope = {"src": 0, "wm": views[0].as_of, "cu": True, "vs": [v.to_json() for v in views]}
         producer.send(settings.views_topic, orjson.dumps(envelope))
     producer.flush()
     producer.close()
 
-    engine = make_engine(f"sqlite:///{tmp_path}/scores.db")
+
+def _run_slow_writer(settings: Settings, database: str, expected: int) -> tuple[int, ScoreWriter]:
+    """Run a writer whose views take SECONDS_PER_VIEW each until the group's committed
+    offset reaches `expected` (or 90 s pass); the offset reached, and the writer."""
+    engine = make_engine(database)
     writer = ScoreWriter(
         engine=engine,
         consumer=build_consumer(
@@ -114,17 +123,14 @@ def test_records_that_take_longer_than_the_poll_interval_are_written_and_committ
     writer._write = slow_write  # type: ignore[method-assign]
     thread = threading.Thread(target=writer.run, daemon=True)
     thread.start()
+    committed = -1
     try:
-        # All 40 in one poll take 16 s: twice the interval. Without the budget they come back
-        # every time and the group's offset never moves; with it, all are committed after the
-        # first oversized poll (16 s) and ten polls of 4 (1.6 s each).
         deadline = time.monotonic() + 90
-        committed = -1
         while time.monotonic() < deadline:
             committed = _committed(
-                kafka_bootstrap, settings.score_writer_group, settings.views_topic
+                settings.kafka_bootstrap_servers, settings.score_writer_group, settings.views_topic
             )
-            if committed >= RECORDS:
+            if committed >= expected:
                 break
             time.sleep(1)
     finally:
@@ -132,5 +138,33 @@ def test_records_that_take_longer_than_the_poll_interval_are_written_and_committ
         thread.join(60)
         writer.consumer.close()
         engine.dispose()
+    return committed, writer
+
+
+@pytest.mark.kafka
+def test_records_that_take_longer_than_the_poll_interval_are_written_and_committed(
+    kafka_bootstrap: str, tmp_path: object
+) -> None:
+    settings = _settings(kafka_bootstrap)
+    _publish(settings, [[f"slow{n}"] for n in range(RECORDS)])
+    # All 40 in one poll take 16 s: twice the interval. Without the budget they come back
+    # every time and the group's offset never moves; with it, all are committed after the
+    # first oversized poll (16 s) and ten polls of 4 (1.6 s each).
+    committed, writer = _run_slow_writer(settings, f"sqlite:///{tmp_path}/scores.db", RECORDS)
     assert committed == RECORDS
     assert writer.poll_budget.records < RECORDS
+
+
+@pytest.mark.kafka
+def test_one_record_that_takes_longer_than_the_poll_interval_is_written_and_committed(
+    kafka_bootstrap: str, tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(score_writer_module, "WRITE_CHUNK_VIEWS", 5)
+    settings = _settings(kafka_bootstrap)
+    _publish(settings, [[f"big{n}" for n in range(30)]])
+    # 30 views: 12 s in chunks of 5 (2 s each). Without the polls between chunks the group
+    # drops the writer every time and the offset never moves.
+    committed, writer = _run_slow_writer(settings, f"sqlite:///{tmp_path}/scores.db", 1)
+    assert committed == 1
+    assert writer.keepalive_polls >= 3
+    assert writer.written >= 30

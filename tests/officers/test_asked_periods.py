@@ -39,7 +39,7 @@ def test_the_officer_rows_of_an_asked_period_equal_those_computed_for_every_peri
     assert len(keys) > 500
     compared = 0
     for key in keys[:: max(1, len(keys) // 400)]:
-        unit, category, kind, start = key
+        unit, _, kind, _ = key
         of_unit = [view for view in views if view.unit == unit]
         expected = [
             score

@@ -91,6 +91,7 @@ class PatientRecovery(Recovery):
         partitions that can no longer end the recovery (the module's docstring)."""
         signal: Any = self.signal_recovery_start
         step = asyncio.ensure_future(coro)
+        stalled_since: dict[Any, float] = {}
         try:
             while True:
                 # wait_first cancels what is still pending when it returns: the step is
@@ -104,13 +105,14 @@ class PatientRecovery(Recovery):
                     return None
                 if self.should_stop or self.crashed:
                     raise ServiceStopped()
-                await self._read_stalled_again()
+                await self._read_stalled_again(stalled_since)
         finally:
             if not step.done():
                 step.cancel()
 
-    async def _read_stalled_again(self) -> None:
+    async def _read_stalled_again(self, stalled_since: dict[Any, float]) -> None:
         if not self.in_recovery:
+            stalled_since.clear()
             return
         now = monotonic()
         queued = not self.tables.changelog_queue.empty()
@@ -120,6 +122,7 @@ class PatientRecovery(Recovery):
             highwater = self.active_highwaters.get(tp)
             received = self._active_events_received_at.get(tp) or self._recovery_started_at or now
             if remaining <= 0 or highwater is None or queued or now - received < STALL_SECONDS:
+                stalled_since.pop(tp, None)
                 continue
             try:
                 # Known at once for a partition being read; bounded for one being reset, so
@@ -129,11 +132,11 @@ class PatientRecovery(Recovery):
                 position = None
             # `highwater` is Faust's: the offset of the last record, one below the end.
             if position is None or position <= highwater:
+                stalled_since.pop(tp, None)
                 continue
-            # Nothing received for STALL_SECONDS and nothing left to fetch: no record of it
-            # can arrive any more (a seek sets the position back, so the next look waits
-            # for the records read again).
-            again[tp] = max(self.active_offsets.get(tp) or 0, 0)
+            since = stalled_since.setdefault(tp, now)
+            if now - since >= STALL_SECONDS:
+                again[tp] = max(self.active_offsets.get(tp) or 0, 0)
         if not again:
             return
         self.rereads += len(again)
@@ -145,6 +148,8 @@ class PatientRecovery(Recovery):
             sorted(again.values()),
         )
         await consumer.seek_wait(again)
+        for tp in again:
+            stalled_since.pop(tp, None)
 
 
 class SigapTableManager(TableManager):

@@ -119,8 +119,15 @@ async def watched_recovery(
 
 
 async def watch_for(recovery: Recovery, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(recovery._wait(never()), timeout=seconds)
+    """Let the watch run for `seconds`, then end it the way a rebalance does (the watched
+    wait raises RebalanceAgain), within 5 s: a watch that does not end fails the test
+    instead of hanging it (CI of 2026-12-08 hung here once, on a cancelled wait_for)."""
+    waiting = asyncio.ensure_future(recovery._wait(never()))
+    await asyncio.sleep(seconds)
+    assert not waiting.done(), "the watched wait ended by itself"
+    recovery.signal_recovery_start.set()
+    with contextlib.suppress(RebalanceAgain):
+        await asyncio.wait_for(waiting, timeout=5)
 
 
 def test_a_changelog_fetched_to_its_end_but_not_applied_is_read_again_from_the_last_applied(

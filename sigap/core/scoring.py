@@ -596,7 +596,8 @@ def group_period_values(
     days inside them are totalled. The values are the same (a period's come from its own
     days and from the open spans), for a fraction of the work when one period is wanted:
     the score writer rewrites one (unit, category, period) at a time, and computing every
-    period of its views there made it ~100x slower on a 4-year export (bench/RESULTS.md).
+    period of its views there computed ~100 periods for each one kept on a four-year export
+    (bench/RESULTS.md).
 
     `days_of` remembers each input's Jakarta days by id(): pass the same dict for groups
     that share inputs (every input is in its category's group and in ALL's)."""

@@ -320,7 +320,7 @@ def write_period(
         unit,
         kind,
         start,
-        [ScoreInput.from_view(view) for view in period_views(session, unit, kind, start)]
+        [entry for _, entry in period_views_with_inputs(session, unit, kind, start, {})]
         if inputs is None
         else inputs,
         watermark,

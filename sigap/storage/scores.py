@@ -256,11 +256,6 @@ def _stored_keys_in_spans(
     return found
 
 
-def period_views(session: Session, unit: str, kind: PeriodKind, start: date) -> list[UnitView]:
-    """The stored views of `unit` that may count in the period (activity or open span)."""
-    return [view for view, _ in period_views_with_inputs(session, unit, kind, start, {})]
-
-
 def period_views_with_inputs(
     session: Session,
     unit: str,
@@ -268,9 +263,10 @@ def period_views_with_inputs(
     start: date,
     decoded: dict[tuple[str, str], tuple[UnitView, ScoreInput]],
 ) -> list[tuple[UnitView, ScoreInput]]:
-    """As period_views, each view with its ScoreInput; `decoded` keeps them by (unit,
-    complaint_id) for the next period asked with it: only while the stored views do not
-    change (the caller's batch, after it stored its views)."""
+    """The stored views of `unit` that may count in the period (activity or open span), each
+    with its ScoreInput; `decoded` keeps them by (unit, complaint_id) for the next period
+    asked with it: only while the stored views do not change (the caller's batch, after it
+    stored its views)."""
     begin, end = period_start_epoch(kind, start), period_end(kind, start)
     # Activity happens between creation and the last instant; open_at_end needs the span.
     rows = session.execute(

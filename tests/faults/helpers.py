@@ -28,6 +28,7 @@ import orjson
 from kafka import KafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
+from sigap.settings import Settings
 from streams.diagnostics import STATE_DUMP_TITLE
 from tests.conftest import free_port
 from tests.integration.processes import SigapProcess, http_get, run_sigap, wait_for
@@ -434,3 +435,25 @@ def make_deadline_events(prefix: str = "s") -> list[dict[str, Any]]:
 def local_day(event: dict[str, Any]) -> str:
     """The event's date in WIB (the slot it belongs to)."""
     return datetime.fromisoformat(event["occurred_at"]).date().isoformat()
+
+
+def writer_settings(
+    bootstrap: str,
+    prefix: str,
+    *,
+    group: str | None = None,
+    partitions: int = 1,
+    database_url: str | None = None,
+) -> Settings:
+    """Settings of a score writer test: its own topics, app id and group (`<prefix>-writer`
+    unless told), and the default score database unless one is given."""
+    extra = {} if database_url is None else {"database_url": database_url}
+    return Settings(
+        kafka_bootstrap_servers=bootstrap,
+        events_topic=f"{prefix}-events",
+        views_topic=f"{prefix}-views",
+        app_id=prefix,
+        score_writer_group=group or f"{prefix}-writer",
+        topic_partitions=partitions,
+        **extra,
+    )

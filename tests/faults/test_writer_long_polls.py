@@ -28,6 +28,7 @@ from consumers.score_writer import ScoreWriter, build_consumer
 from sigap.settings import Settings
 from sigap.storage.database import make_engine
 from sigap.topics import ensure_topics
+from tests.faults.helpers import writer_settings
 from tests.storage.test_scores import REGISTRY
 from tests.storage.test_view_order import _versions
 
@@ -78,15 +79,7 @@ def _committed(bootstrap: str, group: str, topic: str) -> int:
 
 
 def _settings(kafka_bootstrap: str) -> Settings:
-    prefix = f"longpoll-{uuid.uuid4().hex[:8]}"
-    settings = Settings(
-        kafka_bootstrap_servers=kafka_bootstrap,
-        events_topic=f"{prefix}-events",
-        views_topic=f"{prefix}-views",
-        app_id=prefix,
-        score_writer_group=f"{prefix}-writer",
-        topic_partitions=1,
-    )
+    settings = writer_settings(kafka_bootstrap, f"longpoll-{uuid.uuid4().hex[:8]}")
     ensure_topics(settings)
     return settings
 

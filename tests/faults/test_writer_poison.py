@@ -24,10 +24,10 @@ from sqlalchemy.orm import Session
 
 from consumers.score_writer import DATA_ERROR, INVALID_VIEW, ScoreWriter, build_consumer
 from sigap.core.unit_view import UnitView
-from sigap.settings import Settings
 from sigap.storage.database import make_engine
 from sigap.storage.models import UnitComplaintRow
 from sigap.topics import ensure_topics
+from tests.faults.helpers import writer_settings
 from tests.storage.test_scores import REGISTRY
 from tests.storage.test_view_order import _versions
 
@@ -54,15 +54,7 @@ def test_a_view_postgres_refuses_is_dead_lettered_and_the_rest_written(
     kafka_bootstrap: str, pg_url: str
 ) -> None:
     prefix = f"poison-{uuid.uuid4().hex[:8]}"
-    settings = Settings(
-        kafka_bootstrap_servers=kafka_bootstrap,
-        events_topic=f"{prefix}-events",
-        views_topic=f"{prefix}-views",
-        app_id=prefix,
-        score_writer_group=f"{prefix}-writer",
-        topic_partitions=1,
-        database_url=pg_url,
-    )
+    settings = writer_settings(kafka_bootstrap, prefix, database_url=pg_url)
     ensure_topics(settings)
     good = [_versions(f"ok{i}")[1] for i in range(5)]
     poison = dataclasses.replace(good[0], complaint_id="c-\x00-1")

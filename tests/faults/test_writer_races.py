@@ -31,7 +31,7 @@ from sigap.settings import Settings
 from sigap.storage.database import make_engine
 from sigap.storage.score_queries import score_rows, stored_views
 from sigap.topics import ensure_topics
-from tests.faults.helpers import make_events
+from tests.faults.helpers import make_events, writer_settings
 from tests.storage.test_scores import REGISTRY
 
 pytestmark = pytest.mark.kafka
@@ -51,14 +51,8 @@ def _schema_url(postgres_url: str) -> str:
 
 
 def _settings(bootstrap: str, prefix: str, group: str, database_url: str) -> Settings:
-    return Settings(
-        kafka_bootstrap_servers=bootstrap,
-        events_topic=f"{prefix}-events",
-        views_topic=f"{prefix}-views",
-        app_id=prefix,
-        score_writer_group=group,
-        topic_partitions=PARTITIONS,
-        database_url=database_url,
+    return writer_settings(
+        bootstrap, prefix, group=group, partitions=PARTITIONS, database_url=database_url
     )
 
 
